@@ -1,0 +1,42 @@
+"""The three VideoScore2 dimensions, defined once.
+
+Everything that lists dimensions (prompt checks, parser, soft scores, charts, tables, JSON) loops
+over ``DIMENSIONS`` so the order and the spelling can never drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Dimension:
+    key: str  # JSON key
+    title: str  # human heading in the UI
+    label: str  # how the model writes it, lower case, without the colon
+    descriptor: str  # what the prompt says the dimension covers
+    colour: str
+
+
+DIMENSIONS: tuple[Dimension, ...] = (
+    Dimension(
+        "visual_quality", "Visual quality", "visual quality", "clarity, smoothness, artifacts", "#4C78A8"
+    ),
+    Dimension(
+        "text_to_video_alignment",
+        "Text-to-video alignment",
+        "text-to-video alignment",
+        "fidelity to the prompt",
+        "#F58518",
+    ),
+    Dimension(
+        "physical_consistency",
+        "Physical / common-sense consistency",
+        "physical/common-sense consistency",
+        "naturalness and physics plausibility",
+        "#54A24B",
+    ),
+)
+
+SCORE_VALUES: tuple[int, ...] = (1, 2, 3, 4, 5)
+DIMENSION_KEYS: tuple[str, ...] = tuple(d.key for d in DIMENSIONS)

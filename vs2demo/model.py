@@ -1,0 +1,520 @@
+"""Running VideoScore2: load once, prepare model inputs (cached per clip), stream generation.
+
+Nothing here imports gradio. The public surface is ``Evaluator`` and the event types it yields:
+the CLI and the UI both consume the same stream.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import queue
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .dimensions import SCORE_VALUES
+from .errors import GenerationError, InputError, ModelLoadError, VS2Error
+from .options import SMOKE_MODEL, GenerationOptions, Limits, model_from_env
+from .parse import official_score_positions, parse_scores
+from .prompt import messages, validate_prompt
+from .result import ModelInfo, Result, Timings, dimension_scores, think_text
+from .video import FramePlan, Frames, plan_frames, probe, read_frames
+
+DECODE_KW = {"skip_special_tokens": True, "clean_up_tokenization_spaces": False}
+
+
+# ---- events -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Status:
+    """Progress before tokens flow: loading, reading frames, preparing, thinking."""
+
+    message: str
+    clip: int | None = None
+
+
+@dataclass(frozen=True)
+class Planned:
+    """The frames a clip will contribute, known before any decoding or GPU time."""
+
+    clip: int
+    plan: FramePlan
+
+
+@dataclass(frozen=True)
+class FramesReady:
+    clip: int
+    frames: Frames
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A piece of generated text for one clip, as soon as it decodes to whole characters."""
+
+    clip: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    results: tuple[Result, ...]
+
+
+Event = Status | Planned | FramesReady | Piece | Finished
+
+
+@dataclass(frozen=True)
+class Job:
+    video: str
+    prompt: str
+
+
+# ---- helpers used on the generation thread ------------------------------------------------------
+
+
+class _RowDecoder:
+    """Decodes one row's tokens incrementally, recording where each token ends in the text.
+
+    Pieces are decoded as soon as they form whole UTF-8 characters; byte-level BPE decodes by
+    concatenation, so the pieces join to exactly ``tokenizer.decode(all_tokens)``.
+    """
+
+    def __init__(self, tokenizer: Any, stop_ids: set[int]) -> None:
+        self.tokenizer = tokenizer
+        self.stop_ids = stop_ids
+        self.ids: list[int] = []
+        self.char_end: list[int] = []
+        self.text = ""
+        self._pending: list[int] = []
+        self.finished = False
+
+    def push(self, token: int) -> str:
+        if self.finished:
+            return ""
+        self.ids.append(token)
+        if token in self.stop_ids:
+            self.finished = True
+            self.char_end.append(len(self.text))
+            return ""
+        self._pending.append(token)
+        piece = self.tokenizer.decode(self._pending, **DECODE_KW)
+        if piece.endswith("\ufffd"):  # an incomplete multi-byte character: wait for its other bytes
+            self.char_end.append(len(self.text) + len(piece))
+            return ""
+        self._pending = []
+        self.text += piece
+        self.char_end.append(len(self.text))
+        return piece
+
+    def token_at(self, char_pos: int) -> int | None:
+        """Index of the generated token that produced the character at ``char_pos``."""
+        i = bisect.bisect_right(self.char_end, char_pos)
+        return i if i < len(self.ids) else None
+
+
+class _Streamer:
+    """transformers streamer protocol (put/end), feeding a queue the consumer reads from."""
+
+    def __init__(self, tokenizer: Any, rows: int, stop_ids: set[int], out: queue.Queue) -> None:
+        self.rows = [_RowDecoder(tokenizer, stop_ids) for _ in range(rows)]
+        self.out = out
+        self._prompt_seen = False
+        self.first_token_at: float | None = None
+
+    def put(self, value: Any) -> None:
+        if not self._prompt_seen:  # generate() first pushes the prompt
+            self._prompt_seen = True
+            return
+        if self.first_token_at is None:
+            self.first_token_at = time.perf_counter()
+        for clip, token in enumerate(value.reshape(-1).tolist()):
+            piece = self.rows[clip].push(int(token))
+            if piece:
+                self.out.put(Piece(clip, piece))
+
+    def end(self) -> None:
+        pass
+
+
+def _build_warpers(generation_config: Any) -> list[Any]:
+    """The warpers generate() applies after user logits processors, rebuilt from the same config.
+
+    generate() appends temperature/top-k/top-p/min-p after any processor we pass, but the official
+    soft score reads the scores after them; the digit recorder applies the same ones to a copy.
+    """
+    from transformers.generation import logits_process as lp
+
+    gc = generation_config
+    if not gc.do_sample:
+        return []
+    warpers: list[Any] = []
+    if gc.temperature is not None and gc.temperature != 1.0:
+        warpers.append(lp.TemperatureLogitsWarper(gc.temperature))
+    if gc.top_k is not None and gc.top_k != 0:
+        warpers.append(lp.TopKLogitsWarper(top_k=gc.top_k, min_tokens_to_keep=1))
+    if gc.top_p is not None and gc.top_p < 1.0:
+        warpers.append(lp.TopPLogitsWarper(top_p=gc.top_p, min_tokens_to_keep=1))
+    if gc.min_p is not None:
+        warpers.append(lp.MinPLogitsWarper(min_p=gc.min_p, min_tokens_to_keep=1))
+    return warpers
+
+
+class _DigitRecorder:
+    """A logits processor that keeps only p("1") … p("5") per step: 5 floats, not the vocabulary."""
+
+    def __init__(self, digit_ids: list[int], warpers: list[Any]) -> None:
+        self.digit_ids = digit_ids
+        self.warpers = warpers
+        self.steps: list[Any] = []
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        import torch
+
+        warped = scores
+        for w in self.warpers:
+            warped = w(input_ids, warped)
+        # softmax over the whole vocabulary, read at five ids: exp(x - logsumexp(x))
+        lse = torch.logsumexp(warped, dim=-1, keepdim=True)
+        self.steps.append(torch.exp(warped[:, self.digit_ids] - lse))
+        return scores
+
+    def probs(self, row: int, step: int) -> tuple[float, ...] | None:
+        if step is None or step >= len(self.steps):
+            return None
+        return tuple(float(p) for p in self.steps[step][row].tolist())
+
+
+class _StopFlag:
+    """A stopping criterion that ends every row when the caller sets the event."""
+
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        import torch
+
+        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
+
+
+# ---- prepared clips -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedClip:
+    """Decoded frames and the processor's video tensors for one clip at one fps: reusable across prompts."""
+
+    frames: Frames
+    video_inputs: dict[str, Any]  # pixel_values_videos, video_grid_thw, second_per_grid_ts
+    preprocess_s: float
+
+
+def file_digest(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def pick_device_dtype(device: str | None = None, dtype: str | None = None) -> tuple[str, str]:
+    """bf16 on a GPU (the training dtype; fp16 where bf16 is missing), fp32 on CPU."""
+    import torch
+
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if dtype is None:
+        if device.startswith("cuda"):
+            dtype = "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+        else:
+            dtype = "float32"
+    return device, dtype
+
+
+class Evaluator:
+    """VideoScore2 behind a lock: loaded lazily and once, shared by every caller."""
+
+    CACHE_CLIPS = 4
+
+    def __init__(self, model: str | None = None, device: str | None = None, dtype: str | None = None,
+                 limits: Limits | None = None) -> None:
+        self.model_id = model_from_env(model)
+        self._device, self._dtype = device, dtype
+        self.limits = limits or Limits()
+        self._load_lock = threading.Lock()
+        self._gen_lock = threading.Lock()  # one generation at a time on the shared model
+        self._cache: OrderedDict[tuple[str, float], PreparedClip] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        self.model: Any = None
+        self.processor: Any = None
+        self.info: ModelInfo | None = None
+
+    # -- loading --
+
+    @property
+    def loaded(self) -> bool:
+        return self.model is not None
+
+    def _resolve_path(self) -> str:
+        if self.model_id == SMOKE_MODEL:
+            from .smoke import ensure_smoke_model
+
+            return str(ensure_smoke_model())
+        return self.model_id
+
+    def load(self) -> ModelInfo:
+        with self._load_lock:
+            if self.info is not None:
+                return self.info
+            import torch
+            from transformers import AutoProcessor, Qwen2_5_VLForConditionalGeneration
+
+            start = time.perf_counter()
+            device, dtype = pick_device_dtype(self._device, self._dtype)
+            path = self._resolve_path()
+            try:
+                processor = AutoProcessor.from_pretrained(path)
+                model = Qwen2_5_VLForConditionalGeneration.from_pretrained(path, dtype=getattr(torch, dtype))
+                model.to(device).eval()
+            except torch.OutOfMemoryError:
+                raise ModelLoadError(
+                    f"Out of memory loading {self.model_id} on {device} in {dtype}: free memory, use a larger "
+                    "GPU, or try --model smoke for a tiny offline test model."
+                ) from None
+            except Exception as exc:  # hub errors, missing files, bad configs: one actionable line
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+                raise ModelLoadError(
+                    f"Cannot load model {self.model_id!r}: {first}. Check the hub id or local folder and your "
+                    "network (offline, set HF_HUB_OFFLINE=1 with a cached copy), or use --model smoke."
+                ) from None
+            processor.tokenizer.padding_side = "left"  # generation continues on the right
+            self.model, self.processor = model, processor
+            self.info = ModelInfo(self.model_id, device, dtype, self.model_id == SMOKE_MODEL or _is_smoke(path),
+                                  time.perf_counter() - start)
+            return self.info
+
+    # -- inputs --
+
+    def plan(self, video: str, fps: float = 2.0) -> FramePlan:
+        """The frame plan for a clip: cheap, no model needed, refuses bad files with InputError."""
+        return plan_frames(probe(video, self.limits), fps)
+
+    def prepare(self, video: str, fps: float = 2.0, plan: FramePlan | None = None) -> tuple[PreparedClip, bool]:
+        """Frames and video tensors for a clip, reused when the same bytes come again at the same fps."""
+        key = (file_digest(video), fps)
+        with self._cache_lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                return hit, True
+        frames = read_frames(plan or self.plan(video, fps))
+        start = time.perf_counter()
+        video_inputs = self._video_inputs(frames)
+        prepared = PreparedClip(frames, video_inputs, time.perf_counter() - start)
+        with self._cache_lock:
+            self._cache[key] = prepared
+            while len(self._cache) > self.CACHE_CLIPS:
+                self._cache.popitem(last=False)
+        return prepared, False
+
+    def _video_inputs(self, frames: Frames) -> dict[str, Any]:
+        import torch
+        from transformers.video_utils import VideoMetadata
+
+        n = len(frames.plan.indices)
+        # qwen-vl-utils already resized the frames: do_resize=False keeps them as they are.
+        # The official call (transformers 4.53.2, fps=2.0, no metadata) spaces temporal patches by
+        # temporal_patch_size / fps seconds; transformers 5 derives that from metadata.sampled_fps,
+        # so the metadata says exactly the requested fps (sampled_fps = n / n * fps).
+        meta = VideoMetadata(total_num_frames=n, fps=frames.plan.fps, frames_indices=list(range(n)))
+        tensor = torch.from_numpy(frames.array).permute(0, 3, 1, 2)
+        out = self.processor.video_processor(
+            videos=[tensor], video_metadata=[meta], do_resize=False, do_sample_frames=False, cap_pixels_per_frame=False,
+            return_tensors="pt",
+        )
+        patch = self.processor.video_processor.temporal_patch_size
+        return {
+            "pixel_values_videos": out["pixel_values_videos"],
+            "video_grid_thw": out["video_grid_thw"],
+            "second_per_grid_ts": torch.tensor([patch / frames.plan.fps]),
+        }
+
+    def model_inputs(self, prepared: Sequence[PreparedClip], prompts: Sequence[str]) -> dict[str, Any]:
+        """The tensors generate() receives for one or more clips (left-padded into one batch)."""
+        import torch
+
+        proc = self.processor
+        merge = proc.video_processor.merge_size ** 2
+        texts = []
+        for clip, prompt in zip(prepared, prompts):
+            chat = proc.apply_chat_template(messages(prompt, clip.frames.plan.info.path, clip.frames.plan.fps),
+                                            tokenize=False, add_generation_prompt=True)
+            n_tokens = int(clip.video_inputs["video_grid_thw"].prod()) // merge
+            texts.append(chat.replace(proc.video_token, proc.video_token * n_tokens, 1))
+        enc = proc.tokenizer(texts, return_tensors="pt", padding=True)
+        enc["mm_token_type_ids"] = torch.tensor(proc.create_mm_token_type_ids(enc["input_ids"].tolist()))
+        for key in ("pixel_values_videos", "video_grid_thw", "second_per_grid_ts"):
+            enc[key] = torch.cat([c.video_inputs[key] for c in prepared])
+        return dict(enc)
+
+    # -- generation --
+
+    def stream(self, jobs: Sequence[Job], options: GenerationOptions | None = None,
+               stop: threading.Event | None = None) -> Iterator[Event]:
+        """Evaluate one or more clips as one batch, yielding progress, frames, text pieces, then results.
+
+        Raises InputError for bad clips or prompts, ModelLoadError, GenerationError. Closing the
+        iterator (or setting ``stop``) ends generation early; the model stays loaded.
+        """
+        options = options or GenerationOptions()
+        stop = stop or threading.Event()
+        for job in jobs:
+            validate_prompt(job.prompt)
+        plans = []
+        for i, job in enumerate(jobs):
+            plans.append(self.plan(job.video, options.fps))
+            yield Planned(i, plans[-1])
+        if not self.loaded:
+            yield Status(f"Loading model {self.model_id} (first use only)…")
+        info = self.load()
+        prepared, cached = [], []
+        for i, (job, plan) in enumerate(zip(jobs, plans)):
+            yield Status(f"Reading {len(plan.indices)} frames at {plan.resized_width}×{plan.resized_height}…", i)
+            clip, hit = self.prepare(job.video, options.fps, plan)
+            prepared.append(clip)
+            cached.append(hit)
+            yield FramesReady(i, clip.frames)
+        yield Status("Thinking…")
+        inputs = self.model_inputs(prepared, [j.prompt for j in jobs])
+        pieces: queue.Queue = queue.Queue()
+        done = object()
+        tokenizer = self.processor.tokenizer
+        streamer = _Streamer(tokenizer, len(jobs), self._stop_ids(), pieces)
+        recorder = _DigitRecorder(self._digit_ids(), _build_warpers(self._generation_config(options)))
+        failure: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                self._generate(inputs, options, streamer, recorder, stop)
+            except BaseException as exc:  # reported to the consumer, never lost on the thread
+                failure.append(exc)
+            finally:
+                pieces.put(done)
+
+        gen_start = time.perf_counter()
+        worker = threading.Thread(target=work, name="vs2-generate", daemon=True)
+        worker.start()
+        try:
+            while (item := pieces.get()) is not done:
+                yield item
+        finally:
+            if worker.is_alive():  # the consumer went away early: free the model promptly
+                stop.set()
+            worker.join()
+        if failure:
+            raise _generation_error(failure[0])
+        gen_s = time.perf_counter() - gen_start
+        ttft = streamer.first_token_at - gen_start if streamer.first_token_at else None
+        results = []
+        for i, (job, clip) in enumerate(zip(jobs, prepared)):
+            row = streamer.rows[i]
+            timings = Timings(
+                decode_s=0.0 if cached[i] else clip.frames.decode_s,
+                preprocess_s=0.0 if cached[i] else clip.preprocess_s,
+                ttft_s=ttft, generate_s=gen_s, new_tokens=len(row.ids), frames_cached=cached[i],
+            )
+            results.append(self._result(job, clip, row, recorder, i, info, options, timings, stop.is_set()))
+        yield Finished(tuple(results))
+
+    def score(self, video: str, prompt: str, options: GenerationOptions | None = None) -> Result:
+        """Evaluate one clip and return its result (no streaming)."""
+        for event in self.stream([Job(video, prompt)], options):
+            if isinstance(event, Finished):
+                return event.results[0]
+        raise GenerationError("generation ended without a result")
+
+    def _generation_config(self, options: GenerationOptions) -> Any:
+        import copy
+
+        gc = copy.deepcopy(self.model.generation_config)
+        gc.do_sample = not options.greedy
+        if not options.greedy:
+            gc.temperature = options.temperature
+        return gc
+
+    def _generate(self, inputs: dict[str, Any], options: GenerationOptions, streamer: _Streamer,
+                  recorder: _DigitRecorder, stop: threading.Event) -> None:
+        import torch
+        from transformers import LogitsProcessorList, StoppingCriteriaList
+
+        with self._gen_lock, torch.inference_mode():
+            if options.seed is not None:
+                torch.manual_seed(options.seed)
+            device_inputs = {k: v.to(self.model.device) if hasattr(v, "to") else v for k, v in inputs.items()}
+            if "pixel_values_videos" in device_inputs:
+                device_inputs["pixel_values_videos"] = device_inputs["pixel_values_videos"].to(self.model.dtype)
+            sampling = {"do_sample": False} if options.greedy else {"do_sample": True,
+                                                                     "temperature": options.temperature}
+            self.model.generate(
+                **device_inputs,
+                **sampling,
+                max_new_tokens=options.max_new_tokens,
+                use_cache=True,  # the checkpoint may say False; the cache changes speed, never output
+                logits_processor=LogitsProcessorList([recorder]),
+                stopping_criteria=StoppingCriteriaList([_StopFlag(stop)]),
+                streamer=streamer,
+            )
+
+    def _digit_ids(self) -> list[int]:
+        tok = self.processor.tokenizer
+        ids = [tok.convert_tokens_to_ids(str(s)) for s in SCORE_VALUES]
+        if any(i is None or i == tok.unk_token_id for i in ids):
+            raise ModelLoadError("The tokenizer has no single tokens for the digits 1-5; is this VideoScore2?")
+        return ids
+
+    def _stop_ids(self) -> set[int]:
+        eos = self.model.generation_config.eos_token_id
+        ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+        if self.processor.tokenizer.pad_token_id is not None:
+            ids.add(self.processor.tokenizer.pad_token_id)
+        return ids
+
+    def _result(self, job: Job, clip: PreparedClip, row: _RowDecoder, recorder: _DigitRecorder, i: int,
+                info: ModelInfo, options: GenerationOptions, timings: Timings, stopped: bool) -> Result:
+        raw = row.text
+        parsed = parse_scores(raw)
+        official = tuple(recorder.probs(i, row.token_at(p)) if p is not None else None
+                         for p in official_score_positions(raw))
+        from_parse = tuple(recorder.probs(i, row.token_at(p)) if p is not None else None
+                           for p in parsed.digit_pos)
+        return Result(
+            video=job.video, prompt=job.prompt, raw_output=raw, think=think_text(raw),
+            parse_method=parsed.method, parse_notes=parsed.notes,
+            scores=dimension_scores(parsed, official, from_parse),
+            frames=clip.frames.plan.to_dict(), model=info, options=options, timings=timings, stopped=stopped,
+        )
+
+
+def _is_smoke(path: str) -> bool:
+    return (Path(path) / "SMOKE_MODEL").exists()
+
+
+def _generation_error(exc: BaseException) -> VS2Error:
+    import torch
+
+    if isinstance(exc, VS2Error):
+        return exc
+    if isinstance(exc, torch.OutOfMemoryError):
+        return GenerationError("Out of memory during generation: try fewer frames (lower fps), a shorter clip, "
+                               "or fewer max new tokens.")
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+    return GenerationError(f"Generation failed: {type(exc).__name__}: {first}")
+
+
+__all__ = ["Evaluator", "Job", "Status", "Planned", "FramesReady", "Piece", "Finished", "Event",
+           "PreparedClip", "InputError", "ModelLoadError", "GenerationError", "pick_device_dtype"]

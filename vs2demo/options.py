@@ -1,0 +1,82 @@
+"""Settings as frozen dataclasses, with the official defaults; read from flags and environment at the edges."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from typing import Any
+
+DEFAULT_MODEL = "TIGER-Lab/VideoScore2"
+SMOKE_MODEL = "smoke"
+OFFICIAL_FPS = 2.0
+OFFICIAL_TEMPERATURE = 0.7
+OFFICIAL_MAX_NEW_TOKENS = 1024
+
+
+def model_from_env(flag: str | None = None) -> str:
+    """The model to use: an explicit flag wins, then $VS2_MODEL, then the official checkpoint."""
+    return flag or os.environ.get("VS2_MODEL") or DEFAULT_MODEL
+
+
+@dataclass(frozen=True)
+class GenerationOptions:
+    """How to generate. The defaults are the official script's; anything else is labelled in results."""
+
+    seed: int | None = None  # None: not reproducible, exactly like the official script
+    greedy: bool = False
+    temperature: float = OFFICIAL_TEMPERATURE
+    max_new_tokens: int = OFFICIAL_MAX_NEW_TOKENS
+    fps: float = OFFICIAL_FPS
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_new_tokens <= 8192:
+            raise ValueError(f"max_new_tokens must be between 1 and 8192, got {self.max_new_tokens}")
+        if not 0.05 <= self.fps <= 30:
+            raise ValueError(f"fps must be between 0.05 and 30, got {self.fps}")
+        if not self.greedy and not 0.01 <= self.temperature <= 5:
+            raise ValueError(f"temperature must be between 0.01 and 5, got {self.temperature}")
+
+    def deviations(self) -> list[str]:
+        """Which settings differ from the official script (empty when the run is official)."""
+        out = []
+        if self.seed is not None:
+            out.append(f"seed {self.seed}")
+        if self.greedy:
+            out.append("greedy decoding")
+        elif self.temperature != OFFICIAL_TEMPERATURE:
+            out.append(f"temperature {self.temperature}")
+        if self.max_new_tokens != OFFICIAL_MAX_NEW_TOKENS:
+            out.append(f"max new tokens {self.max_new_tokens}")
+        if self.fps != OFFICIAL_FPS:
+            out.append(f"fps {self.fps}")
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a clip may be. Checked before any frame is decoded or any GPU time is spent."""
+
+    max_file_mb: float = 512.0
+    max_duration_s: float = 600.0
+    max_side_px: int = 4096
+    max_total_frames: int = 100_000
+
+    @classmethod
+    def from_env(cls) -> Limits:
+        def get(name: str, default: float) -> float:
+            return float(os.environ.get(name, default))
+
+        d = cls()
+        return cls(
+            max_file_mb=get("VS2_MAX_FILE_MB", d.max_file_mb),
+            max_duration_s=get("VS2_MAX_DURATION_S", d.max_duration_s),
+            max_side_px=int(get("VS2_MAX_SIDE_PX", d.max_side_px)),
+        )
+
+    def describe(self) -> str:
+        return (f"up to {self.max_file_mb:g} MB, {self.max_duration_s:g} s, "
+                f"{self.max_side_px} px on the longer side")
+

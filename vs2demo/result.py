@@ -1,0 +1,124 @@
+"""The immutable result of one evaluation, and how it is assembled from a finished generation (pure)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .dimensions import DIMENSIONS
+from .options import GenerationOptions
+from .parse import Parsed, SoftScore, soft_from_probs
+
+
+@dataclass(frozen=True)
+class DimensionScore:
+    key: str
+    title: str
+    hard: int | None  # the parsed integer 1-5, None when not parsed
+    soft: float | None  # official soft score
+    expected: float | None  # extra (not official): Σ s·p(s) / Σ p(s)
+    confidence: float | None  # extra (not official): max p / Σ p
+    probs: tuple[float, ...] | None  # p("1") … p("5") at the score token (not normalised)
+    soft_source: str | None  # "official" (first digit after the label) or "fallback" (parsed digit)
+
+
+@dataclass(frozen=True)
+class Timings:
+    decode_s: float
+    preprocess_s: float
+    ttft_s: float | None
+    generate_s: float
+    new_tokens: int
+    frames_cached: bool = False
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.new_tokens / self.generate_s if self.generate_s > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    model_id: str
+    device: str
+    dtype: str
+    smoke: bool
+    load_s: float
+
+    @property
+    def banner(self) -> str | None:
+        if self.smoke:
+            return ("SMOKE MODEL: a tiny randomly built test model, not VideoScore2. "
+                    "Its reasoning and scores mean nothing.")
+        return None
+
+
+@dataclass(frozen=True)
+class Result:
+    video: str
+    prompt: str
+    raw_output: str
+    think: str
+    parse_method: str
+    parse_notes: tuple[str, ...]
+    scores: tuple[DimensionScore, ...]
+    frames: dict[str, Any]
+    model: ModelInfo
+    options: GenerationOptions
+    timings: Timings
+    stopped: bool = False  # ended early by the caller
+    official_settings: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "official_settings", not self.options.deviations())
+
+    def score(self, key: str) -> DimensionScore:
+        return next(s for s in self.scores if s.key == key)
+
+    @property
+    def total(self) -> int | None:
+        hard = [s.hard for s in self.scores]
+        return sum(hard) if all(h is not None for h in hard) else None  # type: ignore[misc]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["scores"] = {s.key: {k: v for k, v in asdict(s).items() if k != "key"} for s in self.scores}
+        d["timings"]["tokens_per_s"] = round(self.timings.tokens_per_s, 3)
+        d["model"]["banner"] = self.model.banner
+        d["settings_deviations"] = self.options.deviations()
+        return d
+
+    def to_json(self, **kw: Any) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, **kw)
+
+
+def think_text(raw: str) -> str:
+    """The reasoning inside the first <think> block (or everything after <think> if it never closed)."""
+    start = raw.find("<think>")
+    if start < 0:
+        return ""
+    start += len("<think>")
+    end = raw.find("</think>", start)
+    return (raw[start:] if end < 0 else raw[start:end]).strip()
+
+
+def dimension_scores(
+    parsed: Parsed,
+    official_probs: tuple[tuple[float, ...] | None, ...],
+    parsed_probs: tuple[tuple[float, ...] | None, ...],
+) -> tuple[DimensionScore, ...]:
+    """Combine hard scores with soft scores. The official soft score uses the token the official script
+    would use; when it cannot (no label found), the parsed digit's token is used and labelled so."""
+    out = []
+    for d, hard, off, alt in zip(DIMENSIONS, parsed.scores, official_probs, parsed_probs):
+        probs, source = (off, "official") if off is not None else (alt, "fallback")
+        soft: SoftScore | None = soft_from_probs(probs) if probs is not None and hard is not None else None
+        out.append(DimensionScore(
+            key=d.key, title=d.title, hard=hard,
+            soft=soft.soft if soft else None,
+            expected=soft.expected if soft else None,
+            confidence=soft.confidence if soft else None,
+            probs=soft.probs if soft else None,
+            soft_source=source if soft else None,
+        ))
+    return tuple(out)

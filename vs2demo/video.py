@@ -1,0 +1,236 @@
+"""Clips: probe, plan which frames the model sees (pure maths mirroring qwen-vl-utils 0.0.14), read them.
+
+The plan functions are pure so they can be tested in tables and shown before any decoding; the reader
+decodes only the planned frames with decord and resizes each batch as it goes, so a long 1080p clip
+never sits in memory at full size.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+from .options import Limits
+
+# qwen-vl-utils 0.0.14 constants (vision_process.py), for Qwen2.5-VL's 14 px patches merged 2x2.
+PATCH = 14
+FACTOR = PATCH * 2  # 28: every resized side is a multiple of this
+FRAME_FACTOR = 2  # frames come in pairs (one temporal patch)
+MIN_FRAMES = 4
+MAX_FRAMES = 768
+VIDEO_MIN_PIXELS = 128 * FACTOR * FACTOR
+VIDEO_MAX_PIXELS = 768 * FACTOR * FACTOR
+MAX_RATIO = 200
+MODEL_SEQ_LEN = 128000  # qwen-vl-utils reads $MODEL_SEQ_LEN; the official run leaves it unset
+TOTAL_PIXELS = MODEL_SEQ_LEN * FACTOR * FACTOR * 0.9
+READ_BATCH = 8  # frames decoded at once before resizing: bounds peak memory at full resolution
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    path: str
+    total_frames: int
+    native_fps: float
+    width: int
+    height: int
+    file_bytes: int
+
+    @property
+    def duration_s(self) -> float:
+        return self.total_frames / self.native_fps
+
+
+@dataclass(frozen=True)
+class FramePlan:
+    """Which frames the model sees and at what size: everything needed to show it before decoding."""
+
+    info: VideoInfo
+    fps: float
+    indices: tuple[int, ...]
+    resized_height: int
+    resized_width: int
+
+    @property
+    def timestamps(self) -> tuple[float, ...]:
+        return tuple(i / self.info.native_fps for i in self.indices)
+
+    @property
+    def visual_tokens(self) -> int:
+        grid_t = math.ceil(len(self.indices) / FRAME_FACTOR)
+        return grid_t * (self.resized_height // FACTOR) * (self.resized_width // FACTOR)
+
+    def to_dict(self) -> dict:
+        return {
+            "path": self.info.path,
+            "native_fps": self.info.native_fps,
+            "total_frames": self.info.total_frames,
+            "duration_s": round(self.info.duration_s, 4),
+            "source_size": [self.info.width, self.info.height],
+            "fps": self.fps,
+            "frame_count": len(self.indices),
+            "indices": list(self.indices),
+            "timestamps_s": [round(t, 4) for t in self.timestamps],
+            "resized_size": [self.resized_width, self.resized_height],
+            "visual_tokens": self.visual_tokens,
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class Frames:
+    """The decoded, resized frames (uint8, T×H×W×3) with the plan that chose them."""
+
+    plan: FramePlan
+    array: np.ndarray
+    decode_s: float
+
+
+# ---- pure frame maths ------------------------------------------------------------------------
+
+
+def _round_by(x: float, f: int) -> int:
+    return round(x / f) * f
+
+
+def _ceil_by(x: float, f: int) -> int:
+    return math.ceil(x / f) * f
+
+
+def _floor_by(x: float, f: int) -> int:
+    return math.floor(x / f) * f
+
+
+def frame_count(total_frames: int, native_fps: float, fps: float) -> int:
+    """qwen-vl-utils' smart_nframes for an ``fps`` request."""
+    min_frames = _ceil_by(MIN_FRAMES, FRAME_FACTOR)
+    max_frames = _floor_by(min(MAX_FRAMES, total_frames), FRAME_FACTOR)
+    n = total_frames / native_fps * fps
+    n = _floor_by(min(min(max(n, min_frames), max_frames), total_frames), FRAME_FACTOR)
+    if not FRAME_FACTOR <= n <= total_frames:
+        raise InputError(f"The clip has only {total_frames} frame(s); at least {FRAME_FACTOR} are needed.")
+    return n
+
+
+def frame_indices(total_frames: int, n: int) -> tuple[int, ...]:
+    """Evenly spaced indices, rounded exactly as torch.linspace(...).round() does in qwen-vl-utils."""
+    import torch  # torch's float32 linspace and half-to-even rounding are what we must match
+
+    return tuple(torch.linspace(0, total_frames - 1, n).round().long().tolist())
+
+
+def per_frame_max_pixels(n: int) -> float:
+    """The per-frame pixel budget: 768 tokens, less when the whole clip would pass the total budget."""
+    return max(min(VIDEO_MAX_PIXELS, TOTAL_PIXELS / n * FRAME_FACTOR), int(VIDEO_MIN_PIXELS * 1.05))
+
+
+def smart_resize(height: int, width: int, min_pixels: float, max_pixels: float) -> tuple[int, int]:
+    """qwen-vl-utils' smart_resize: aspect kept, sides multiples of 28, pixels within the budget."""
+    if max(height, width) / min(height, width) > MAX_RATIO:
+        raise InputError(f"The clip's aspect ratio is {width}×{height}; it must be under {MAX_RATIO}:1.")
+    h = max(FACTOR, _round_by(height, FACTOR))
+    w = max(FACTOR, _round_by(width, FACTOR))
+    if h * w > max_pixels:
+        beta = math.sqrt(height * width / max_pixels)
+        h, w = _floor_by(height / beta, FACTOR), _floor_by(width / beta, FACTOR)
+    elif h * w < min_pixels:
+        beta = math.sqrt(min_pixels / (height * width))
+        h, w = _ceil_by(height * beta, FACTOR), _ceil_by(width * beta, FACTOR)
+    return h, w
+
+
+def plan_frames(info: VideoInfo, fps: float = 2.0) -> FramePlan:
+    n = frame_count(info.total_frames, info.native_fps, fps)
+    h, w = smart_resize(info.height, info.width, VIDEO_MIN_PIXELS, per_frame_max_pixels(n))
+    return FramePlan(info, fps, frame_indices(info.total_frames, n), h, w)
+
+
+def check_limits(info: VideoInfo, limits: Limits) -> None:
+    mb = info.file_bytes / 1e6
+    if mb > limits.max_file_mb:
+        raise InputError(f"The file is {mb:.0f} MB; the limit is {limits.max_file_mb:g} MB.")
+    if info.duration_s > limits.max_duration_s:
+        raise InputError(f"The clip lasts {info.duration_s:.1f} s; the limit is {limits.max_duration_s:g} s.")
+    if max(info.width, info.height) > limits.max_side_px:
+        raise InputError(
+            f"The clip is {info.width}×{info.height}; the limit is {limits.max_side_px} px on the longer side."
+        )
+    if info.total_frames > limits.max_total_frames:
+        raise InputError(f"The clip has {info.total_frames} frames; the limit is {limits.max_total_frames}.")
+
+
+# ---- I/O ----------------------------------------------------------------------------------------
+
+
+def _open(path: str):
+    import decord
+
+    try:
+        return decord.VideoReader(path, ctx=decord.cpu(0), num_threads=1)
+    except Exception as exc:  # decord raises its own error types, and RuntimeError for some files
+        raise InputError(f"{Path(path).name} is not a readable video ({_short(exc)}).") from None
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:120] if text else type(exc).__name__
+
+
+def probe(path: str | os.PathLike, limits: Limits | None = None) -> VideoInfo:
+    """Read a clip's header (and its first frame for the size); refuse what cannot or should not be scored."""
+    limits = limits or Limits()
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"No such file: {p}")
+    size = p.stat().st_size
+    if size == 0:
+        raise InputError(f"{p.name} is empty (0 bytes).")
+    if size / 1e6 > limits.max_file_mb:
+        raise InputError(f"The file is {size / 1e6:.0f} MB; the limit is {limits.max_file_mb:g} MB.")
+    vr = _open(str(p))
+    total, fps = len(vr), float(vr.get_avg_fps())
+    if total <= 0 or not math.isfinite(fps) or fps <= 0:
+        raise InputError(f"{p.name} has no decodable video frames.")
+    try:
+        height, width = vr[0].shape[:2]
+    except Exception as exc:
+        raise InputError(f"{p.name}: the first frame cannot be decoded ({_short(exc)}).") from None
+    info = VideoInfo(str(p), total, fps, int(width), int(height), size)
+    check_limits(info, limits)
+    return info
+
+
+def read_frames(plan: FramePlan) -> Frames:
+    """Decode only the planned frames, a few at a time, resizing each batch at once.
+
+    The resize is torchvision's bicubic with antialias on uint8, as qwen-vl-utils does; it treats
+    each frame independently, so batching changes memory, never pixels.
+    """
+    import time
+
+    import torch
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms import functional as tvf
+
+    start = time.perf_counter()
+    vr = _open(plan.info.path)
+    out = np.empty((len(plan.indices), plan.resized_height, plan.resized_width, 3), dtype=np.uint8)
+    size = [plan.resized_height, plan.resized_width]
+    for lo in range(0, len(plan.indices), READ_BATCH):
+        chunk = list(plan.indices[lo:lo + READ_BATCH])
+        try:
+            raw = vr.get_batch(chunk).asnumpy()
+        except Exception as exc:
+            raise InputError(f"{Path(plan.info.path).name}: frames cannot be decoded ({_short(exc)}).") from None
+        tchw = torch.from_numpy(raw).permute(0, 3, 1, 2)
+        resized = tvf.resize(tchw, size, interpolation=InterpolationMode.BICUBIC, antialias=True)
+        out[lo:lo + len(chunk)] = resized.permute(0, 2, 3, 1).numpy()
+        del raw, tchw, resized
+    return Frames(plan, out, time.perf_counter() - start)
+
+
+def load_frames(path: str | os.PathLike, fps: float = 2.0, limits: Limits | None = None) -> Frames:
+    return read_frames(plan_frames(probe(path, limits), fps))
