@@ -179,9 +179,8 @@ class _DigitRecorder:
         warped = scores
         for w in self.warpers:
             warped = w(input_ids, warped)
-        # softmax over the whole vocabulary, read at five ids: exp(x - logsumexp(x))
-        lse = torch.logsumexp(warped, dim=-1, keepdim=True)
-        self.steps.append(torch.exp(warped[:, self.digit_ids] - lse))
+        # softmax over the whole vocabulary exactly as the official script does, then keep five ids
+        self.steps.append(torch.softmax(warped, dim=-1)[:, self.digit_ids])
         return scores
 
     def probs(self, row: int, step: int) -> tuple[float, ...] | None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+
+import numpy as np
 from dataclasses import dataclass
 
 from .dimensions import DIMENSIONS, SCORE_VALUES
@@ -113,13 +115,15 @@ class SoftScore:
 
 
 def soft_from_probs(probs: tuple[float, ...] | list[float]) -> SoftScore | None:
-    total = float(sum(probs))
+    # float32 arithmetic, as the official script does it in torch, so the rounding agrees to the digit
+    p = np.asarray(probs, dtype=np.float32)
+    total = p.sum()
     if not total > 0:
         return None
-    best = max(range(len(SCORE_VALUES)), key=lambda i: probs[i])
+    best = int(np.argmax(p))  # first maximum on ties, like torch.argmax
     return SoftScore(
-        probs=tuple(float(p) for p in probs),
-        soft=round(SCORE_VALUES[best] * probs[best] / total, 4),
-        expected=sum(s * p for s, p in zip(SCORE_VALUES, probs)) / total,
-        confidence=probs[best] / total,
+        probs=tuple(float(x) for x in p),
+        soft=round(float(np.float32(SCORE_VALUES[best]) * p[best] / total), 4),
+        expected=float(np.dot(np.asarray(SCORE_VALUES, dtype=np.float64), p) / total),
+        confidence=float(p[best] / total),
     )

@@ -179,6 +179,36 @@ def _short(exc: Exception) -> str:
     return text[0][:120] if text else type(exc).__name__
 
 
+# Leading bytes of the containers ffmpeg (inside decord) reads. Checking content, not the file name,
+# refuses images, audio and random bytes with a clear message before the decoder sees them.
+_SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
+    (4, b"ftyp", "MP4/MOV"), (4, b"moov", "MOV"), (4, b"mdat", "MOV"), (4, b"wide", "MOV"), (4, b"free", "MOV"),
+    (0, b"\x1a\x45\xdf\xa3", "Matroska/WebM"), (0, b"RIFF", "AVI"), (0, b"GIF8", "GIF"),
+    (0, b"FLV", "FLV"), (0, b"OggS", "Ogg"), (0, b"\x00\x00\x01\xba", "MPEG-PS"), (0, b"\x47", "MPEG-TS"),
+    (0, b"\x30\x26\xb2\x75", "ASF/WMV"),
+)
+_NOT_VIDEO: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"ID3", "an MP3 audio file"),
+    (b"\xff\xfb", "an MP3 audio file"), (b"fLaC", "a FLAC audio file"), (b"%PDF", "a PDF document"),
+    (b"PK\x03\x04", "a ZIP archive"),
+)
+
+
+def sniff_container(path: Path) -> str:
+    """Name the container from the file's first bytes, or raise InputError saying what the file looks like."""
+    with open(path, "rb") as f:
+        head = f.read(16)
+    for prefix, kind in _NOT_VIDEO:
+        if head.startswith(prefix):
+            raise InputError(f"{path.name} is {kind}, not a video.")
+    if head.startswith(b"RIFF") and head[8:12] != b"AVI ":
+        raise InputError(f"{path.name} is a RIFF file ({head[8:12].decode('latin-1').strip()}), not a video.")
+    for offset, magic, kind in _SIGNATURES:
+        if head[offset:offset + len(magic)] == magic:
+            return kind
+    raise InputError(f"{path.name} is not a video file this app can read (MP4, MOV, WebM, MKV, AVI, GIF).")
+
+
 def probe(path: str | os.PathLike, limits: Limits | None = None) -> VideoInfo:
     """Read a clip's header (and its first frame for the size); refuse what cannot or should not be scored."""
     limits = limits or Limits()
@@ -190,6 +220,7 @@ def probe(path: str | os.PathLike, limits: Limits | None = None) -> VideoInfo:
         raise InputError(f"{p.name} is empty (0 bytes).")
     if size / 1e6 > limits.max_file_mb:
         raise InputError(f"The file is {size / 1e6:.0f} MB; the limit is {limits.max_file_mb:g} MB.")
+    sniff_container(p)
     vr = _open(str(p))
     total, fps = len(vr), float(vr.get_avg_fps())
     if total <= 0 or not math.isfinite(fps) or fps <= 0:

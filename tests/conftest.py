@@ -1,0 +1,60 @@
+"""Shared fixtures: the smoke model (built once per session, offline), synthetic clips, one evaluator."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing downloads in tests
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="session")
+def cache_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = os.environ.get("VS2_TEST_CACHE")  # lets a developer keep the built smoke model between runs
+    path = Path(root) if root else tmp_path_factory.mktemp("vs2cache")
+    os.environ["VS2_CACHE"] = str(path)  # inherited by CLI subprocesses too
+    return path
+
+
+@pytest.fixture(scope="session")
+def smoke_dir(cache_root: Path) -> Path:
+    from vs2demo.smoke import ensure_smoke_model
+
+    return ensure_smoke_model()
+
+
+@pytest.fixture(scope="session")
+def clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("clips")
+
+
+@pytest.fixture(scope="session")
+def make_clip(clip_dir: Path):
+    from vs2demo.synth import write_clip
+
+    def make(seconds: float, fps: float = 24.0, size: tuple[int, int] = (320, 240), **kw) -> str:
+        name = f"clip_{seconds}s_{fps}fps_{size[0]}x{size[1]}_{abs(hash(tuple(sorted(kw.items())))) % 10**6}.mp4"
+        path = clip_dir / name
+        if not path.exists():
+            write_clip(path, seconds, fps, size, **kw)
+        return str(path)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def clip(make_clip) -> str:
+    """A 3 s 320×240 clip at 24 fps: 6 frames for the model."""
+    return make_clip(3.0)
+
+
+@pytest.fixture(scope="session")
+def evaluator(smoke_dir: Path):
+    from vs2demo.model import Evaluator
+
+    ev = Evaluator("smoke")
+    ev.load()
+    return ev

@@ -1,0 +1,209 @@
+"""The command line: score (one clip, or a CSV batch that resumes), frames, parse, prompt, make-smoke-model.
+
+Bad input exits with status 2 and one line ``error: …`` on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import VS2Error
+from .options import OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, GenerationOptions, Limits
+
+
+class CLIError(VS2Error):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m vs2demo", description="VideoScore2 evaluations from the shell.")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("score", help="score a clip (streams the reasoning), or a CSV batch")
+    s.add_argument("video", nargs="?", help="video file")
+    s.add_argument("--prompt", help="the text-to-video prompt the clip was generated from")
+    s.add_argument("--batch", help="CSV with columns video,prompt")
+    s.add_argument("--out", help="JSONL output for --batch (resumes: rows already there are skipped)")
+    s.add_argument("--model", help="hub id, local folder, or 'smoke' (default: $VS2_MODEL or TIGER-Lab/VideoScore2)")
+    s.add_argument("--seed", type=int, help="fix the sampling seed (reproducible; not official)")
+    s.add_argument("--greedy", action="store_true", help="greedy decoding (not official)")
+    s.add_argument("--temperature", type=float, default=0.7, help="sampling temperature (official 0.7)")
+    s.add_argument("--max-new-tokens", type=int, default=OFFICIAL_MAX_NEW_TOKENS)
+    s.add_argument("--fps", type=float, default=OFFICIAL_FPS, help="frames sampled per second (official 2.0)")
+    s.add_argument("--json", action="store_true", help="print the result as one JSON object; stream to stderr")
+
+    f = sub.add_parser("frames", help="print the frame plan (no model needed)")
+    f.add_argument("video")
+    f.add_argument("--fps", type=float, default=OFFICIAL_FPS)
+    f.add_argument("--json", action="store_true")
+
+    sub.add_parser("parse", help="parse a raw model output read from stdin")
+
+    p = sub.add_parser("prompt", help="print the exact user message for a text-to-video prompt")
+    p.add_argument("text")
+
+    m = sub.add_parser("make-smoke-model", help="build the tiny offline test model into DIR")
+    m.add_argument("dir")
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return {"score": _score, "frames": _frames, "parse": _parse, "prompt": _prompt,
+                "make-smoke-model": _make_smoke}[args.command](args)
+    except VS2Error as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except ValueError as exc:  # bad option values caught by the dataclasses
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _options(args: argparse.Namespace) -> GenerationOptions:
+    return GenerationOptions(seed=args.seed, greedy=args.greedy, temperature=args.temperature,
+                             max_new_tokens=args.max_new_tokens, fps=args.fps)
+
+
+def _score(args: argparse.Namespace) -> int:
+    from .model import Evaluator
+
+    options = _options(args)
+    if args.batch:
+        if not args.out:
+            raise CLIError("--batch needs --out FILE.jsonl")
+        return _score_batch(Evaluator(args.model, limits=Limits.from_env()), Path(args.batch), Path(args.out), options)
+    if not args.video:
+        raise CLIError("give a VIDEO file, or --batch FILE.csv --out FILE.jsonl")
+    if args.prompt is None:
+        raise CLIError("--prompt is required: the text-to-video prompt the clip was generated from")
+    evaluator = Evaluator(args.model, limits=Limits.from_env())
+    result = _stream_one(evaluator, args.video, args.prompt, options, sys.stderr if args.json else sys.stdout)
+    if args.json:
+        print(result.to_json(indent=2))
+    return 0
+
+
+def _stream_one(evaluator, video: str, prompt: str, options: GenerationOptions, out) -> object:
+    from .model import Finished, Job, Piece, Planned, Status
+
+    result = None
+    for event in evaluator.stream([Job(video, prompt)], options):
+        if isinstance(event, Planned):
+            p = event.plan
+            print(f"[{len(p.indices)} frames at {p.resized_width}×{p.resized_height} from "
+                  f"{p.info.duration_s:.1f} s @ {p.info.native_fps:g} fps]", file=out, flush=True)
+        elif isinstance(event, Status):
+            print(f"[{event.message}]", file=out, flush=True)
+        elif isinstance(event, Piece):
+            print(event.text, end="", file=out, flush=True)
+        elif isinstance(event, Finished):
+            result = event.results[0]
+    print(file=out)
+    _print_summary(result, out)
+    return result
+
+
+def _print_summary(result, out) -> None:
+    if result.model.banner:
+        print(f"[{result.model.banner}]", file=out)
+    print(f"[parse: {result.parse_method}{'; ' + '; '.join(result.parse_notes) if result.parse_notes else ''}]",
+          file=out)
+    for s in result.scores:
+        hard = "-" if s.hard is None else s.hard
+        soft = "" if s.soft is None else f"  soft {s.soft:.4f}  expected {s.expected:.2f}  confidence {s.confidence:.2f}"
+        print(f"  {s.title:<36} {hard}{soft}", file=out)
+    if not result.official_settings:
+        print(f"[not the official settings: {', '.join(result.options.deviations())}]", file=out)
+
+
+def _done_rows(out: Path) -> set[tuple[str, str]]:
+    done: set[tuple[str, str]] = set()
+    if out.exists():
+        for line in out.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+                done.add((row["video"], row["prompt"]))
+            except (ValueError, KeyError):
+                continue  # a line cut short by an interrupted run: that row is redone
+    return done
+
+
+def _score_batch(evaluator, csv_path: Path, out: Path, options: GenerationOptions) -> int:
+    from tqdm import tqdm
+
+    if not csv_path.is_file():
+        raise CLIError(f"no such CSV file: {csv_path}")
+    with csv_path.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        if not reader.fieldnames or not {"video", "prompt"} <= set(reader.fieldnames):
+            raise CLIError(f"{csv_path} needs the columns video,prompt")
+        rows = [(r["video"], r["prompt"]) for r in reader]
+    done = _done_rows(out)
+    todo = [r for r in rows if r not in done]
+    failed = 0
+    with out.open("a", encoding="utf-8") as sink:
+        for video, prompt in tqdm(todo, desc="scoring", unit="clip", initial=len(rows) - len(todo), total=len(rows)):
+            try:
+                line = evaluator.score(video, prompt, options).to_json()
+            except VS2Error as exc:
+                if exc.__class__.__name__ == "ModelLoadError":
+                    raise
+                failed += 1
+                line = json.dumps({"video": video, "prompt": prompt, "error": str(exc)}, ensure_ascii=False)
+                tqdm.write(f"error: {video}: {exc}", file=sys.stderr)
+            sink.write(line + "\n")
+            sink.flush()
+    print(f"{len(rows) - failed} of {len(rows)} clips scored; results in {out}", file=sys.stderr)
+    return 0 if not failed else 1
+
+
+def _frames(args: argparse.Namespace) -> int:
+    from .video import plan_frames, probe
+
+    plan = plan_frames(probe(args.video, Limits.from_env()), GenerationOptions(fps=args.fps).fps)
+    d = plan.to_dict()
+    if args.json:
+        print(json.dumps(d, indent=2))
+    else:
+        print(f"{d['path']}: {d['total_frames']} frames @ {d['native_fps']:g} fps ({d['duration_s']} s), "
+              f"{d['source_size'][0]}×{d['source_size'][1]}")
+        print(f"model sees {d['frame_count']} frames at {d['resized_size'][0]}×{d['resized_size'][1]} "
+              f"(~{d['visual_tokens']} visual tokens)")
+        for i, t in zip(d["indices"], d["timestamps_s"]):
+            print(f"  frame {i:>6}  at {t:8.3f} s")
+    return 0
+
+
+def _parse(args: argparse.Namespace) -> int:
+    from .dimensions import DIMENSIONS
+    from .parse import parse_scores
+
+    parsed = parse_scores(sys.stdin.read())
+    print(json.dumps({"method": parsed.method, "notes": list(parsed.notes),
+                      "scores": {d.key: s for d, s in zip(DIMENSIONS, parsed.scores)}}, indent=2))
+    return 0
+
+
+def _prompt(args: argparse.Namespace) -> int:
+    from .prompt import user_text
+
+    sys.stdout.write(user_text(args.text))
+    sys.stdout.flush()
+    return 0
+
+
+def _make_smoke(args: argparse.Namespace) -> int:
+    from .smoke import build_smoke_model
+
+    path = build_smoke_model(args.dir)
+    print(f"smoke model written to {path} (a tiny test model: its scores mean nothing)")
+    return 0
