@@ -1,5 +1,7 @@
 """Frame planning and reading against qwen-vl-utils 0.0.14, which defines the official frames."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -103,7 +105,7 @@ def test_probe_refuses_non_videos_by_content(tmp_path, content, message) -> None
 
 
 def test_probe_refuses_truncated_mp4(tmp_path, make_clip) -> None:
-    data = open(make_clip(3.0), "rb").read()
+    data = Path(make_clip(3.0)).read_bytes()
     path = tmp_path / "cut.mp4"
     path.write_bytes(data[: len(data) // 3])
     with pytest.raises(InputError):

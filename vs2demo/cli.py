@@ -119,7 +119,8 @@ def _print_summary(result, out) -> None:
           file=out)
     for s in result.scores:
         hard = "-" if s.hard is None else s.hard
-        soft = "" if s.soft is None else f"  soft {s.soft:.4f}  expected {s.expected:.2f}  confidence {s.confidence:.2f}"
+        soft = "" if s.soft is None else (
+            f"  soft {s.soft:.4f}  expected {s.expected:.2f}  confidence {s.confidence:.2f}")
         print(f"  {s.title:<36} {hard}{soft}", file=out)
     if not result.official_settings:
         print(f"[not the official settings: {', '.join(result.options.deviations())}]", file=out)
@@ -134,6 +135,7 @@ def _done_rows(out: Path) -> set[tuple[str, str]]:
                 done.add((row["video"], row["prompt"]))
             except (ValueError, KeyError):
                 continue  # a line cut short by an interrupted run: that row is redone
+    # rows that failed (an "error" line) count as done: bad input fails the same way every time
     return done
 
 

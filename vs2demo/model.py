@@ -515,5 +515,18 @@ def _generation_error(exc: BaseException) -> VS2Error:
     return GenerationError(f"Generation failed: {type(exc).__name__}: {first}")
 
 
-__all__ = ["Evaluator", "Job", "Status", "Planned", "FramesReady", "Piece", "Finished", "Event",
-           "PreparedClip", "InputError", "ModelLoadError", "GenerationError", "pick_device_dtype"]
+__all__ = [
+    "Evaluator",
+    "Event",
+    "Finished",
+    "FramesReady",
+    "GenerationError",
+    "InputError",
+    "Job",
+    "ModelLoadError",
+    "Piece",
+    "Planned",
+    "PreparedClip",
+    "Status",
+    "pick_device_dtype",
+]

@@ -100,8 +100,13 @@ def _config(tokenizer):
 def build_smoke_model(target: str | os.PathLike, steps: int = 500, seed: int = 0) -> Path:
     """Build, train briefly and save the smoke model into ``target`` (about a minute on two CPU cores)."""
     import torch
-    from transformers import (GenerationConfig, Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor,
-                              Qwen2VLImageProcessor, Qwen2VLVideoProcessor)
+    from transformers import (
+        GenerationConfig,
+        Qwen2_5_VLForConditionalGeneration,
+        Qwen2_5_VLProcessor,
+        Qwen2VLImageProcessor,
+        Qwen2VLVideoProcessor,
+    )
 
     start = time.perf_counter()
     rng = random.Random(seed)

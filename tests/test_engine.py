@@ -1,0 +1,159 @@
+"""The evaluator on the smoke model: streaming, seeds, stopping, soft-score parity, compare, failures."""
+
+import json
+import threading
+
+import pytest
+import torch
+
+from vs2demo.errors import GenerationError, InputError, ModelLoadError
+from vs2demo.model import DECODE_KW, Evaluator, Finished, FramesReady, Job, Piece, Planned
+from vs2demo.official import official_generate
+from vs2demo.options import GenerationOptions
+
+PROMPT = "a red ball bouncing on a wooden floor"
+
+
+def run(evaluator, jobs, options, stop=None):
+    events = list(evaluator.stream(jobs, options, stop))
+    assert isinstance(events[-1], Finished)
+    return events, events[-1].results
+
+
+def test_streams_pieces_that_join_to_the_raw_output(evaluator, clip) -> None:
+    events, (result,) = run(evaluator, [Job(clip, PROMPT)], GenerationOptions(seed=1, max_new_tokens=64))
+    pieces = [e.text for e in events if isinstance(e, Piece)]
+    assert len(pieces) >= 5  # text arrives piece by piece, before the final result
+    assert isinstance(events[0], Planned)
+    assert any(isinstance(e, FramesReady) for e in events)
+    assert "".join(pieces) == result.raw_output
+    assert result.timings.new_tokens == 64 or result.raw_output  # at most the budget
+    assert result.model.smoke and "mean nothing" in result.model.banner
+
+
+def test_seed_makes_runs_identical_and_other_seeds_differ(evaluator, clip) -> None:
+    a = evaluator.score(clip, PROMPT, GenerationOptions(seed=7, max_new_tokens=80))
+    b = evaluator.score(clip, PROMPT, GenerationOptions(seed=7, max_new_tokens=80))
+    c = evaluator.score(clip, PROMPT, GenerationOptions(seed=8, max_new_tokens=80))
+    assert a.raw_output == b.raw_output and a.scores == b.scores
+    assert c.raw_output != a.raw_output
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_soft_scores_equal_the_official_computation(evaluator, clip, seed) -> None:
+    options = GenerationOptions(seed=seed, max_new_tokens=200)
+    ours = evaluator.score(clip, PROMPT, options)
+    clip_inputs, _ = evaluator.prepare(clip)
+    inputs = evaluator.model_inputs([clip_inputs], [PROMPT])
+    official, _ = official_generate(evaluator.model, evaluator.processor, inputs, seed=seed, max_new_tokens=200)
+    assert official.text == ours.raw_output  # the same generation
+    official_soft = [s.soft if s.soft_source == "official" else None for s in ours.scores]
+    hard_ok = [s.hard is not None for s in ours.scores]
+    assert [o if ok else None for o, ok in zip(official.soft, hard_ok)] == official_soft
+    assert any(s is not None for s in official_soft)  # the smoke model does write scores
+
+
+def test_greedy_is_deterministic_without_seed(evaluator, clip) -> None:
+    a = evaluator.score(clip, PROMPT, GenerationOptions(greedy=True, max_new_tokens=40))
+    b = evaluator.score(clip, PROMPT, GenerationOptions(greedy=True, max_new_tokens=40))
+    assert a.raw_output == b.raw_output and not a.official_settings
+
+
+def test_stop_event_ends_generation_early(evaluator, clip) -> None:
+    stop = threading.Event()
+    pieces = 0
+    result = None
+    for event in evaluator.stream([Job(clip, PROMPT)], GenerationOptions(seed=1, max_new_tokens=1000), stop):
+        if isinstance(event, Piece):
+            pieces += 1
+            if pieces == 3:
+                stop.set()
+        elif isinstance(event, Finished):
+            result = event.results[0]
+    assert result.stopped and result.timings.new_tokens < 10
+
+
+def test_closing_the_stream_frees_the_model(evaluator, clip) -> None:
+    stream = evaluator.stream([Job(clip, PROMPT)], GenerationOptions(seed=1, max_new_tokens=1000))
+    for event in stream:
+        if isinstance(event, Piece):
+            break
+    stream.close()  # what a UI does when a visitor leaves
+    assert evaluator._gen_lock.acquire(timeout=5)
+    evaluator._gen_lock.release()
+
+
+def test_second_evaluation_reuses_prepared_frames(evaluator, make_clip) -> None:
+    path = make_clip(2.5, 24, (320, 240))
+    first = evaluator.score(path, PROMPT, GenerationOptions(seed=1, max_new_tokens=8))
+    second = evaluator.score(path, "another prompt", GenerationOptions(seed=2, max_new_tokens=8))
+    assert not first.timings.frames_cached and second.timings.frames_cached
+    assert first.frames == second.frames
+
+
+def test_compare_two_clips_interleaves_both_streams(evaluator, clip, make_clip) -> None:
+    other = make_clip(4.0, 30, (240, 320))
+    events, results = run(evaluator, [Job(clip, PROMPT), Job(other, "a square")],
+                          GenerationOptions(seed=3, max_new_tokens=60))
+    order = [e.clip for e in events if isinstance(e, Piece)]
+    assert set(order) == {0, 1}
+    assert order.index(1) < len(order) - 1 - order[::-1].index(0)  # clip 1 speaks before clip 0 is done
+    for i, r in enumerate(results):
+        assert "".join(e.text for e in events if isinstance(e, Piece) and e.clip == i) == r.raw_output
+    assert results[0].frames["frame_count"] == 6 and results[1].frames["frame_count"] == 8
+
+
+def test_result_serialises_to_json(evaluator, clip) -> None:
+    result = evaluator.score(clip, PROMPT, GenerationOptions(seed=1, max_new_tokens=120))
+    data = json.loads(result.to_json())
+    assert set(data["scores"]) == {"visual_quality", "text_to_video_alignment", "physical_consistency"}
+    assert data["frames"]["indices"] == list(result.frames["indices"])
+    assert data["model"]["device"] == "cpu" and data["model"]["dtype"] == "float32"
+    assert data["options"]["seed"] == 1 and data["settings_deviations"] == ["seed 1", "max new tokens 120"]
+    for key in ("decode_s", "preprocess_s", "ttft_s", "generate_s", "tokens_per_s", "new_tokens"):
+        assert key in data["timings"]
+
+
+def test_per_step_memory_is_five_floats(evaluator, clip) -> None:
+    from vs2demo.model import _build_warpers, _DigitRecorder
+
+    recorder = _DigitRecorder(evaluator._digit_ids(), _build_warpers(evaluator._generation_config(GenerationOptions())))
+    scores = torch.randn(1, len(evaluator.processor.tokenizer))
+    recorder(torch.zeros(1, 3, dtype=torch.long), scores)
+    assert recorder.steps[0].shape == (1, 5)
+
+
+def test_bad_inputs_raise_input_error(evaluator, clip, tmp_path) -> None:
+    with pytest.raises(InputError, match="empty"):
+        evaluator.score(clip, "  ")
+    bad = tmp_path / "x.mp4"
+    bad.write_bytes(b"not a video")
+    with pytest.raises(InputError):
+        evaluator.score(str(bad), PROMPT)
+
+
+def test_model_that_cannot_load_gives_one_clear_error(tmp_path) -> None:
+    with pytest.raises(ModelLoadError, match="Cannot load model"):
+        Evaluator(str(tmp_path / "no-such-model")).load()
+
+
+def test_failure_mid_generation_is_reported_and_the_next_request_works(evaluator, clip, monkeypatch) -> None:
+    real = evaluator.model.generate
+    calls = {"n": 0}
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(evaluator.model, "generate", flaky)
+    model_before = evaluator.model
+    with pytest.raises(GenerationError, match="Out of memory"):
+        evaluator.score(clip, PROMPT, GenerationOptions(seed=1, max_new_tokens=8))
+    assert evaluator.score(clip, PROMPT, GenerationOptions(seed=1, max_new_tokens=8)).raw_output
+    assert evaluator.model is model_before  # not reloaded
+
+
+def test_decode_settings_match_the_official_ones() -> None:
+    assert DECODE_KW == {"skip_special_tokens": True, "clean_up_tokenization_spaces": False}
