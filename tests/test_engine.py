@@ -157,3 +157,20 @@ def test_failure_mid_generation_is_reported_and_the_next_request_works(evaluator
 
 def test_decode_settings_match_the_official_ones() -> None:
     assert DECODE_KW == {"skip_special_tokens": True, "clean_up_tokenization_spaces": False}
+
+
+def test_generation_uses_the_official_rope_positions_for_long_clips(evaluator, make_clip) -> None:
+    """transformers 5 starts text after a long video too early; the official 4.53.2 rule is max + 1."""
+    path = make_clip(12.0, 10, (176, 144))  # 24 frames: the temporal positions outgrow the spatial ones
+    clip, _ = evaluator.prepare(path)
+    inputs = evaluator.model_inputs([clip], [PROMPT])
+    positions, deltas = evaluator.model.model.get_rope_index(
+        inputs["input_ids"], inputs["mm_token_type_ids"], video_grid_thw=inputs["video_grid_thw"],
+        second_per_grid_ts=inputs["second_per_grid_ts"], attention_mask=inputs["attention_mask"])
+    video = (inputs["mm_token_type_ids"][0] == 2).nonzero().flatten()
+    last_video, first_after = int(video[-1]), int(video[-1]) + 1
+    t, h, w = inputs["video_grid_thw"][0].tolist()
+    assert (t - 1) * 2 > max(h, w) // 2  # the case where the two versions differ
+    assert int(positions[:, 0, first_after].max()) == int(positions[:, 0, : last_video + 1].max()) + 1
+    evaluator.score(path, PROMPT, GenerationOptions(seed=1, max_new_tokens=4))
+    assert torch.equal(evaluator.model.model.rope_deltas, deltas)  # generate() used the same rule

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import rope
 from .dimensions import SCORE_VALUES
 from .errors import GenerationError, InputError, ModelLoadError, VS2Error
 from .options import SMOKE_MODEL, GenerationOptions, Limits, model_from_env
@@ -280,6 +281,7 @@ class Evaluator:
                 processor = AutoProcessor.from_pretrained(path)
                 model = Qwen2_5_VLForConditionalGeneration.from_pretrained(path, dtype=getattr(torch, dtype))
                 model.to(device).eval()
+                rope.install(model)  # transformers 4.53.2's positions for long clips (see rope.py)
             except torch.OutOfMemoryError:
                 raise ModelLoadError(
                     f"Out of memory loading {self.model_id} on {device} in {dtype}: free memory, use a larger "

@@ -97,7 +97,7 @@ def _config(tokenizer):
                             vision_end_token_id=ids["<|vision_end|>"], tie_word_embeddings=True)
 
 
-def build_smoke_model(target: str | os.PathLike, steps: int = 500, seed: int = 0) -> Path:
+def build_smoke_model(target: str | os.PathLike, steps: int = 700, seed: int = 0) -> Path:
     """Build, train briefly and save the smoke model into ``target`` (about a minute on two CPU cores)."""
     import torch
     from transformers import (
@@ -149,7 +149,7 @@ def _train(model, processor, rng: random.Random, steps: int) -> None:
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps)
     for _ in range(steps):
         # tiny random clips of varying sizes, so any clip the tests make looks familiar enough
-        frames = torch.randint(0, 256, (2 * rng.randint(1, 5), 3, 28 * rng.randint(2, 10), 28 * rng.randint(2, 10)),
+        frames = torch.randint(0, 256, (2 * rng.randint(1, 5), 3, 28 * rng.randint(2, 8), 28 * rng.randint(2, 8)),
                                dtype=torch.uint8)
         chat = processor.apply_chat_template(messages(rng.choice(PROMPTS), "clip.mp4"), tokenize=False,
                                              add_generation_prompt=True)

@@ -1,0 +1,38 @@
+"""VideoScore2 explorer: `python app.py [--model ID|PATH|smoke] [--host H] [--port P] [--share]`.
+
+Importing this module builds `demo` and loads no model; the model loads on first use, once, for everyone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from vs2demo.model import Evaluator
+from vs2demo.options import Limits, model_from_env
+from vs2demo.render import CSS
+from vs2demo.ui import build_demo
+
+demo = build_demo(Evaluator(model_from_env(), limits=Limits.from_env()))
+
+
+def main() -> None:
+    global demo
+    ap = argparse.ArgumentParser(description="Run the VideoScore2 explorer.")
+    ap.add_argument("--model", help="hub id, local folder, or 'smoke' (default: $VS2_MODEL or TIGER-Lab/VideoScore2)")
+    ap.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
+    ap.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
+    ap.add_argument("--share", action="store_true", help="create a public gradio.live link")
+    args = ap.parse_args()
+    evaluator = Evaluator(model_from_env(args.model), limits=Limits.from_env())
+    if args.model:
+        demo = build_demo(evaluator)
+    if os.environ.get("SPACES_ZERO_GPU"):
+        # ZeroGPU: weights must be placed on "cuda" in the main process, before any GPU call.
+        evaluator.load()
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS,
+                max_file_size=f"{Limits.from_env().max_file_mb:g}mb")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""HTML and images for the UI, built from plans and results (pure). Every text is escaped: model output,
+prompts and file names are shown as text and can never become markup or script."""
+
+from __future__ import annotations
+
+from html import escape
+
+import numpy as np
+from PIL import Image
+
+from .dimensions import SCORE_VALUES
+from .parse import FALLBACK, NONE, OFFICIAL, PARTIAL
+from .result import Result
+from .verdict import Row
+from .video import FramePlan, Frames
+
+CSS = """
+.vs2-banner{padding:.6em 1em;border-radius:8px;background:#fde68a;color:#78350f;font-weight:600}
+.vs2-status{padding:.4em .8em;border-radius:6px;border:1px solid var(--border-color-primary)}
+.vs2-plan{font-size:.95em;line-height:1.5}
+.vs2-error{color:#b91c1c;font-weight:600}
+.vs2-badge{display:inline-block;padding:.15em .6em;border-radius:999px;font-size:.85em;font-weight:600}
+.vs2-badge.official{background:#bbf7d0;color:#14532d}.vs2-badge.fallback,.vs2-badge.partial{background:#fde68a;color:#78350f}
+.vs2-badge.none{background:#fecaca;color:#7f1d1d}.vs2-badge.replay{background:#bfdbfe;color:#1e3a8a}
+.vs2-cards{display:flex;flex-wrap:wrap;gap:.6em}
+.vs2-card{flex:1 1 160px;border:1px solid var(--border-color-primary);border-radius:10px;padding:.6em .8em}
+.vs2-card h4{margin:0 0 .3em 0;font-size:.9em}
+.vs2-hard{font-size:2em;font-weight:700;line-height:1}
+.vs2-meta{font-size:.8em;opacity:.85}
+.vs2-bars{display:flex;align-items:flex-end;gap:3px;height:40px;margin-top:.4em}
+.vs2-bar{flex:1;background:var(--color-accent);min-height:1px;border-radius:2px 2px 0 0}
+.vs2-bar.best{background:#16a34a}
+.vs2-barlabels{display:flex;gap:3px;font-size:.7em;text-align:center}.vs2-barlabels span{flex:1}
+"""
+
+_BADGES = {
+    OFFICIAL: ("official", "Official parse"),
+    FALLBACK: ("fallback", "Recovered by the tolerant fallback parser (not official)"),
+    PARTIAL: ("partial", "Only some scores recovered by the fallback parser (not official)"),
+    NONE: ("none", "No score parsed"),
+}
+
+
+def banner_html(smoke: bool, model_id: str) -> str:
+    if not smoke:
+        return ""
+    return (f'<div class="vs2-banner">⚠ Smoke model ({escape(model_id)}): a tiny test model, not VideoScore2. '
+            "Its reasoning and scores are meaningless; use it to try the interface only.</div>")
+
+
+def status_html(message: str, error: bool = False) -> str:
+    cls = "vs2-status vs2-error" if error else "vs2-status"
+    return f'<div class="{cls}">{escape(message)}</div>'
+
+
+def plan_html(plan: FramePlan) -> str:
+    i = plan.info
+    return (
+        f'<div class="vs2-plan"><b>Clip:</b> {i.duration_s:.2f} s · {i.native_fps:.3g} fps · {i.width}×{i.height}'
+        f" · {i.total_frames} frames · {i.file_bytes / 1e6:.1f} MB<br><b>The model will see:</b> "
+        f"{len(plan.indices)} frames ({plan.fps:g} per second) at {plan.resized_width}×{plan.resized_height}, "
+        f"about {plan.visual_tokens:,} visual tokens</div>"
+    )
+
+
+def error_html(message: str) -> str:
+    return f'<div class="vs2-plan vs2-error">{escape(message)}</div>'
+
+
+def badge_html(method: str, replay: bool = False) -> str:
+    cls, text = _BADGES[method]
+    extra = '<span class="vs2-badge replay">Replay of a cached example run</span> ' if replay else ""
+    return f'{extra}<span class="vs2-badge {cls}">{escape(text)}</span>'
+
+
+def _bars(probs: tuple[float, ...]) -> str:
+    total = sum(probs) or 1.0
+    best = max(range(len(probs)), key=lambda k: probs[k])
+    bars = "".join(
+        f'<div class="vs2-bar{" best" if k == best else ""}" style="height:{100 * p / total:.1f}%" '
+        f'title="p({s}) = {p / total:.3f}"></div>'
+        for k, (s, p) in enumerate(zip(SCORE_VALUES, probs))
+    )
+    labels = "".join(f"<span>{s}</span>" for s in SCORE_VALUES)
+    return f'<div class="vs2-bars">{bars}</div><div class="vs2-barlabels">{labels}</div>'
+
+
+def cards_html(result: Result, replay: bool = False) -> str:
+    """Parse badge, notes, then one card per dimension: hard, soft, expected, confidence and p(1…5)."""
+    notes = "".join(f'<div class="vs2-meta">{escape(n)}</div>' for n in result.parse_notes)
+    cards = []
+    for s in result.scores:
+        hard = "–" if s.hard is None else str(s.hard)
+        meta = "no score" if s.hard is None else "no digit probabilities"
+        if s.soft is not None:
+            source = "" if s.soft_source == "official" else " (from the fallback digit)"
+            meta = (f"soft {s.soft:.3f} (official){source}<br>expected {s.expected:.2f} · "
+                    f"confidence {100 * s.confidence:.0f}% (extras)")
+        bars = _bars(s.probs) if s.probs else ""
+        cards.append(f'<div class="vs2-card"><h4>{escape(s.title)}</h4><div class="vs2-hard">{hard}'
+                     f'<span class="vs2-meta"> / 5</span></div><div class="vs2-meta">{meta}</div>{bars}</div>')
+    return f'<div>{badge_html(result.parse_method, replay)}{notes}</div><div class="vs2-cards">{"".join(cards)}</div>'
+
+
+def thumbnails(frames: Frames, height: int = 96) -> list[tuple[Image.Image, str]]:
+    """Small copies of the exact frames the model saw, captioned with their time and source index."""
+    out = []
+    for array, index, t in zip(frames.array, frames.plan.indices, frames.plan.timestamps):
+        img = Image.fromarray(np.ascontiguousarray(array))
+        img.thumbnail((10 * height, height))
+        out.append((img, f"{t:.2f} s · frame {index}"))
+    return out
+
+
+def comparison_rows(rows: tuple[Row, ...]) -> list[list]:
+    def fmt(v: float | None) -> str:
+        return "–" if v is None else f"{v:g}"
+
+    return [[r.title, fmt(r.a), fmt(r.b), fmt(r.difference), fmt(r.soft_a), fmt(r.soft_b),
+             r.winner + (" (soft)" if r.by_soft else "")] for r in rows]
+
+
+COMPARISON_HEADERS = ["Dimension", "Clip A", "Clip B", "A − B", "Soft A", "Soft B", "Better"]
+
+
+def verdict_html(rows: tuple[Row, ...]) -> str:
+    parts = []
+    for r in rows:
+        if r.winner == "n/a":
+            text = "cannot tell (a score is missing)"
+        elif r.winner == "tie":
+            text = "tie"
+        else:
+            text = f"clip {r.winner}" + (" (hard scores tie; soft scores decide)" if r.by_soft else "")
+        title = f"<b>{escape(r.title)}</b>" if r.key == "overall" else escape(r.title)
+        parts.append(f"<li>{title}: {escape(text)}</li>")
+    return f'<ul class="vs2-plan">{"".join(parts)}</ul>'
+
