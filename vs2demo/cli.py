@@ -176,7 +176,7 @@ def _frames(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(d, indent=2))
     else:
-        print(f"{d['path']}: {d['total_frames']} frames @ {d['native_fps']:g} fps ({d['duration_s']} s), "
+        print(f"{d['video']}: {d['total_frames']} frames @ {d['native_fps']:g} fps ({d['duration_s']} s), "
               f"{d['source_size'][0]}×{d['source_size'][1]}")
         print(f"model sees {d['frame_count']} frames at {d['resized_size'][0]}×{d['resized_size'][1]} "
               f"(~{d['visual_tokens']} visual tokens)")

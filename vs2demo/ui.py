@@ -98,15 +98,18 @@ class DemoApp:
         options = _options(seed, greedy, temperature, max_new_tokens, fps)
         skip = gr.skip()
         text = ""
+        plan_view = thumbs = None
         throttle = _Throttle()
         yield (render.status_html("Checking the clip…"), skip, "", None, "", None, "", None, None)
         for event in self._events([Job(video, prompt)], options, request):
             if isinstance(event, Planned):
-                yield (skip, render.plan_html(event.plan), skip, skip, skip, skip, skip, skip, skip)
+                plan_view = render.plan_html(event.plan)
+                yield (skip, plan_view, skip, skip, skip, skip, skip, skip, skip)
             elif isinstance(event, Status):
                 yield (render.status_html(event.message), skip, skip, skip, skip, skip, skip, skip, skip)
             elif isinstance(event, FramesReady):
-                yield (skip, skip, skip, skip, skip, render.thumbnails(event.frames), skip, skip, skip)
+                thumbs = render.thumbnails(event.frames)
+                yield (skip, skip, skip, skip, skip, thumbs, skip, skip, skip)
             elif isinstance(event, Piece):
                 text += event.text
                 if throttle.ready():
@@ -114,9 +117,10 @@ class DemoApp:
                            skip)
             elif isinstance(event, Finished):
                 (result,) = event.results
-                yield self._final(result, replay)
+                yield self._final(result, replay, plan_view, thumbs)
 
-    def _final(self, result: Result, replay: bool) -> tuple:
+    def _final(self, result: Result, replay: bool, plan_view: str | None, thumbs: list | None) -> tuple:
+        """The last update repeats the plan and frames, so an API caller's final output is complete."""
         took = (f"Done in {result.timings.generate_s:.1f} s · {result.timings.new_tokens} tokens · "
                 f"{result.timings.tokens_per_s:.1f} tokens/s on {result.model.device} ({result.model.dtype})")
         if result.stopped:
@@ -125,8 +129,8 @@ class DemoApp:
             took += " · not the official settings: " + ", ".join(result.options.deviations())
         if result.parse_method == "none":
             took += " · no score could be parsed: the raw output is below"
-        return (render.status_html(took), gr.skip(), result.raw_output, charts.radar([("clip", result)]),
-                render.cards_html(result, replay), gr.skip(), result.raw_output, result.to_dict(),
+        return (render.status_html(took), plan_view, result.raw_output, charts.radar([("clip", result)]),
+                render.cards_html(result, replay), thumbs, result.raw_output, result.to_dict(),
                 _save_json([result]))
 
     def compare(self, video_a: str | None, video_b: str | None, prompt_a: str, separate: bool, prompt_b: str,
@@ -142,8 +146,8 @@ class DemoApp:
         options = _options(seed, greedy, temperature, max_new_tokens, fps)
         skip = gr.skip()
         texts = ["", ""]
+        shown: dict[str, Any] = {}  # plans and galleries, repeated in the final update for API callers
         throttle = _Throttle()
-        n_out = 12
 
         def only(**values: Any) -> tuple:
             slots = ["status", "plan_a", "plan_b", "text_a", "text_b", "radar", "verdict", "table", "gallery_a",
@@ -153,11 +157,13 @@ class DemoApp:
         yield (render.status_html("Checking the clips…"), skip, skip, "", "", None, "", None, None, None, None, None)
         for event in self._events([Job(video_a, prompt_a), Job(video_b, prompt_b)], options, request):
             if isinstance(event, Planned):
-                yield only(**{f"plan_{'ab'[event.clip]}": render.plan_html(event.plan)})
+                shown[f"plan_{'ab'[event.clip]}"] = render.plan_html(event.plan)
+                yield only(**shown)
             elif isinstance(event, Status):
                 yield only(status=render.status_html(event.message))
             elif isinstance(event, FramesReady):
-                yield only(**{f"gallery_{'ab'[event.clip]}": render.thumbnails(event.frames)})
+                shown[f"gallery_{'ab'[event.clip]}"] = render.thumbnails(event.frames)
+                yield only(**{f"gallery_{'ab'[event.clip]}": shown[f"gallery_{'ab'[event.clip]}"]})
             elif isinstance(event, Piece):
                 texts[event.clip] += event.text
                 if throttle.ready():
@@ -169,8 +175,7 @@ class DemoApp:
                 status = f"Done in {a.timings.generate_s:.1f} s on {a.model.device} ({a.model.dtype})"
                 if a.stopped:
                     status = "Stopped early: " + status
-                assert len(only()) == n_out
-                yield only(status=render.status_html(status), text_a=a.raw_output, text_b=b.raw_output,
+                yield only(**shown, status=render.status_html(status), text_a=a.raw_output, text_b=b.raw_output,
                            radar=charts.radar([("A", a), ("B", b)]), verdict=render.verdict_html(rows),
                            table=render.comparison_rows(rows), json={"clip_a": a.to_dict(), "clip_b": b.to_dict()},
                            file=_save_json([a, b]))

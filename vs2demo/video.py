@@ -66,7 +66,7 @@ class FramePlan:
 
     def to_dict(self) -> dict:
         return {
-            "path": self.info.path,
+            "video": self.info.path,  # not "path": API clients take a dict with "path" for a file
             "native_fps": self.info.native_fps,
             "total_frames": self.info.total_frames,
             "duration_s": round(self.info.duration_s, 4),

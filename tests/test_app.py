@@ -1,0 +1,113 @@
+"""The app through gradio_client, launched for real on the smoke model (and on a scripted evaluator)."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+from gradio_client import Client, handle_file
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+SETTINGS = (1, False, 0.7, 1024, 2.0)  # seed, greedy, temperature, max new tokens, fps
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch(evaluator):
+    from vs2demo.render import CSS
+    from vs2demo.ui import build_demo
+
+    demo = build_demo(evaluator)
+    port = free_port()
+    demo.launch(server_port=port, prevent_thread_lock=True, quiet=True, css=CSS)
+    return demo, Client(f"http://127.0.0.1:{port}/", verbose=False)
+
+
+@pytest.fixture(scope="module")
+def app(evaluator):
+    demo, client = launch(evaluator)
+    yield client
+    demo.close()
+
+
+def test_import_app_is_cheap_and_loads_no_model() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, app; assert 'torch' not in sys.modules; assert not app.demo is None; print('ok')"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert out.stdout.strip().splitlines()[-1] == "ok", out.stderr
+
+
+def test_score_streams_then_returns_scores_frames_and_figure(app) -> None:
+    job = app.submit(handle_file(str(ASSETS / "ball_bounces.mp4")), "a red ball bouncing", *SETTINGS,
+                     api_name="/score")
+    final = job.result()
+    updates = job.outputs()
+    status, plan, reasoning, radar, cards, gallery, raw, result, download = final
+    texts = [u[2] for u in updates if isinstance(u[2], str)]
+    assert len(updates) >= 4 and len({t for t in texts if t}) >= 2  # the reasoning grew over several updates
+    assert reasoning == raw == result["raw_output"]
+    assert result["parse_method"] in {"official", "fallback", "partial", "none"}
+    assert set(result["scores"]) == {"visual_quality", "text_to_video_alignment", "physical_consistency"}
+    assert len(gallery) == result["frames"]["frame_count"] == 6
+    assert "0.00 s" in gallery[0]["caption"]
+    if result["parse_method"] != "none":
+        assert radar["type"] == "plotly"
+    assert "frames" in plan and "Done" in status
+    assert Path(download).read_text().startswith("{")
+
+
+def test_compare_returns_both(app) -> None:
+    final = app.predict(handle_file(str(ASSETS / "ball_bounces.mp4")), handle_file(str(ASSETS / "ball_sinks.mp4")),
+                        "a red ball bouncing on a wooden floor", False, "", *SETTINGS, api_name="/compare")
+    status, plan_a, plan_b, text_a, text_b, radar, verdict, table, gallery_a, gallery_b, both, download = final
+    assert both["clip_a"]["raw_output"] == text_a and both["clip_b"]["raw_output"] == text_b
+    assert len(gallery_a) == 6 and len(gallery_b) == 6
+    assert [row[0] for row in table["data"]][-1] == "Overall (sum)"
+    assert "Overall" in verdict
+
+
+@pytest.mark.parametrize("case", ["not a video", "empty file", "empty prompt", "no video"])
+def test_bad_input_gets_a_message_and_the_app_keeps_serving(app, tmp_path, case) -> None:
+    from gradio_client.exceptions import AppError
+
+    bad = tmp_path / "upload.mp4"
+    bad.write_bytes(b"" if case == "empty file" else b"GIF89a? no, just text pretending" * 3)
+    video = None if case == "no video" else handle_file(str(ASSETS / "ball_bounces.mp4") if case == "empty prompt"
+                                                        else str(bad))
+    prompt = "" if case == "empty prompt" else "a ball"
+    with pytest.raises(AppError) as info:
+        app.predict(video, prompt, *SETTINGS, api_name="/score")
+    message = str(info.value)
+    assert {"not a video": "not", "empty file": "empty", "empty prompt": "prompt", "no video": "Upload"}[case] in message
+    # the next visitor is served as usual
+    final = app.predict(handle_file(str(ASSETS / "ball_sinks.mp4")), "a ball", 2, False, 0.7, 32, 2.0,
+                        api_name="/score")
+    assert final[7]["frames"]["frame_count"] == 6
+
+
+def test_fallback_and_no_score_states_are_labelled(tmp_path) -> None:
+    from tests.fakes import ScriptedEvaluator
+
+    recovered = "<think>fine</think>\nVisual quality: 4/5\nText-to-video alignment: 3/5\n" \
+                "Physical/common-sense consistency = 2"
+    demo, client = launch(ScriptedEvaluator(recovered, delay_s=0))
+    try:
+        final = client.predict(handle_file(str(ASSETS / "ball_bounces.mp4")), "x", *SETTINGS, api_name="/score")
+        assert "fallback" in final[4] and final[7]["parse_method"] == "fallback" and final[3] is not None
+    finally:
+        demo.close()
+    demo, client = launch(ScriptedEvaluator("I cannot judge this video.", delay_s=0))
+    try:
+        final = client.predict(handle_file(str(ASSETS / "ball_bounces.mp4")), "x", *SETTINGS, api_name="/score")
+        assert "No score parsed" in final[4] and final[3] is None  # no chart, no made-up number
+        assert "no score could be parsed" in final[0]
+    finally:
+        demo.close()
