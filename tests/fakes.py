@@ -20,6 +20,7 @@ class ScriptedEvaluator(Evaluator):
     def __init__(self, text: str, delay_s: float = 0.02) -> None:
         super().__init__("smoke")
         self.text, self.delay_s = text, delay_s
+        self.ended: list[str] = []  # how each stream ended: "done", "stopped" or "closed"
 
     def stream(self, jobs: Sequence[Job], options: GenerationOptions | None = None, stop=None) -> Iterator:
         options = options or GenerationOptions()
@@ -30,10 +31,18 @@ class ScriptedEvaluator(Evaluator):
         for i, job in enumerate(jobs):
             frames.append(load_frames(job.video, options.fps, self.limits))
             yield FramesReady(i, frames[-1])
-        for k in range(0, len(self.text), 4):
-            for i in range(len(jobs)):
-                yield Piece(i, self.text[k:k + 4])
-            time.sleep(self.delay_s)
+        try:
+            for k in range(0, len(self.text), 4):
+                if stop is not None and stop.is_set():
+                    self.ended.append("stopped")
+                    return
+                for i in range(len(jobs)):
+                    yield Piece(i, self.text[k:k + 4])
+                time.sleep(self.delay_s)
+        except GeneratorExit:
+            self.ended.append("closed")
+            raise
+        self.ended.append("done")
         parsed = parse_scores(self.text)
         none = (None,) * 3
         results = tuple(

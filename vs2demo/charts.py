@@ -18,7 +18,9 @@ def _closed(values: list) -> list:
 
 def radar(results: Sequence[tuple[str, Result]]) -> go.Figure | None:
     """Hard scores (solid) and official soft scores (dotted) per clip; None when nothing was parsed."""
-    theta = _closed([d.title for d in DIMENSIONS])
+    # short, wrapped axis labels: long ones are cut off at the sides of a narrow chart
+    theta = _closed([d.title.replace(" / ", "/<br>").replace("Text-to-video ", "Text-to-video<br>")
+                     for d in DIMENSIONS])
     fig = go.Figure()
     for i, (name, result) in enumerate(results):
         hard = [s.hard for s in result.scores]
@@ -37,7 +39,7 @@ def radar(results: Sequence[tuple[str, Result]]) -> go.Figure | None:
     fig.update_layout(
         polar={"radialaxis": {"range": [1, 5], "tickvals": list(SCORE_VALUES), "angle": 90},
                "angularaxis": {"direction": "clockwise"}},
-        showlegend=True, legend={"orientation": "h", "y": -0.15}, margin={"l": 50, "r": 50, "t": 30, "b": 30},
+        showlegend=True, legend={"orientation": "h", "y": -0.15}, margin={"l": 70, "r": 70, "t": 40, "b": 30},
         height=380, paper_bgcolor="rgba(0,0,0,0)",
     )
     return fig

@@ -53,11 +53,15 @@ def status_html(message: str, error: bool = False) -> str:
     return f'<div class="{cls}">{escape(message)}</div>'
 
 
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"
+
+
 def plan_html(plan: FramePlan) -> str:
     i = plan.info
     return (
         f'<div class="vs2-plan"><b>Clip:</b> {i.duration_s:.2f} s · {i.native_fps:.3g} fps · {i.width}×{i.height}'
-        f" · {i.total_frames} frames · {i.file_bytes / 1e6:.1f} MB<br><b>The model will see:</b> "
+        f" · {i.total_frames} frames · {_size(i.file_bytes)}<br><b>The model will see:</b> "
         f"{len(plan.indices)} frames ({plan.fps:g} per second) at {plan.resized_width}×{plan.resized_height}, "
         f"about {plan.visual_tokens:,} visual tokens</div>"
     )

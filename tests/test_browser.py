@@ -1,0 +1,188 @@
+"""The app in a real browser: Debian's headless Chromium driven by Playwright (no browser download).
+
+Screenshots go to $VS2_SCREENSHOTS or a temporary folder, printed at the start of the run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+if not CHROMIUM and os.environ.get("VS2_REQUIRE_BROWSER"):
+    raise RuntimeError("VS2_REQUIRE_BROWSER is set but Debian's chromium is not installed")
+pytestmark = pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is not installed (apt-get install chromium)")
+
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+# Records every distinct value the reasoning box takes, every 10 ms, so the test sees it grow.
+WATCH = """(sel) => { window.__seen = []; window.__watch = setInterval(() => {
+  const t = document.querySelector(sel + ' textarea'); if (!t) return;
+  const v = t.value; if (window.__seen[window.__seen.length - 1] !== v) window.__seen.push(v); }, 10); }"""
+
+
+@pytest.fixture(scope="module")
+def shots() -> Path:
+    folder = Path(os.environ.get("VS2_SCREENSHOTS") or tempfile.mkdtemp(prefix="vs2-screenshots-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"\nscreenshots: {folder}")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield b
+        b.close()
+
+
+def serve(evaluator):
+    from tests.test_app import free_port
+    from vs2demo.render import CSS
+    from vs2demo.ui import build_demo
+
+    demo = build_demo(evaluator)
+    port = free_port()
+    demo.launch(server_port=port, prevent_thread_lock=True, quiet=True, css=CSS)
+    return demo, f"http://127.0.0.1:{port}/"
+
+
+def upload(page, elem_id: str, path: Path) -> None:
+    page.locator(f"#{elem_id} input[type=file]").set_input_files(str(path))
+
+
+def test_score_then_compare_in_a_real_browser(evaluator, browser, shots) -> None:
+    demo, url = serve(evaluator)
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.goto(url)
+        upload(page, "vs2-video", ASSETS / "ball_sinks.mp4")
+        page.get_by_label("Text-to-video prompt").first.fill("a red ball bouncing on a wooden floor")
+        page.wait_for_selector("text=The model will see", timeout=30_000)  # the plan, before any GPU time
+        page.evaluate(WATCH, "#vs2-reasoning")
+        page.click("#vs2-evaluate")
+        page.wait_for_selector("#vs2-status >> text=Done", timeout=120_000)
+        seen = [v for v in page.evaluate("window.__seen") if v]
+        assert len(seen) >= 3, seen  # the reasoning grew over several updates
+        assert all(seen[i + 1].startswith(seen[i]) for i in range(len(seen) - 1))
+        page.wait_for_selector("#vs2-radar .js-plotly-plot", timeout=30_000)
+        assert page.locator(".vs2-card").count() == 3
+        assert page.locator("text=Smoke model").count() >= 1  # the banner says the scores mean nothing
+        thumbs = page.locator("img[src*='image']")
+        assert thumbs.count() >= 6
+        page.screenshot(path=str(shots / "score.png"), full_page=True)
+
+        page.get_by_role("tab", name="Compare two clips").click()
+        upload(page, "vs2-video-a", ASSETS / "ball_bounces.mp4")
+        upload(page, "vs2-video-b", ASSETS / "ball_sinks.mp4")
+        page.locator("#vs2-prompt-a textarea").fill("a red ball bouncing on a wooden floor")
+        page.wait_for_timeout(1500)  # let both uploads finish
+        page.click("#vs2-compare")
+        page.wait_for_selector("#vs2-verdict >> text=Overall", timeout=120_000)
+        page.wait_for_selector("#vs2-radar-compare .js-plotly-plot", timeout=30_000)
+        for side in ("a", "b"):
+            assert page.locator(f"#vs2-reasoning-{side} textarea").input_value()
+        page.screenshot(path=str(shots / "compare.png"), full_page=True)
+
+        phone = browser.new_page(viewport={"width": 390, "height": 844}, color_scheme="dark")
+        phone.goto(url + "?__theme=dark")
+        phone.wait_for_selector("#vs2-evaluate")
+        box = phone.locator("#vs2-evaluate").bounding_box()
+        assert box and box["x"] + box["width"] <= 390  # columns stack on a phone
+        phone.screenshot(path=str(shots / "phone-dark.png"), full_page=True)
+    finally:
+        demo.close()
+
+
+def test_model_output_with_html_renders_as_text(browser, shots) -> None:
+    from tests.fakes import ScriptedEvaluator
+
+    hostile = ('<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2"><b>bold</b>\n'
+               "(1) visual quality: 3\n(2) text-to-video alignment: 4\n(3) physical/common-sense consistency: 2")
+    demo, url = serve(ScriptedEvaluator(hostile, delay_s=0.01))
+    try:
+        page = browser.new_page()
+        page.goto(url)
+        upload(page, "vs2-video", ASSETS / "ball_bounces.mp4")
+        page.get_by_label("Text-to-video prompt").first.fill('<img src=x onerror="window.__pwned = 3">')
+        page.wait_for_selector("text=The model will see", timeout=30_000)
+        page.click("#vs2-evaluate")
+        page.wait_for_selector("#vs2-status >> text=Done", timeout=60_000)
+        page.wait_for_timeout(500)
+        assert page.evaluate("window.__pwned") is None
+        assert "<script>window.__pwned = 1</script>" in page.locator("#vs2-reasoning textarea").input_value()
+        assert page.locator("img[src='x']").count() == 0
+        page.screenshot(path=str(shots / "html-as-text.png"), full_page=True)
+    finally:
+        demo.close()
+
+
+def test_example_runs_once_then_replays(smoke_dir, browser, shots) -> None:
+    from vs2demo.model import Evaluator
+
+    evaluator = Evaluator("smoke")
+    calls = []
+    real = evaluator.stream
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        yield from real(*args, **kwargs)
+
+    evaluator.stream = counted
+    demo, url = serve(evaluator)
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.goto(url)
+        for attempt in range(2):
+            page.locator(".gallery-item, tr.tr-body, button.example").first.click()
+            page.wait_for_selector("#vs2-cards >> text=Replay of a cached example run", timeout=120_000)
+            assert page.locator("#vs2-cards .vs2-card").count() == 3
+            page.wait_for_selector("#vs2-radar .js-plotly-plot", timeout=20_000)
+            if attempt == 0:
+                page.screenshot(path=str(shots / "example-replay.png"), full_page=True)
+                page.reload()
+        assert len(calls) == 1  # the second click replayed the cached stream: no model call
+    finally:
+        demo.close()
+
+
+def test_stop_ends_generation_promptly_and_the_next_run_works(browser) -> None:
+    import time
+
+    from tests.fakes import ScriptedEvaluator
+
+    slow = ScriptedEvaluator("<think>" + "looking closely at every frame. " * 200 + "</think>", delay_s=0.05)
+    demo, url = serve(slow)
+    try:
+        page = browser.new_page()
+        page.goto(url)
+        upload(page, "vs2-video", ASSETS / "ball_bounces.mp4")
+        page.get_by_label("Text-to-video prompt").first.fill("a ball")
+        page.wait_for_selector("text=The model will see", timeout=30_000)
+        page.click("#vs2-evaluate")
+        page.wait_for_function("document.querySelector('#vs2-reasoning textarea').value.length > 20",
+                               timeout=30_000)
+        start = time.monotonic()
+        page.click("#vs2-stop")
+        page.wait_for_selector("#vs2-status >> text=Stopped", timeout=10_000)
+        deadline = time.monotonic() + 5
+        while not slow.ended and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert slow.ended and slow.ended[0] in {"stopped", "closed"}  # the generation itself ended
+        assert time.monotonic() - start < 5
+        shown = len(page.locator("#vs2-reasoning textarea").input_value())
+        assert shown < len(slow.text)
+        slow.text = "(1) visual quality: 3 (2) text-to-video alignment: 3 (3) physical/common-sense consistency: 3"
+        page.click("#vs2-evaluate")
+        page.wait_for_selector("#vs2-status >> text=Done", timeout=30_000)
+        assert slow.ended[-1] == "done"
+    finally:
+        demo.close()
