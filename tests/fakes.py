@@ -31,24 +31,26 @@ class ScriptedEvaluator(Evaluator):
         for i, job in enumerate(jobs):
             frames.append(load_frames(job.video, options.fps, self.limits))
             yield FramesReady(i, frames[-1])
+        emitted = ""
         try:
             for k in range(0, len(self.text), 4):
                 if stop is not None and stop.is_set():
-                    self.ended.append("stopped")
-                    return
+                    break
                 for i in range(len(jobs)):
                     yield Piece(i, self.text[k:k + 4])
+                emitted += self.text[k:k + 4]
                 time.sleep(self.delay_s)
         except GeneratorExit:
             self.ended.append("closed")
             raise
-        self.ended.append("done")
-        parsed = parse_scores(self.text)
+        stopped = emitted != self.text
+        self.ended.append("stopped" if stopped else "done")
+        parsed = parse_scores(emitted)
         none = (None,) * 3
         results = tuple(
-            Result(video=job.video, prompt=job.prompt, raw_output=self.text, think=think_text(self.text),
+            Result(video=job.video, prompt=job.prompt, raw_output=emitted, think=think_text(emitted),
                    parse_method=parsed.method, parse_notes=parsed.notes,
                    scores=dimension_scores(parsed, none, none), frames=f.plan.to_dict(), model=INFO,
-                   options=options, timings=Timings(0.0, 0.0, 0.01, 0.1, len(self.text) // 4))
+                   options=options, timings=Timings(0.0, 0.0, 0.01, 0.1, len(emitted) // 4), stopped=stopped)
             for job, f in zip(jobs, frames))
         yield Finished(results)

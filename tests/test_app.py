@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 
@@ -60,7 +61,7 @@ def test_score_streams_then_returns_scores_frames_and_figure(app) -> None:
     assert "0.00 s" in gallery[0]["caption"]
     if result["parse_method"] != "none":
         assert radar["type"] == "plotly"
-    assert "frames" in plan and "Done" in status
+    assert "frames" in plan and "Done" in status and "vs2-badge" in cards
     assert Path(download).read_text().startswith("{")
 
 
@@ -71,7 +72,11 @@ def test_compare_returns_both(app) -> None:
     assert both["clip_a"]["raw_output"] == text_a and both["clip_b"]["raw_output"] == text_b
     assert len(gallery_a) == 6 and len(gallery_b) == 6
     assert [row[0] for row in table["data"]][-1] == "Overall (sum)"
-    assert "Overall" in verdict
+    assert "Overall" in verdict and "Done" in status
+    assert "The model will see" in plan_a and "The model will see" in plan_b
+    if both["clip_a"]["parse_method"] != "none" or both["clip_b"]["parse_method"] != "none":
+        assert radar["type"] == "plotly"
+    assert set(json.loads(Path(download).read_text())) == {"clip_a", "clip_b"}
 
 
 @pytest.mark.parametrize("case", ["not a video", "empty file", "empty prompt", "no video"])
@@ -86,7 +91,8 @@ def test_bad_input_gets_a_message_and_the_app_keeps_serving(app, tmp_path, case)
     with pytest.raises(AppError) as info:
         app.predict(video, prompt, *SETTINGS, api_name="/score")
     message = str(info.value)
-    assert {"not a video": "not", "empty file": "empty", "empty prompt": "prompt", "no video": "Upload"}[case] in message
+    expected = {"not a video": "not", "empty file": "empty", "empty prompt": "prompt", "no video": "Upload"}
+    assert expected[case] in message
     # the next visitor is served as usual
     final = app.predict(handle_file(str(ASSETS / "ball_sinks.mp4")), "a ball", 2, False, 0.7, 32, 2.0,
                         api_name="/score")

@@ -21,8 +21,9 @@ _STOPS_LOCK = threading.Lock()
 
 
 def register(evaluator: Evaluator) -> str:
-    _EVALUATORS[evaluator.model_id] = evaluator
-    return evaluator.model_id
+    key = f"{evaluator.model_id}#{id(evaluator)}"  # two apps in one process never share a key
+    _EVALUATORS[key] = evaluator
+    return key
 
 
 def estimate_seconds(key: str, jobs: Sequence[Job], options: GenerationOptions, session: str) -> int:

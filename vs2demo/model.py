@@ -465,6 +465,7 @@ class Evaluator:
                 **device_inputs,
                 **sampling,
                 max_new_tokens=options.max_new_tokens,
+                min_new_tokens=options.min_new_tokens or None,
                 use_cache=True,  # the checkpoint may say False; the cache changes speed, never output
                 logits_processor=LogitsProcessorList([recorder]),
                 stopping_criteria=StoppingCriteriaList([_StopFlag(stop)]),

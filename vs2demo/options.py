@@ -27,6 +27,7 @@ class GenerationOptions:
     temperature: float = OFFICIAL_TEMPERATURE
     max_new_tokens: int = OFFICIAL_MAX_NEW_TOKENS
     fps: float = OFFICIAL_FPS
+    min_new_tokens: int = 0  # benchmarks only: keep generating past the end (fixed-length runs)
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_new_tokens <= 8192:
@@ -49,6 +50,8 @@ class GenerationOptions:
             out.append(f"max new tokens {self.max_new_tokens}")
         if self.fps != OFFICIAL_FPS:
             out.append(f"fps {self.fps}")
+        if self.min_new_tokens:
+            out.append(f"at least {self.min_new_tokens} new tokens")
         return out
 
     def to_dict(self) -> dict[str, Any]:

@@ -4,6 +4,7 @@ it turns the evaluator's events into page updates."""
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
 from collections.abc import Iterator
@@ -84,9 +85,10 @@ class DemoApp:
         except VS2Error as exc:  # bad input, a model that cannot load, a failed generation: this visitor only
             raise gr.Error(str(exc)) from None
 
-    def stop(self, request: gr.Request) -> str:
-        stopped = gpu.request_stop(request.session_hash or "anonymous")
-        return render.status_html("Stopped." if stopped else "Nothing was running.")
+    def stop(self, request: gr.Request) -> Any:
+        if gpu.request_stop(request.session_hash or "anonymous"):
+            return render.status_html("Stopping…")  # the run's own last update follows
+        return render.status_html("Nothing was running.")
 
     def score(self, video: str | None, prompt: str, seed: float | None, greedy: bool, temperature: float,
               max_new_tokens: float, fps: float, request: gr.Request = None, replay: bool = False) -> Iterator[tuple]:
@@ -251,7 +253,7 @@ class DemoApp:
         settings[-1].change(self.plan, [video, settings[-1]], plan, api_visibility="private", queue=False)
         event = run.click(self.score, inputs, outputs, api_name="score", concurrency_id="model",
                           concurrency_limit=1)
-        stop.click(self.stop, None, status, cancels=[event], queue=False, api_visibility="private")
+        stop.click(self.stop, None, status, cancels=_cancels(event), queue=False, api_visibility="private")
         examples = _examples()
         if examples:
             gr.Examples(examples, [video, prompt], outputs, fn=self._replay, cache_examples=True, cache_mode="lazy",
@@ -300,7 +302,14 @@ class DemoApp:
                    download]
         event = run.click(self.compare, [video_a, video_b, prompt_a, separate, prompt_b, *settings], outputs,
                           api_name="compare", concurrency_id="model", concurrency_limit=1)
-        stop.click(self.stop, None, status, cancels=[event], queue=False, api_visibility="private")
+        stop.click(self.stop, None, status, cancels=_cancels(event), queue=False, api_visibility="private")
+
+
+def _cancels(event: Any) -> list:
+    """Stop sets the session's stop flag: generation ends at the next token and the final update says so,
+    keeping the partial reasoning. On ZeroGPU the generation runs in another process the flag cannot
+    reach, so there Stop cancels the event instead."""
+    return [event] if os.environ.get("SPACES_ZERO_GPU") else []
 
 
 def _examples() -> list[list[str]]:
