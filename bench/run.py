@@ -34,6 +34,7 @@ from vs2demo.synth import write_clip  # noqa: E402
 from vs2demo.video import load_frames  # noqa: E402
 
 PROMPT = "a red ball bouncing on a wooden floor"
+REPEATS = 3
 
 
 class PeakRSS:
@@ -88,7 +89,8 @@ class Row:
 
 def make_clips(folder: Path, quick: bool) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
-    specs = {"5s_720p": (5.0, 24.0, (1280, 720)), "60s_1080p": (20.0 if quick else 60.0, 30.0, (1920, 1080))}
+    specs = {"5s_720p": (5.0, 24.0, (1280, 720)), "5s_720p_b": (5.0, 25.0, (1280, 720)),
+             "60s_1080p": (20.0 if quick else 60.0, 30.0, (1920, 1080))}
     clips = {}
     for name, (seconds, fps, size) in specs.items():
         path = folder / f"{name}{'_quick' if quick else ''}.mp4"
@@ -139,7 +141,7 @@ def bench_pipeline(ev: Evaluator, clip: Path, other: Path, tokens: int, mem: Pea
     # official generation: every step's full-vocabulary scores, then growing-prefix soft scores
     with mem.measure(out, "official_generate"):
         official, scores = official_generate(ev.model, ev.processor, inputs, seed=0, max_new_tokens=tokens,
-                                             temperature=0.7)
+                                             temperature=0.7, min_new_tokens=tokens)
     out["official_tokens"] = len(official.token_ids)
     out["official_scores_mb"] = sum(s.numel() * s.element_size() for s in scores) / 1e6
     out["official_scores_mb_real_vocab"] = len(official.token_ids) * 152064 * 4 / 1e6
@@ -150,24 +152,35 @@ def bench_pipeline(ev: Evaluator, clip: Path, other: Path, tokens: int, mem: Pea
     out["official_extract_s"] = time.perf_counter() - start
     del scores
 
-    # bare generate on the same inputs: the floor our pipeline is compared with
-    with torch.inference_mode():
-        torch.manual_seed(0)
-        start = time.perf_counter()
-        ev.model.generate(**inputs, do_sample=True, temperature=0.7, max_new_tokens=tokens, min_new_tokens=tokens,
-                          use_cache=True)
-        out["bare_generate_s"] = time.perf_counter() - start
+    # bare generate on the same inputs (the floor) and ours through the public API, alternated and
+    # repeated: single runs on a shared two-core machine vary by ±20%, so each side keeps its best
+    def bare() -> float:
+        with torch.inference_mode():
+            torch.manual_seed(0)
+            start = time.perf_counter()
+            ev.model.generate(**inputs, do_sample=True, temperature=0.7, max_new_tokens=tokens,
+                              min_new_tokens=tokens, use_cache=True)
+            return time.perf_counter() - start
 
-    # ours: streamed through the public API
-    first = None
-    with mem.measure(out, "ours_generate"):
+    def ours() -> tuple[float, float | None, object]:
+        first, result = None, None
         start = time.perf_counter()
         for event in ev.stream([Job(str(clip), PROMPT)], options):
             if isinstance(event, Piece) and first is None:
                 first = time.perf_counter() - start
             if isinstance(event, Finished):
                 result = event.results[0]
-        out["ours_wall_s"] = time.perf_counter() - start
+        return time.perf_counter() - start, first, result
+
+    bare_times, ours_runs = [], []
+    for _ in range(REPEATS):
+        bare_times.append(bare())
+        ours_runs.append(ours())
+    with mem.measure(out, "ours_generate"):
+        ours()
+    out["bare_generate_s"] = min(bare_times)
+    wall, first, result = min(ours_runs, key=lambda r: r[0])
+    out["ours_wall_s"] = wall
     out["ours_ttft_s"] = first
     out["ours_tokens"] = result.timings.new_tokens
     out["ours_tokens_per_s"] = result.timings.tokens_per_s
@@ -179,7 +192,7 @@ def bench_pipeline(ev: Evaluator, clip: Path, other: Path, tokens: int, mem: Pea
     row = _RowDecoder(ev.processor.tokenizer, ev._stop_ids())
     for t in official.token_ids:
         row.push(t)
-    recorder = _DigitRecorder([], [])
+    recorder = _DigitRecorder([])
     recorder.steps = [torch.zeros(1, 5)] * len(official.token_ids)
     start = time.perf_counter()
     from vs2demo.parse import official_score_positions, parse_scores
@@ -188,11 +201,14 @@ def bench_pipeline(ev: Evaluator, clip: Path, other: Path, tokens: int, mem: Pea
     [recorder.probs(0, row.token_at(p)) for p in official_score_positions(row.text) if p is not None]
     out["ours_extract_s"] = time.perf_counter() - start
 
-    # two clips at once against one clip
-    start = time.perf_counter()
-    for _ in ev.stream([Job(str(clip), PROMPT), Job(str(other), PROMPT)], options):
-        pass
-    out["ours_compare_wall_s"] = time.perf_counter() - start
+    # two clips at once against one clip (best of the repeats on each side)
+    compare_times = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        for _event in ev.stream([Job(str(clip), PROMPT), Job(str(other), PROMPT)], options):
+            pass
+        compare_times.append(time.perf_counter() - start)
+    out["ours_compare_wall_s"] = min(compare_times)
     return out
 
 
@@ -221,7 +237,7 @@ def main() -> None:
     ev = Evaluator(args.model)
     info = ev.load()
     decode = bench_decode(clips["60s_1080p"], mem)
-    pipe = bench_pipeline(ev, clips["5s_720p"], clips["60s_1080p"], args.tokens, mem)
+    pipe = bench_pipeline(ev, clips["5s_720p"], clips["5s_720p_b"], args.tokens, mem)
 
     rows = [
         Row("decode 60 s 1080p: time", decode["official_decode_s"], decode["ours_decode_s"], "s", "≤ 1.0×"),

@@ -120,34 +120,51 @@ class _RowDecoder:
 
 
 class _Streamer:
-    """transformers streamer protocol (put/end), feeding a queue the consumer reads from."""
+    """transformers streamer protocol (put/end), feeding a queue the consumer reads from.
+
+    Tokens are decoded as they come, but pieces reach the queue at most every FLUSH_S: waking the
+    consumer thread for every token costs more than the decoding itself on fast models.
+    """
+
+    FLUSH_S = 0.02
 
     def __init__(self, tokenizer: Any, rows: int, stop_ids: set[int], out: queue.Queue) -> None:
         self.rows = [_RowDecoder(tokenizer, stop_ids) for _ in range(rows)]
         self.out = out
         self._prompt_seen = False
+        self._pending = [""] * rows
+        self._last_flush = 0.0
         self.first_token_at: float | None = None
 
     def put(self, value: Any) -> None:
         if not self._prompt_seen:  # generate() first pushes the prompt
             self._prompt_seen = True
             return
+        now = time.perf_counter()
         if self.first_token_at is None:
-            self.first_token_at = time.perf_counter()
+            self.first_token_at = now
         for clip, token in enumerate(value.reshape(-1).tolist()):
-            piece = self.rows[clip].push(int(token))
-            if piece:
-                self.out.put(Piece(clip, piece))
+            self._pending[clip] += self.rows[clip].push(int(token))
+        if now - self._last_flush >= self.FLUSH_S:
+            self._flush(now)
+
+    def _flush(self, now: float) -> None:
+        self._last_flush = now
+        for clip, text in enumerate(self._pending):
+            if text:
+                self.out.put(Piece(clip, text))
+        self._pending = [""] * len(self._pending)
 
     def end(self) -> None:
-        pass
+        self._flush(time.perf_counter())
 
 
 def _build_warpers(generation_config: Any) -> list[Any]:
-    """The warpers generate() applies after user logits processors, rebuilt from the same config.
+    """The sampling warpers generate() would build from this config, in generate()'s order.
 
-    generate() appends temperature/top-k/top-p/min-p after any processor we pass, but the official
-    soft score reads the scores after them; the digit recorder applies the same ones to a copy.
+    generate() appends its warpers after any processor we pass, but the official soft score reads the
+    scores after them. So we switch generate()'s own warpers off and pass these, followed by the digit
+    recorder: the same arithmetic in the same order, done once.
     """
     from transformers.generation import logits_process as lp
 
@@ -167,21 +184,17 @@ def _build_warpers(generation_config: Any) -> list[Any]:
 
 
 class _DigitRecorder:
-    """A logits processor that keeps only p("1") … p("5") per step: 5 floats, not the vocabulary."""
+    """The last logits processor: keeps only p("1") … p("5") per step (5 floats, not the vocabulary)."""
 
-    def __init__(self, digit_ids: list[int], warpers: list[Any]) -> None:
+    def __init__(self, digit_ids: list[int]) -> None:
         self.digit_ids = digit_ids
-        self.warpers = warpers
         self.steps: list[Any] = []
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
         import torch
 
-        warped = scores
-        for w in self.warpers:
-            warped = w(input_ids, warped)
         # softmax over the whole vocabulary exactly as the official script does, then keep five ids
-        self.steps.append(torch.softmax(warped, dim=-1)[:, self.digit_ids])
+        self.steps.append(torch.softmax(scores, dim=-1)[:, self.digit_ids])
         return scores
 
     def probs(self, row: int, step: int) -> tuple[float, ...] | None:
@@ -195,11 +208,15 @@ class _StopFlag:
 
     def __init__(self, event: threading.Event) -> None:
         self.event = event
+        self._answers: dict[bool, Any] = {}  # one tensor per answer, made once: this runs every step
 
     def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
         import torch
 
-        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
+        stop = self.event.is_set()
+        if stop not in self._answers:
+            self._answers[stop] = torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)
+        return self._answers[stop]
 
 
 # ---- prepared clips -------------------------------------------------------------------------------
@@ -396,7 +413,7 @@ class Evaluator:
         done = object()
         tokenizer = self.processor.tokenizer
         streamer = _Streamer(tokenizer, len(jobs), self._stop_ids(), pieces)
-        recorder = _DigitRecorder(self._digit_ids(), _build_warpers(self._generation_config(options)))
+        recorder = _DigitRecorder(self._digit_ids())
         failure: list[BaseException] = []
 
         def work() -> None:
@@ -459,15 +476,17 @@ class Evaluator:
             device_inputs = {k: v.to(self.model.device) if hasattr(v, "to") else v for k, v in inputs.items()}
             if "pixel_values_videos" in device_inputs:
                 device_inputs["pixel_values_videos"] = device_inputs["pixel_values_videos"].to(self.model.dtype)
-            sampling = {"do_sample": False} if options.greedy else {"do_sample": True,
-                                                                     "temperature": options.temperature}
+            warpers = _build_warpers(self._generation_config(options))
+            # generate()'s own warpers off: ours run in the same order, then the recorder sees their output
+            sampling = {"do_sample": not options.greedy, "temperature": 1.0, "top_k": 0, "top_p": 1.0,
+                        "min_p": None}
             self.model.generate(
                 **device_inputs,
                 **sampling,
                 max_new_tokens=options.max_new_tokens,
                 min_new_tokens=options.min_new_tokens or None,
                 use_cache=True,  # the checkpoint may say False; the cache changes speed, never output
-                logits_processor=LogitsProcessorList([recorder]),
+                logits_processor=LogitsProcessorList([*warpers, recorder]),
                 stopping_criteria=StoppingCriteriaList([_StopFlag(stop)]),
                 streamer=streamer,
             )

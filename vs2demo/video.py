@@ -28,7 +28,7 @@ VIDEO_MAX_PIXELS = 768 * FACTOR * FACTOR
 MAX_RATIO = 200
 MODEL_SEQ_LEN = 128000  # qwen-vl-utils reads $MODEL_SEQ_LEN; the official run leaves it unset
 TOTAL_PIXELS = MODEL_SEQ_LEN * FACTOR * FACTOR * 0.9
-READ_BATCH = 8  # frames decoded at once before resizing: bounds peak memory at full resolution
+READ_BATCH = 2  # frames decoded at once before resizing: bounds peak memory at full resolution
 
 
 @dataclass(frozen=True)
