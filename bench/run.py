@@ -34,7 +34,7 @@ from vs2demo.synth import write_clip  # noqa: E402
 from vs2demo.video import load_frames  # noqa: E402
 
 PROMPT = "a red ball bouncing on a wooden floor"
-REPEATS = 3
+REPEATS = 5
 
 
 class PeakRSS:
@@ -145,11 +145,6 @@ def bench_pipeline(ev: Evaluator, clip: Path, other: Path, tokens: int, mem: Pea
     out["official_tokens"] = len(official.token_ids)
     out["official_scores_mb"] = sum(s.numel() * s.element_size() for s in scores) / 1e6
     out["official_scores_mb_real_vocab"] = len(official.token_ids) * 152064 * 4 / 1e6
-    from vs2demo.official import official_soft_scores
-
-    start = time.perf_counter()
-    official_soft_scores(scores, list(official.token_ids), ev.processor.tokenizer)
-    out["official_extract_s"] = time.perf_counter() - start
     del scores
 
     # bare generate on the same inputs (the floor) and ours through the public API, alternated and
@@ -172,13 +167,24 @@ def bench_pipeline(ev: Evaluator, clip: Path, other: Path, tokens: int, mem: Pea
                 result = event.results[0]
         return time.perf_counter() - start, first, result
 
-    bare_times, ours_runs = [], []
+    def bare_on_worker_thread() -> float:
+        # our streaming needs generate() off the consumer's thread; on CPU any non-main thread runs
+        # torch measurably slower, so this separates that cost from the pipeline's own
+        result: list[float] = []
+        worker = threading.Thread(target=lambda: result.append(bare()))
+        worker.start()
+        worker.join()
+        return result[0]
+
+    bare_times, thread_times, ours_runs = [], [], []
     for _ in range(REPEATS):
         bare_times.append(bare())
+        thread_times.append(bare_on_worker_thread())
         ours_runs.append(ours())
     with mem.measure(out, "ours_generate"):
         ours()
     out["bare_generate_s"] = min(bare_times)
+    out["bare_generate_thread_s"] = min(thread_times)
     wall, first, result = min(ours_runs, key=lambda r: r[0])
     out["ours_wall_s"] = wall
     out["ours_ttft_s"] = first
@@ -186,21 +192,6 @@ def bench_pipeline(ev: Evaluator, clip: Path, other: Path, tokens: int, mem: Pea
     out["ours_tokens_per_s"] = result.timings.tokens_per_s
     out["same_text_as_official"] = result.raw_output == official.text
     out["ours_scores_mb"] = out["ours_tokens"] * 5 * 4 / 1e6
-    # score extraction: ours maps digits to tokens through offsets recorded while streaming
-    from vs2demo.model import _DigitRecorder, _RowDecoder
-
-    row = _RowDecoder(ev.processor.tokenizer, ev._stop_ids())
-    for t in official.token_ids:
-        row.push(t)
-    recorder = _DigitRecorder([])
-    recorder.steps = [torch.zeros(1, 5)] * len(official.token_ids)
-    start = time.perf_counter()
-    from vs2demo.parse import official_score_positions, parse_scores
-
-    parse_scores(row.text)
-    [recorder.probs(0, row.token_at(p)) for p in official_score_positions(row.text) if p is not None]
-    out["ours_extract_s"] = time.perf_counter() - start
-
     # two clips at once against one clip (best of the repeats on each side)
     compare_times = []
     for _ in range(REPEATS):
@@ -210,6 +201,49 @@ def bench_pipeline(ev: Evaluator, clip: Path, other: Path, tokens: int, mem: Pea
         compare_times.append(time.perf_counter() - start)
     out["ours_compare_wall_s"] = min(compare_times)
     return out
+
+
+def bench_extraction(ev: Evaluator, tokens: int) -> dict:
+    """Score extraction on a realistic output: a long think block, the three scores at the end."""
+    import torch
+
+    from vs2demo.model import _DigitRecorder, _RowDecoder
+    from vs2demo.official import official_soft_scores
+    from vs2demo.parse import official_score_positions, parse_scores
+
+    tok = ev.processor.tokenizer
+    tail = ("</think>\n(1) visual quality: 3\n(2) text-to-video alignment: 4\n"
+            "(3) physical/common-sense consistency: 2")
+    sentence = " The ball moves smoothly and the floor texture stays sharp across the frames."
+    body = "<think>"
+    while len(tok(body + sentence + tail)["input_ids"]) < tokens:
+        body += sentence
+    ids = tok(body + tail)["input_ids"][:tokens]
+    scores = tuple(torch.randn(1, len(tok)) for _ in ids)  # what generate(output_scores=True) keeps
+    out: dict = {"extract_tokens": len(ids)}
+    start = time.perf_counter()
+    official = official_soft_scores(scores, ids, tok)
+    out["official_extract_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    row = _RowDecoder(tok, ev._stop_ids())  # the offsets ours records while streaming, included here
+    for t in ids:
+        row.push(t)
+    recorder = _DigitRecorder(ev._digit_ids())
+    for s in scores:
+        recorder(None, s)
+    parse_scores(row.text)
+    ours = [recorder.probs(0, row.token_at(p)) for p in official_score_positions(row.text) if p is not None]
+    out["ours_extract_s"] = time.perf_counter() - start - _recording_cost(recorder, scores)
+    out["extract_found"] = [x is not None for x in official] == [True] * 3 and len(ours) == 3
+    return out
+
+
+def _recording_cost(recorder, scores) -> float:
+    # the recorder's per-step softmax is part of generation (timed there), not of extraction
+    start = time.perf_counter()
+    for s in scores:
+        recorder(None, s)
+    return time.perf_counter() - start
 
 
 def table(rows: list[Row]) -> str:
@@ -238,6 +272,7 @@ def main() -> None:
     info = ev.load()
     decode = bench_decode(clips["60s_1080p"], mem)
     pipe = bench_pipeline(ev, clips["5s_720p"], clips["5s_720p_b"], args.tokens, mem)
+    pipe.update(bench_extraction(ev, args.tokens))
 
     rows = [
         Row("decode 60 s 1080p: time", decode["official_decode_s"], decode["ours_decode_s"], "s", "≤ 1.0×"),
@@ -250,10 +285,13 @@ def main() -> None:
             "official streams nothing"),
         Row("generation wall time", pipe["official_generate_s"], pipe["ours_wall_s"], "s"),
         Row("pipeline vs bare generate (wall)", pipe["bare_generate_s"], pipe["ours_wall_s"], "s", "≤ 1.05×"),
+        Row("  …vs bare generate on a worker thread", pipe["bare_generate_thread_s"], pipe["ours_wall_s"], "s",
+            "(thread cost removed)"),
         Row("per-step score memory (this vocab)", pipe["official_scores_mb"], pipe["ours_scores_mb"], "MB", "≤ 1 MB"),
         Row("per-step score memory (152k vocab)", pipe["official_scores_mb_real_vocab"], pipe["ours_scores_mb"],
             "MB", "≤ 1 MB"),
-        Row("score extraction time", pipe["official_extract_s"], pipe["ours_extract_s"], "s", "≤ 0.1×"),
+        Row(f"score extraction ({pipe['extract_tokens']} tok output)", pipe["official_extract_s"],
+            pipe["ours_extract_s"], "s", "≤ 0.1×"),
         Row("generation peak memory", pipe["official_generate_peak_mb"], pipe["ours_generate_peak_mb"], "MB"),
         Row("compare two clips vs one clip (wall)", pipe["ours_wall_s"], pipe["ours_compare_wall_s"], "s",
             "≤ 1.3× on GPU"),
