@@ -38,13 +38,24 @@ def _options(seed: float | None, greedy: bool, temperature: float, max_new_token
         raise gr.Error(str(exc)) from None
 
 
+RESULTS_DIR = Path(tempfile.gettempdir()) / "vs2demo-results"
+KEEP_RESULTS = 200  # downloads kept on disk; older ones are removed as new ones are written
+
+
 def _save_json(results: list[Result]) -> str:
-    folder = Path(tempfile.mkdtemp(prefix="vs2-result-"))
-    path = folder / ("videoscore2_result.json" if len(results) == 1 else "videoscore2_comparison.json")
+    """Write a result for download. Gradio copies it into its own cache (cleaned by delete_cache),
+    so our copies are pruned to the newest KEEP_RESULTS."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    name = "videoscore2_result" if len(results) == 1 else "videoscore2_comparison"
+    fd, raw = tempfile.mkstemp(prefix=name + "_", suffix=".json", dir=RESULTS_DIR)
     data = results[0].to_dict() if len(results) == 1 else {"clip_a": results[0].to_dict(),
                                                            "clip_b": results[1].to_dict()}
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
-    return str(path)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(data, f, ensure_ascii=False, indent=2)
+    old = sorted(RESULTS_DIR.glob("*.json"), key=lambda p: p.stat().st_mtime)[:-KEEP_RESULTS]
+    for path in old:
+        path.unlink(missing_ok=True)
+    return raw
 
 
 class _Throttle:
@@ -186,7 +197,8 @@ class DemoApp:
 
     def build(self) -> gr.Blocks:
         smoke = self.evaluator.model_id == "smoke"
-        with gr.Blocks(title="VideoScore2 explorer") as demo:
+        # delete_cache: uploads and outputs older than an hour are removed from Gradio's cache, hourly
+        with gr.Blocks(title="VideoScore2 explorer", delete_cache=(3600, 3600)) as demo:
             gr.Markdown(INTRO)
             gr.HTML(render.banner_html(smoke, self.evaluator.model_id))
             with gr.Accordion("Settings (official defaults marked)", open=False):

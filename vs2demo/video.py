@@ -7,8 +7,12 @@ never sits in memory at full size.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import re
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,32 +169,62 @@ def check_limits(info: VideoInfo, limits: Limits) -> None:
 # ---- I/O ----------------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _quiet_decoder() -> Iterator[None]:
+    """Silence decord's own C++ log lines (written straight to fd 2) while it opens a file: the user
+    gets our one-line message instead. Only around short calls, as it mutes the whole process."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _open(path: str):
     import decord
 
     try:
-        return decord.VideoReader(path, ctx=decord.cpu(0), num_threads=1)
+        with _quiet_decoder():
+            return decord.VideoReader(path, ctx=decord.cpu(0), num_threads=1)
     except Exception as exc:  # decord raises its own error types, and RuntimeError for some files
-        raise InputError(f"{Path(path).name} is not a readable video ({_short(exc)}).") from None
+        # never echo the server-side path of an upload, only its name
+        raise InputError(f"{Path(path).name} cannot be read as a video: "
+                         f"{_short(exc).replace(path, Path(path).name)}.") from None
+
+
+_DECORD_PREFIX = re.compile(r"\[[\d:]+\] \S+:\d+: ")
 
 
 def _short(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:120] if text else type(exc).__name__
+    """decord's messages carry a timestamp, a source path and internals; keep what a user can act on."""
+    text = _DECORD_PREFIX.sub("", str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+    if "video stream" in text:
+        return "it has no video stream (an audio-only file?)"
+    if "from_size == to_size" in text or "DECORDArrayCopy" in text:
+        return "its frames have a layout the decoder cannot copy (odd width or height?); re-encode it as H.264 MP4"
+    if "duration/frame-count" in text:
+        return "the decoder cannot count its frames"
+    return text[:160]
 
 
 # Leading bytes of the containers ffmpeg (inside decord) reads. Checking content, not the file name,
 # refuses images, audio and random bytes with a clear message before the decoder sees them.
 _SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
     (4, b"ftyp", "MP4/MOV"), (4, b"moov", "MOV"), (4, b"mdat", "MOV"), (4, b"wide", "MOV"), (4, b"free", "MOV"),
-    (0, b"\x1a\x45\xdf\xa3", "Matroska/WebM"), (0, b"RIFF", "AVI"), (0, b"GIF8", "GIF"),
+    (0, b"\x1a\x45\xdf\xa3", "Matroska/WebM"), (0, b"RIFF", "AVI"),
     (0, b"FLV", "FLV"), (0, b"OggS", "Ogg"), (0, b"\x00\x00\x01\xba", "MPEG-PS"), (0, b"\x47", "MPEG-TS"),
     (0, b"\x30\x26\xb2\x75", "ASF/WMV"),
 )
 _NOT_VIDEO: tuple[tuple[bytes, str], ...] = (
-    (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"ID3", "an MP3 audio file"),
-    (b"\xff\xfb", "an MP3 audio file"), (b"fLaC", "a FLAC audio file"), (b"%PDF", "a PDF document"),
-    (b"PK\x03\x04", "a ZIP archive"),
+    (b"\x89PNG", "is a PNG image, not a video"), (b"\xff\xd8\xff", "is a JPEG image, not a video"),
+    (b"ID3", "is an MP3 audio file, not a video"), (b"\xff\xfb", "is an MP3 audio file, not a video"),
+    (b"fLaC", "is a FLAC audio file, not a video"), (b"%PDF", "is a PDF document, not a video"),
+    (b"PK\x03\x04", "is a ZIP archive, not a video"),
+    (b"GIF8", "is a GIF animation, which the video decoder cannot read: convert it to MP4 first"),
 )
 
 
@@ -198,15 +232,15 @@ def sniff_container(path: Path) -> str:
     """Name the container from the file's first bytes, or raise InputError saying what the file looks like."""
     with open(path, "rb") as f:
         head = f.read(16)
-    for prefix, kind in _NOT_VIDEO:
+    for prefix, what in _NOT_VIDEO:
         if head.startswith(prefix):
-            raise InputError(f"{path.name} is {kind}, not a video.")
+            raise InputError(f"{path.name} {what}.")
     if head.startswith(b"RIFF") and head[8:12] != b"AVI ":
         raise InputError(f"{path.name} is a RIFF file ({head[8:12].decode('latin-1').strip()}), not a video.")
     for offset, magic, kind in _SIGNATURES:
         if head[offset:offset + len(magic)] == magic:
             return kind
-    raise InputError(f"{path.name} is not a video file this app can read (MP4, MOV, WebM, MKV, AVI, GIF).")
+    raise InputError(f"{path.name} is not a video file this app can read (MP4, MOV, WebM, MKV, AVI).")
 
 
 def probe(path: str | os.PathLike, limits: Limits | None = None) -> VideoInfo:
@@ -226,9 +260,10 @@ def probe(path: str | os.PathLike, limits: Limits | None = None) -> VideoInfo:
     if total <= 0 or not math.isfinite(fps) or fps <= 0:
         raise InputError(f"{p.name} has no decodable video frames.")
     try:
-        height, width = vr[0].shape[:2]
+        with _quiet_decoder():
+            height, width = vr[0].shape[:2]
     except Exception as exc:
-        raise InputError(f"{p.name}: the first frame cannot be decoded ({_short(exc)}).") from None
+        raise InputError(f"{p.name}: the first frame cannot be decoded: {_short(exc)}.") from None
     info = VideoInfo(str(p), total, fps, int(width), int(height), size)
     check_limits(info, limits)
     return info
@@ -255,7 +290,7 @@ def read_frames(plan: FramePlan) -> Frames:
         try:
             raw = vr.get_batch(chunk).asnumpy()
         except Exception as exc:
-            raise InputError(f"{Path(plan.info.path).name}: frames cannot be decoded ({_short(exc)}).") from None
+            raise InputError(f"{Path(plan.info.path).name}: frames cannot be decoded: {_short(exc)}.") from None
         tchw = torch.from_numpy(raw).permute(0, 3, 1, 2)
         resized = tvf.resize(tchw, size, interpolation=InterpolationMode.BICUBIC, antialias=True)
         out[lo:lo + len(chunk)] = resized.permute(0, 2, 3, 1).numpy()
