@@ -117,3 +117,30 @@ def test_fallback_and_no_score_states_are_labelled(tmp_path) -> None:
         assert "no score could be parsed" in final[0]
     finally:
         demo.close()
+
+
+@pytest.mark.parametrize("path", ["/etc/passwd", "../../../../../../etc/passwd", __file__])
+def test_server_paths_sent_through_the_api_are_not_read(app, path, monkeypatch) -> None:
+    """Raw HTTP, as an attacker would send it (gradio_client would upload its own local file instead)."""
+    import httpx
+
+    import vs2demo.video
+
+    opened: list[str] = []
+    real = vs2demo.video.sniff_container
+    monkeypatch.setattr(vs2demo.video, "sniff_container", lambda p: (opened.append(str(p)), real(p))[1])
+    base = app.src.rstrip("/") + "/gradio_api"
+    data = [{"path": path, "meta": {"_type": "gradio.FileData"}}, "a ball", *SETTINGS]
+    event = httpx.post(f"{base}/call/score", json={"data": data}).json()["event_id"]
+    stream = httpx.get(f"{base}/call/score/{event}", timeout=60).text
+    assert "event: error" in stream and "Done" not in stream
+    assert opened == []  # refused before a byte was read
+
+
+def test_handler_refuses_paths_outside_uploads_and_examples(evaluator) -> None:
+    import gradio as gr
+
+    from vs2demo.ui import DemoApp
+
+    with pytest.raises(gr.Error, match="Only uploaded videos"):
+        next(DemoApp(evaluator).score("/etc/passwd", "a ball", *SETTINGS))

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from gradio.utils import get_upload_folder
 
 from . import charts, gpu, render
 from .errors import VS2Error
@@ -27,6 +28,21 @@ INTRO = """# VideoScore2 explorer
 scores **visual quality**, **text-to-video alignment** and **physical / common-sense consistency** from 1 to 5.
 Upload a clip with the prompt it was generated from, and watch it think. Published results: 44.35% accuracy on
 VideoScore-Bench-v2 (+5.94 over the best baseline), 50.37 average on four out-of-domain benchmarks."""
+
+
+def _uploaded(video: str | None) -> str:
+    """The path of an upload, refusing anything else an API caller might send.
+
+    Gradio hands a handler whatever path a client names; only files inside Gradio's upload folder or
+    our own examples are served, so '/etc/passwd' or '../..' is refused before a byte is read.
+    """
+    if not video:
+        raise gr.Error("Upload a video (or pick an example) first.")
+    real = Path(os.path.realpath(video))
+    roots = [Path(os.path.realpath(get_upload_folder())), Path(os.path.realpath(ASSETS))]
+    if not any(real.is_relative_to(root) for root in roots):
+        raise gr.Error("Only uploaded videos can be evaluated: file paths on the server are not accepted.")
+    return str(real)
 
 
 def _options(seed: float | None, greedy: bool, temperature: float, max_new_tokens: float, fps: float
@@ -84,10 +100,12 @@ class DemoApp:
         if not video:
             return ""
         try:
+            video = _uploaded(video)
             return render.plan_html(self.evaluator.plan(video, float(fps)))
-        except VS2Error as exc:
-            gr.Warning(str(exc))
-            return render.error_html(str(exc))
+        except (VS2Error, gr.Error) as exc:
+            message = exc.message if isinstance(exc, gr.Error) else str(exc)
+            gr.Warning(message)
+            return render.error_html(message)
 
     def _events(self, jobs: list[Job], options: GenerationOptions, request: gr.Request | None) -> Iterator[Any]:
         session = request.session_hash if request is not None and request.session_hash else "anonymous"
@@ -104,8 +122,7 @@ class DemoApp:
     def score(self, video: str | None, prompt: str, seed: float | None, greedy: bool, temperature: float,
               max_new_tokens: float, fps: float, request: gr.Request = None, replay: bool = False) -> Iterator[tuple]:
         """Outputs: status, plan, reasoning, radar, cards, gallery, raw output, result JSON, download."""
-        if not video:
-            raise gr.Error("Upload a video (or pick an example) first.")
+        video = _uploaded(video)
         if not prompt or not prompt.strip():
             raise gr.Error("Type the text-to-video prompt the clip was generated from.")
         options = _options(seed, greedy, temperature, max_new_tokens, fps)
@@ -153,6 +170,7 @@ class DemoApp:
         gallery B, result JSON, download."""
         if not video_a or not video_b:
             raise gr.Error("Upload two clips to compare.")
+        video_a, video_b = _uploaded(video_a), _uploaded(video_b)
         prompt_b = prompt_b if separate else prompt_a
         if not prompt_a or not prompt_a.strip() or not prompt_b or not prompt_b.strip():
             raise gr.Error("Type the text-to-video prompt (one for each clip if they differ).")
