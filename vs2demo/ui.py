@@ -3,6 +3,8 @@ it turns the evaluator's events into page updates."""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import tempfile
@@ -20,6 +22,7 @@ from .model import Evaluator, Finished, FramesReady, Job, Piece, Planned, Status
 from .options import OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, OFFICIAL_TEMPERATURE, GenerationOptions
 from .result import Result
 from .verdict import compare as compare_results
+from .video import Frames
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 UPDATE_EVERY_S = 0.05  # at most ~20 page updates a second while text streams
@@ -54,24 +57,46 @@ def _options(seed: float | None, greedy: bool, temperature: float, max_new_token
         raise gr.Error(str(exc)) from None
 
 
-RESULTS_DIR = Path(tempfile.gettempdir()) / "vs2demo-results"
-KEEP_RESULTS = 200  # downloads kept on disk; older ones are removed as new ones are written
+FILES_DIR = Path(tempfile.gettempdir()) / "vs2demo-files"
+KEEP_FILES = 2000  # files we hand to Gradio; the oldest are removed as new ones are written
+
+
+def _write_file(name: str, data: bytes) -> str:
+    """Write ``data`` once under ``name`` (atomically, never rewritten) and return its path.
+
+    Gradio copies returned files into its own cache (cleaned by delete_cache). We give it files, not
+    PIL images: Gradio rewrites an image's cached file in place on every update that carries it, and
+    a client fetching that file meanwhile reads it half-written.
+    """
+    FILES_DIR.mkdir(parents=True, exist_ok=True)
+    path = FILES_DIR / name
+    if not path.exists():
+        fd, staging = tempfile.mkstemp(dir=FILES_DIR, prefix=".staging-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(staging, path)
+        old = sorted(FILES_DIR.glob("*.*"), key=lambda p: p.stat().st_mtime)[:-KEEP_FILES]
+        for stale in old:
+            stale.unlink(missing_ok=True)
+    return str(path)
 
 
 def _save_json(results: list[Result]) -> str:
-    """Write a result for download. Gradio copies it into its own cache (cleaned by delete_cache),
-    so our copies are pruned to the newest KEEP_RESULTS."""
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    name = "videoscore2_result" if len(results) == 1 else "videoscore2_comparison"
-    fd, raw = tempfile.mkstemp(prefix=name + "_", suffix=".json", dir=RESULTS_DIR)
     data = results[0].to_dict() if len(results) == 1 else {"clip_a": results[0].to_dict(),
                                                            "clip_b": results[1].to_dict()}
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(data, f, ensure_ascii=False, indent=2)
-    old = sorted(RESULTS_DIR.glob("*.json"), key=lambda p: p.stat().st_mtime)[:-KEEP_RESULTS]
-    for path in old:
-        path.unlink(missing_ok=True)
-    return raw
+    raw = json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
+    kind = "result" if len(results) == 1 else "comparison"
+    return _write_file(f"videoscore2_{kind}_{hashlib.sha256(raw).hexdigest()[:16]}.json", raw)
+
+
+def _thumbnail_files(frames: Frames) -> list[tuple[str, str]]:
+    out = []
+    for image, caption in render.thumbnails(frames):
+        buffer = io.BytesIO()
+        image.save(buffer, format="WEBP", quality=85)
+        data = buffer.getvalue()
+        out.append((_write_file(f"frame_{hashlib.sha256(data).hexdigest()[:20]}.webp", data), caption))
+    return out
 
 
 class _Throttle:
@@ -138,7 +163,7 @@ class DemoApp:
             elif isinstance(event, Status):
                 yield (render.status_html(event.message), skip, skip, skip, skip, skip, skip, skip, skip)
             elif isinstance(event, FramesReady):
-                thumbs = render.thumbnails(event.frames)
+                thumbs = _thumbnail_files(event.frames)
                 yield (skip, skip, skip, skip, skip, thumbs, skip, skip, skip)
             elif isinstance(event, Piece):
                 text += event.text
@@ -193,7 +218,7 @@ class DemoApp:
             elif isinstance(event, Status):
                 yield only(status=render.status_html(event.message))
             elif isinstance(event, FramesReady):
-                shown[f"gallery_{'ab'[event.clip]}"] = render.thumbnails(event.frames)
+                shown[f"gallery_{'ab'[event.clip]}"] = _thumbnail_files(event.frames)
                 yield only(**{f"gallery_{'ab'[event.clip]}": shown[f"gallery_{'ab'[event.clip]}"]})
             elif isinstance(event, Piece):
                 texts[event.clip] += event.text
