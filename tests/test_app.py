@@ -144,3 +144,24 @@ def test_handler_refuses_paths_outside_uploads_and_examples(evaluator) -> None:
 
     with pytest.raises(gr.Error, match="Only uploaded videos"):
         next(DemoApp(evaluator).score("/etc/passwd", "a ball", *SETTINGS))
+
+
+def test_failure_inside_generate_fails_that_visitor_only(app, evaluator, monkeypatch) -> None:
+    import torch
+    from gradio_client.exceptions import AppError
+
+    real = evaluator.model.generate
+    calls = {"n": 0}
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(evaluator.model, "generate", flaky)
+    model = evaluator.model
+    with pytest.raises(AppError, match="Out of memory during generation"):
+        app.predict(handle_file(str(ASSETS / "ball_bounces.mp4")), "a ball", *SETTINGS, api_name="/score")
+    final = app.predict(handle_file(str(ASSETS / "ball_bounces.mp4")), "a ball", *SETTINGS, api_name="/score")
+    assert final[7]["raw_output"] and evaluator.model is model  # served, and the model was not reloaded

@@ -377,7 +377,8 @@ class Evaluator:
         enc = proc.tokenizer(texts, return_tensors="pt", padding=True)
         enc["mm_token_type_ids"] = torch.tensor(proc.create_mm_token_type_ids(enc["input_ids"].tolist()))
         for key in ("pixel_values_videos", "video_grid_thw", "second_per_grid_ts"):
-            enc[key] = torch.cat([c.video_inputs[key] for c in prepared])
+            parts = [c.video_inputs[key] for c in prepared]
+            enc[key] = torch.cat(parts) if len(parts) > 1 else parts[0]  # one clip: no copy of the pixels
         return dict(enc)
 
     # -- generation --
