@@ -76,8 +76,11 @@ def test_score_then_compare_in_a_real_browser(evaluator, browser, shots) -> None
         page.wait_for_selector("#vs2-radar .js-plotly-plot", timeout=30_000)
         assert page.locator(".vs2-card").count() == 3
         assert page.locator("text=Smoke model").count() >= 1  # the banner says the scores mean nothing
-        thumbs = page.locator("img[src*='image']")
-        assert thumbs.count() >= 6
+        assert page.locator("#vs2-frames img").count() == 6  # the six frames the model saw
+        assert page.locator("#vs2-frames >> text=0.00 s · frame 0").count() == 1
+        page.locator("#vs2-frames img").nth(2).click()  # frame 28 at 1.17 s: the player seeks there
+        page.wait_for_function("Math.abs(document.querySelector('#vs2-video video').currentTime - 1.17) < 0.05",
+                               timeout=10_000)
         page.screenshot(path=str(shots / "score.png"), full_page=True)
 
         page.get_by_role("tab", name="Compare two clips").click()
@@ -90,6 +93,7 @@ def test_score_then_compare_in_a_real_browser(evaluator, browser, shots) -> None
         page.wait_for_selector("#vs2-radar-compare .js-plotly-plot", timeout=30_000)
         for side in ("a", "b"):
             assert page.locator(f"#vs2-reasoning-{side} textarea").input_value()
+            assert page.locator(f"#vs2-frames-{side} img").count() == 6
         page.screenshot(path=str(shots / "compare.png"), full_page=True)
 
         phone = browser.new_page(viewport={"width": 390, "height": 844}, color_scheme="dark")

@@ -265,8 +265,9 @@ class DemoApp:
                     gr.Markdown(ABOUT)
         return demo
 
-    def _seekable_gallery(self, label: str, video: gr.Video) -> gr.Gallery:
-        gallery = gr.Gallery(label=label, columns=6, height=220, object_fit="contain", allow_preview=False)
+    def _seekable_gallery(self, label: str, video: gr.Video, elem_id: str) -> gr.Gallery:
+        gallery = gr.Gallery(label=label, columns=6, height=220, object_fit="contain", allow_preview=False,
+                             elem_id=elem_id)
         seek_to = gr.Number(visible=False)
 
         def timestamp(evt: gr.SelectData) -> float:
@@ -297,7 +298,7 @@ class DemoApp:
                 with gr.Row(equal_height=False):
                     radar = gr.Plot(label="Scores", elem_id="vs2-radar", min_width=280)
                     cards = gr.HTML(elem_id="vs2-cards", min_width=280)
-        gallery = self._seekable_gallery("Frames the model saw (click to seek the player)", video)
+        gallery = self._seekable_gallery("Frames the model saw (click to seek the player)", video, "vs2-frames")
         with gr.Accordion("Raw output, settings and download", open=False):
             raw = gr.Textbox(label="Raw model output", lines=8, interactive=False, elem_id="vs2-raw")
             result_json = gr.JSON(label="Result (model, settings, frames, timings)")
@@ -345,8 +346,8 @@ class DemoApp:
             with gr.Column(min_width=300):
                 verdict = gr.HTML(elem_id="vs2-verdict")
                 table = gr.Dataframe(headers=render.COMPARISON_HEADERS, interactive=False, wrap=True)
-        gallery_a = self._seekable_gallery("Frames clip A's evaluation saw", video_a)
-        gallery_b = self._seekable_gallery("Frames clip B's evaluation saw", video_b)
+        gallery_a = self._seekable_gallery("Frames clip A's evaluation saw", video_a, "vs2-frames-a")
+        gallery_b = self._seekable_gallery("Frames clip B's evaluation saw", video_b, "vs2-frames-b")
         with gr.Accordion("Results and download", open=False):
             result_json = gr.JSON(label="Both results")
             download = gr.File(label="Comparison as JSON")
