@@ -54,3 +54,19 @@ class ScriptedEvaluator(Evaluator):
                    options=options, timings=Timings(0.0, 0.0, 0.01, 0.1, len(emitted) // 4), stopped=stopped)
             for job, f in zip(jobs, frames))
         yield Finished(results)
+
+
+def fail_first_generate(monkeypatch, evaluator) -> None:
+    """Make the evaluator's next generate() raise out-of-memory, as a GPU would, then behave again."""
+    import torch
+
+    real = evaluator.model.generate
+    calls = {"n": 0}
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(evaluator.model, "generate", flaky)

@@ -147,21 +147,27 @@ def test_handler_refuses_paths_outside_uploads_and_examples(evaluator) -> None:
 
 
 def test_failure_inside_generate_fails_that_visitor_only(app, evaluator, monkeypatch) -> None:
-    import torch
     from gradio_client.exceptions import AppError
 
-    real = evaluator.model.generate
-    calls = {"n": 0}
+    from tests.fakes import fail_first_generate
 
-    def flaky(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 1:
-            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(evaluator.model, "generate", flaky)
+    fail_first_generate(monkeypatch, evaluator)
     model = evaluator.model
     with pytest.raises(AppError, match="Out of memory during generation"):
         app.predict(handle_file(str(ASSETS / "ball_bounces.mp4")), "a ball", *SETTINGS, api_name="/score")
     final = app.predict(handle_file(str(ASSETS / "ball_bounces.mp4")), "a ball", *SETTINGS, api_name="/score")
     assert final[7]["raw_output"] and evaluator.model is model  # served, and the model was not reloaded
+
+
+def test_model_that_cannot_load_gives_a_message_and_the_page_keeps_working(tmp_path) -> None:
+    from gradio_client.exceptions import AppError
+
+    from vs2demo.model import Evaluator
+
+    demo, client = launch(Evaluator(str(tmp_path / "missing-model")))
+    try:
+        for _ in range(2):  # asked again, it answers again: nothing is left broken
+            with pytest.raises(AppError, match=r"Cannot load model .*--model smoke"):
+                client.predict(handle_file(str(ASSETS / "ball_bounces.mp4")), "a ball", *SETTINGS, api_name="/score")
+    finally:
+        demo.close()

@@ -59,14 +59,21 @@ def upload(page, elem_id: str, path: Path) -> None:
     page.locator(f"#{elem_id} input[type=file]").set_input_files(str(path))
 
 
+def ready_to_score(browser, url: str, clip: str, prompt: str, **page_options):
+    """A fresh page with a clip uploaded and a prompt typed, once the frame plan is shown."""
+    page = browser.new_page(**page_options)
+    page.goto(url)
+    upload(page, "vs2-video", ASSETS / clip)
+    page.get_by_label("Text-to-video prompt").first.fill(prompt)
+    page.wait_for_selector("text=The model will see", timeout=30_000)  # the plan, before any GPU time
+    return page
+
+
 def test_score_then_compare_in_a_real_browser(evaluator, browser, shots) -> None:
     demo, url = serve(evaluator)
     try:
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        page.goto(url)
-        upload(page, "vs2-video", ASSETS / "ball_sinks.mp4")
-        page.get_by_label("Text-to-video prompt").first.fill("a red ball bouncing on a wooden floor")
-        page.wait_for_selector("text=The model will see", timeout=30_000)  # the plan, before any GPU time
+        page = ready_to_score(browser, url, "ball_sinks.mp4", "a red ball bouncing on a wooden floor",
+                              viewport={"width": 1280, "height": 1000})
         page.evaluate(WATCH, "#vs2-reasoning")
         page.click("#vs2-evaluate")
         page.wait_for_selector("#vs2-status >> text=Done", timeout=120_000)
@@ -113,11 +120,7 @@ def test_model_output_with_html_renders_as_text(browser, shots) -> None:
                "(1) visual quality: 3\n(2) text-to-video alignment: 4\n(3) physical/common-sense consistency: 2")
     demo, url = serve(ScriptedEvaluator(hostile, delay_s=0.01))
     try:
-        page = browser.new_page()
-        page.goto(url)
-        upload(page, "vs2-video", ASSETS / "ball_bounces.mp4")
-        page.get_by_label("Text-to-video prompt").first.fill('<img src=x onerror="window.__pwned = 3">')
-        page.wait_for_selector("text=The model will see", timeout=30_000)
+        page = ready_to_score(browser, url, "ball_bounces.mp4", '<img src=x onerror="window.__pwned = 3">')
         page.click("#vs2-evaluate")
         page.wait_for_selector("#vs2-status >> text=Done", timeout=60_000)
         page.wait_for_timeout(500)
@@ -166,11 +169,7 @@ def test_stop_ends_generation_promptly_and_the_next_run_works(browser) -> None:
     slow = ScriptedEvaluator("<think>" + "looking closely at every frame. " * 200 + "</think>", delay_s=0.05)
     demo, url = serve(slow)
     try:
-        page = browser.new_page()
-        page.goto(url)
-        upload(page, "vs2-video", ASSETS / "ball_bounces.mp4")
-        page.get_by_label("Text-to-video prompt").first.fill("a ball")
-        page.wait_for_selector("text=The model will see", timeout=30_000)
+        page = ready_to_score(browser, url, "ball_bounces.mp4", "a ball")
         page.click("#vs2-evaluate")
         page.wait_for_function("document.querySelector('#vs2-reasoning textarea').value.length > 20",
                                timeout=30_000)

@@ -137,16 +137,9 @@ def test_model_that_cannot_load_gives_one_clear_error(tmp_path) -> None:
 
 
 def test_failure_mid_generation_is_reported_and_the_next_request_works(evaluator, clip, monkeypatch) -> None:
-    real = evaluator.model.generate
-    calls = {"n": 0}
+    from tests.fakes import fail_first_generate
 
-    def flaky(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 1:
-            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(evaluator.model, "generate", flaky)
+    fail_first_generate(monkeypatch, evaluator)
     model_before = evaluator.model
     with pytest.raises(GenerationError, match="Out of memory"):
         evaluator.score(clip, PROMPT, GenerationOptions(seed=1, max_new_tokens=8))

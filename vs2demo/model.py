@@ -400,6 +400,8 @@ class Evaluator:
             yield Planned(i, plans[-1])
         if not self.loaded:
             yield Status(f"Loading model {self.model_id} (first use only)…")
+            info = self.load()
+            yield Status(f"Loaded {info.model_id} on {info.device} ({info.dtype}) in {info.load_s:.1f} s")
         info = self.load()
         prepared, cached = [], []
         for i, (job, plan) in enumerate(zip(jobs, plans)):
