@@ -190,3 +190,24 @@ def test_stop_ends_generation_promptly_and_the_next_run_works(browser) -> None:
         assert slow.ended == ["stopped", "done"]
     finally:
         demo.close()
+
+
+def test_closing_the_tab_ends_the_generation(browser) -> None:
+    import time
+
+    from tests.fakes import ScriptedEvaluator
+
+    slow = ScriptedEvaluator("<think>" + "still looking. " * 400 + "</think>", delay_s=0.05)
+    demo, url = serve(slow)
+    try:
+        page = ready_to_score(browser, url, "ball_bounces.mp4", "a ball")
+        page.click("#vs2-evaluate")
+        page.wait_for_function("document.querySelector('#vs2-reasoning textarea').value.length > 20",
+                               timeout=30_000)
+        page.close()  # the visitor leaves mid-generation
+        deadline = time.monotonic() + 15
+        while not slow.ended and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert slow.ended and slow.ended[0] in {"closed", "stopped"}, slow.ended  # not run to the end
+    finally:
+        demo.close()
