@@ -398,11 +398,12 @@ class Evaluator:
         for i, job in enumerate(jobs):
             plans.append(self.plan(job.video, options.fps))
             yield Planned(i, plans[-1])
-        if not self.loaded:
+        first_use = not self.loaded
+        if first_use:
             yield Status(f"Loading model {self.model_id} (first use only)…")
-            info = self.load()
-            yield Status(f"Loaded {info.model_id} on {info.device} ({info.dtype}) in {info.load_s:.1f} s")
         info = self.load()
+        if first_use:
+            yield Status(f"Loaded {info.model_id} on {info.device} ({info.dtype}) in {info.load_s:.1f} s")
         prepared, cached = [], []
         for i, (job, plan) in enumerate(zip(jobs, plans)):
             yield Status(f"Reading {len(plan.indices)} frames at {plan.resized_width}×{plan.resized_height}…", i)
