@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -162,9 +163,9 @@ def test_example_runs_once_then_replays(smoke_dir, browser, shots) -> None:
         demo.close()
 
 
-def test_stop_ends_generation_promptly_and_the_next_run_works(browser) -> None:
-    import time
-
+@pytest.fixture
+def slow_run(browser):
+    """A long scripted generation already streaming into a page: (evaluator, page)."""
     from tests.fakes import ScriptedEvaluator
 
     slow = ScriptedEvaluator("<think>" + "looking closely at every frame. " * 200 + "</think>", delay_s=0.05)
@@ -174,41 +175,35 @@ def test_stop_ends_generation_promptly_and_the_next_run_works(browser) -> None:
         page.click("#vs2-evaluate")
         page.wait_for_function("document.querySelector('#vs2-reasoning textarea').value.length > 20",
                                timeout=30_000)
-        start = time.monotonic()
-        page.click("#vs2-stop")
-        page.wait_for_selector("#vs2-status >> text=Stopped early", timeout=10_000)
-        deadline = time.monotonic() + 5
-        while not slow.ended and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert slow.ended == ["stopped"]  # the generation itself ended, at the next piece
-        assert time.monotonic() - start < 5
-        shown = len(page.locator("#vs2-reasoning textarea").input_value())
-        assert shown < len(slow.text)
-        slow.text = "(1) visual quality: 3 (2) text-to-video alignment: 3 (3) physical/common-sense consistency: 3"
-        page.click("#vs2-evaluate")
-        page.wait_for_function("(() => { const s = document.querySelector('#vs2-status').innerText; "
-                               "return s.startsWith('Done'); })()", timeout=30_000)
-        assert slow.ended == ["stopped", "done"]
+        yield slow, page
     finally:
         demo.close()
 
 
-def test_closing_the_tab_ends_the_generation(browser) -> None:
-    import time
+def wait_until_ended(slow, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not slow.ended and time.monotonic() < deadline:
+        time.sleep(0.05)
 
-    from tests.fakes import ScriptedEvaluator
 
-    slow = ScriptedEvaluator("<think>" + "still looking. " * 400 + "</think>", delay_s=0.05)
-    demo, url = serve(slow)
-    try:
-        page = ready_to_score(browser, url, "ball_bounces.mp4", "a ball")
-        page.click("#vs2-evaluate")
-        page.wait_for_function("document.querySelector('#vs2-reasoning textarea').value.length > 20",
-                               timeout=30_000)
-        page.close()  # the visitor leaves mid-generation
-        deadline = time.monotonic() + 15
-        while not slow.ended and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert slow.ended and slow.ended[0] in {"closed", "stopped"}, slow.ended  # not run to the end
-    finally:
-        demo.close()
+def test_stop_ends_generation_promptly_and_the_next_run_works(slow_run) -> None:
+    slow, page = slow_run
+    start = time.monotonic()
+    page.click("#vs2-stop")
+    page.wait_for_selector("#vs2-status >> text=Stopped early", timeout=10_000)
+    wait_until_ended(slow, 5)
+    assert slow.ended == ["stopped"]  # the generation itself ended, at the next piece
+    assert time.monotonic() - start < 5
+    assert len(page.locator("#vs2-reasoning textarea").input_value()) < len(slow.text)
+    slow.text = "(1) visual quality: 3 (2) text-to-video alignment: 3 (3) physical/common-sense consistency: 3"
+    page.click("#vs2-evaluate")
+    page.wait_for_function("(() => { const s = document.querySelector('#vs2-status').innerText; "
+                           "return s.startsWith('Done'); })()", timeout=30_000)
+    assert slow.ended == ["stopped", "done"]
+
+
+def test_closing_the_tab_ends_the_generation(slow_run) -> None:
+    slow, page = slow_run
+    page.close()  # the visitor leaves mid-generation
+    wait_until_ended(slow, 15)
+    assert slow.ended and slow.ended[0] in {"closed", "stopped"}, slow.ended  # not run to the end
