@@ -99,6 +99,19 @@ def _thumbnail_files(frames: Frames) -> list[tuple[str, str]]:
     return out
 
 
+SCORE_SLOTS = ("status", "plan", "text", "radar", "cards", "gallery", "raw", "json", "file")
+COMPARE_SLOTS = ("status", "plan_a", "plan_b", "text_a", "text_b", "radar", "verdict", "table", "gallery_a",
+                 "gallery_b", "json", "file")
+
+
+def _update(slots: tuple[str, ...], **values: Any) -> tuple:
+    """One streamed update: the named outputs change, every other output is left as it is."""
+    unknown = set(values) - set(slots)
+    if unknown:  # a misspelt output would otherwise be dropped without a word
+        raise ValueError(f"no such outputs: {sorted(unknown)}")
+    return tuple(values.get(s, gr.skip()) for s in slots)
+
+
 class _Throttle:
     """Lets a streaming update through at most every UPDATE_EVERY_S (the last one always passes)."""
 
@@ -151,31 +164,29 @@ class DemoApp:
         if not prompt or not prompt.strip():
             raise gr.Error("Type the text-to-video prompt the clip was generated from.")
         options = _options(seed, greedy, temperature, max_new_tokens, fps)
-        skip = gr.skip()
         text = ""
-        plan_view = thumbs = None
+        shown: dict[str, Any] = {}  # plan and frames, repeated in the final update for API callers
         throttle = _Throttle()
-        yield (render.status_html("Checking the clip…"), skip, "", None, "", None, "", None, None)
+        yield _update(SCORE_SLOTS, status=render.status_html("Checking the clip…"), text="", radar=None, cards="",
+                      gallery=None, raw="", json=None, file=None)
         for event in self._events([Job(video, prompt)], options, request):
             if isinstance(event, Planned):
-                plan_view = render.plan_html(event.plan)
-                yield (skip, plan_view, skip, skip, skip, skip, skip, skip, skip)
+                shown["plan"] = render.plan_html(event.plan)
+                yield _update(SCORE_SLOTS, plan=shown["plan"])
             elif isinstance(event, Status):
-                yield (render.status_html(event.message), skip, skip, skip, skip, skip, skip, skip, skip)
+                yield _update(SCORE_SLOTS, status=render.status_html(event.message))
             elif isinstance(event, FramesReady):
-                thumbs = _thumbnail_files(event.frames)
-                yield (skip, skip, skip, skip, skip, thumbs, skip, skip, skip)
+                shown["gallery"] = _thumbnail_files(event.frames)
+                yield _update(SCORE_SLOTS, gallery=shown["gallery"])
             elif isinstance(event, Piece):
                 text += event.text
                 if throttle.ready():
-                    yield (render.status_html("Thinking… (streaming)"), skip, text, skip, skip, skip, skip, skip,
-                           skip)
+                    yield _update(SCORE_SLOTS, status=render.status_html("Thinking… (streaming)"), text=text)
             elif isinstance(event, Finished):
                 (result,) = event.results
-                yield self._final(result, replay, plan_view, thumbs)
+                yield _update(SCORE_SLOTS, **shown, **self._final(result, replay))
 
-    def _final(self, result: Result, replay: bool, plan_view: str | None, thumbs: list | None) -> tuple:
-        """The last update repeats the plan and frames, so an API caller's final output is complete."""
+    def _final(self, result: Result, replay: bool) -> dict[str, Any]:
         took = (f"Done in {result.timings.generate_s:.1f} s · {result.timings.new_tokens} tokens · "
                 f"{result.timings.tokens_per_s:.1f} tokens/s on {result.model.device} ({result.model.dtype})")
         if result.stopped:
@@ -184,9 +195,9 @@ class DemoApp:
             took += " · not the official settings: " + ", ".join(result.options.deviations())
         if result.parse_method == "none":
             took += " · no score could be parsed: the raw output is below"
-        return (render.status_html(took), plan_view, result.raw_output, charts.radar([("clip", result)]),
-                render.cards_html(result, replay), thumbs, result.raw_output, result.to_dict(),
-                _save_json([result]))
+        return {"status": render.status_html(took), "text": result.raw_output,
+                "radar": charts.radar([("clip", result)]), "cards": render.cards_html(result, replay),
+                "raw": result.raw_output, "json": result.to_dict(), "file": _save_json([result])}
 
     def compare(self, video_a: str | None, video_b: str | None, prompt_a: str, separate: bool, prompt_b: str,
                 seed: float | None, greedy: bool, temperature: float, max_new_tokens: float, fps: float,
@@ -200,17 +211,15 @@ class DemoApp:
         if not prompt_a or not prompt_a.strip() or not prompt_b or not prompt_b.strip():
             raise gr.Error("Type the text-to-video prompt (one for each clip if they differ).")
         options = _options(seed, greedy, temperature, max_new_tokens, fps)
-        skip = gr.skip()
         texts = ["", ""]
         shown: dict[str, Any] = {}  # plans and galleries, repeated in the final update for API callers
         throttle = _Throttle()
 
         def only(**values: Any) -> tuple:
-            slots = ["status", "plan_a", "plan_b", "text_a", "text_b", "radar", "verdict", "table", "gallery_a",
-                     "gallery_b", "json", "file"]
-            return tuple(values.get(s, skip) for s in slots)
+            return _update(COMPARE_SLOTS, **values)
 
-        yield (render.status_html("Checking the clips…"), skip, skip, "", "", None, "", None, None, None, None, None)
+        yield only(status=render.status_html("Checking the clips…"), text_a="", text_b="", radar=None, verdict="",
+                   table=None, gallery_a=None, gallery_b=None, json=None, file=None)
         for event in self._events([Job(video_a, prompt_a), Job(video_b, prompt_b)], options, request):
             if isinstance(event, Planned):
                 shown[f"plan_{'ab'[event.clip]}"] = render.plan_html(event.plan)
