@@ -15,7 +15,8 @@ from vs2demo.options import Limits, model_from_env
 from vs2demo.render import CSS
 from vs2demo.ui import build_demo
 
-demo = build_demo(Evaluator(model_from_env(), limits=Limits.from_env()))
+evaluator = Evaluator(model_from_env(), limits=Limits.from_env())
+demo = build_demo(evaluator)
 
 
 def _limit_malloc_arenas() -> None:
@@ -28,7 +29,7 @@ def _limit_malloc_arenas() -> None:
 
 
 def main() -> None:
-    global demo
+    global demo, evaluator
     _limit_malloc_arenas()
     ap = argparse.ArgumentParser(description="Run the VideoScore2 explorer.")
     ap.add_argument("--model", help="hub id, local folder, or 'smoke' (default: $VS2_MODEL or TIGER-Lab/VideoScore2)")
@@ -36,14 +37,14 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     ap.add_argument("--share", action="store_true", help="create a public gradio.live link")
     args = ap.parse_args()
-    evaluator = Evaluator(model_from_env(args.model), limits=Limits.from_env())
-    if args.model:
+    if args.model and args.model != evaluator.model_id:
+        evaluator = Evaluator(args.model, limits=evaluator.limits)
         demo = build_demo(evaluator)
     if os.environ.get("SPACES_ZERO_GPU"):
         # ZeroGPU: weights must be placed on "cuda" in the main process, before any GPU call.
         evaluator.load()
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS,
-                max_file_size=f"{Limits.from_env().max_file_mb:g}mb")
+                max_file_size=f"{evaluator.limits.max_file_mb:g}mb")
 
 
 if __name__ == "__main__":

@@ -171,3 +171,16 @@ def test_model_that_cannot_load_gives_a_message_and_the_page_keeps_working(tmp_p
                 client.predict(handle_file(str(ASSETS / "ball_bounces.mp4")), "a ball", *SETTINGS, api_name="/score")
     finally:
         demo.close()
+
+
+def test_files_handed_to_gradio_are_written_once_and_pruned(tmp_path, monkeypatch) -> None:
+    from vs2demo import ui
+
+    monkeypatch.setattr(ui, "FILES_DIR", tmp_path)
+    monkeypatch.setattr(ui, "KEEP_FILES", 3)
+    monkeypatch.setattr(ui, "PRUNE_EVERY", 1)
+    first = ui._write_file("a.json", b"1")
+    assert ui._write_file("a.json", b"other") == first and Path(first).read_bytes() == b"1"  # never rewritten
+    for i in range(6):
+        ui._write_file(f"f{i}.json", b"x")
+    assert len(list(tmp_path.glob("*.json"))) == 3

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from vs2demo.errors import GenerationError, InputError, ModelLoadError
-from vs2demo.model import DECODE_KW, Evaluator, Finished, FramesReady, Job, Piece, Planned
+from vs2demo.model import Evaluator, Finished, FramesReady, Job, Piece, Planned
 from vs2demo.official import official_generate
-from vs2demo.options import GenerationOptions
+from vs2demo.options import OFFICIAL_DECODE, GenerationOptions
 
 PROMPT = "a red ball bouncing on a wooden floor"
 
@@ -148,7 +148,7 @@ def test_failure_mid_generation_is_reported_and_the_next_request_works(evaluator
 
 
 def test_decode_settings_match_the_official_ones() -> None:
-    assert DECODE_KW == {"skip_special_tokens": True, "clean_up_tokenization_spaces": False}
+    assert OFFICIAL_DECODE == {"skip_special_tokens": True, "clean_up_tokenization_spaces": False}
 
 
 def test_generation_uses_the_official_rope_positions_for_long_clips(evaluator, make_clip) -> None:

@@ -18,9 +18,7 @@ def _closed(values: list) -> list:
 
 def radar(results: Sequence[tuple[str, Result]]) -> go.Figure | None:
     """Hard scores (solid) and official soft scores (dotted) per clip; None when nothing was parsed."""
-    # short, wrapped axis labels: long ones are cut off at the sides of a narrow chart
-    theta = _closed([d.title.replace(" / ", "/<br>").replace("Text-to-video ", "Text-to-video<br>")
-                     for d in DIMENSIONS])
+    theta = _closed([d.chart_label for d in DIMENSIONS])  # full titles are cut off at a narrow chart's sides
     fig = go.Figure()
     for i, (name, result) in enumerate(results):
         hard = [s.hard for s in result.scores]

@@ -12,8 +12,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import VS2Error
+from .errors import ModelLoadError, VS2Error
 from .options import OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, GenerationOptions, Limits
+from .result import Result
 
 
 class CLIError(VS2Error):
@@ -92,7 +93,7 @@ def _score(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stream_one(evaluator, video: str, prompt: str, options: GenerationOptions, out) -> object:
+def _stream_one(evaluator, video: str, prompt: str, options: GenerationOptions, out) -> Result:
     from .model import Finished, Job, Piece, Planned, Status
 
     result = None
@@ -112,7 +113,7 @@ def _stream_one(evaluator, video: str, prompt: str, options: GenerationOptions, 
     return result
 
 
-def _print_summary(result, out) -> None:
+def _print_summary(result: Result, out) -> None:
     if result.model.banner:
         print(f"[{result.model.banner}]", file=out)
     print(f"[parse: {result.parse_method}{'; ' + '; '.join(result.parse_notes) if result.parse_notes else ''}]",
@@ -156,9 +157,9 @@ def _score_batch(evaluator, csv_path: Path, out: Path, options: GenerationOption
         for video, prompt in tqdm(todo, desc="scoring", unit="clip", initial=len(rows) - len(todo), total=len(rows)):
             try:
                 line = evaluator.score(video, prompt, options).to_json()
+            except ModelLoadError:
+                raise  # nothing else can be scored: stop with the one message
             except VS2Error as exc:
-                if exc.__class__.__name__ == "ModelLoadError":
-                    raise
                 failed += 1
                 line = json.dumps({"video": video, "prompt": prompt, "error": str(exc)}, ensure_ascii=False)
                 tqdm.write(f"error: {video}: {exc}", file=sys.stderr)

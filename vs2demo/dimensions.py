@@ -15,18 +15,23 @@ class Dimension:
     title: str  # human heading in the UI
     label: str  # how the model writes it, lower case, without the colon
     descriptor: str  # what the prompt says the dimension covers
+    placeholder: str  # the "<v_score>" slot the prompt's format line names
+    chart_label: str  # a short, wrapped axis label for the radar chart
     colour: str
 
 
 DIMENSIONS: tuple[Dimension, ...] = (
     Dimension(
-        "visual_quality", "Visual quality", "visual quality", "clarity, smoothness, artifacts", "#4C78A8"
+        "visual_quality", "Visual quality", "visual quality", "clarity, smoothness, artifacts", "<v_score>",
+        "Visual quality", "#4C78A8",
     ),
     Dimension(
         "text_to_video_alignment",
         "Text-to-video alignment",
         "text-to-video alignment",
         "fidelity to the prompt",
+        "<t_score>",
+        "Text-to-video<br>alignment",
         "#F58518",
     ),
     Dimension(
@@ -34,6 +39,8 @@ DIMENSIONS: tuple[Dimension, ...] = (
         "Physical / common-sense consistency",
         "physical/common-sense consistency",
         "naturalness and physics plausibility",
+        "<p_score>",
+        "Physical/<br>common-sense",
         "#54A24B",
     ),
 )

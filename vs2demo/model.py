@@ -20,14 +20,11 @@ from typing import Any
 from . import rope
 from .dimensions import SCORE_VALUES
 from .errors import GenerationError, InputError, ModelLoadError, VS2Error
-from .options import SMOKE_MODEL, GenerationOptions, Limits, model_from_env
+from .options import OFFICIAL_DECODE, SMOKE_MODEL, GenerationOptions, Limits, model_from_env
 from .parse import official_score_positions, parse_scores
 from .prompt import messages, validate_prompt
 from .result import ModelInfo, Result, Timings, dimension_scores, think_text
 from .video import FramePlan, Frames, plan_frames, probe, read_frames
-
-DECODE_KW = {"skip_special_tokens": True, "clean_up_tokenization_spaces": False}
-
 
 # ---- events -------------------------------------------------------------------------------------
 
@@ -104,7 +101,7 @@ class _RowDecoder:
             self.char_end.append(len(self.text))
             return ""
         self._pending.append(token)
-        piece = self.tokenizer.decode(self._pending, **DECODE_KW)
+        piece = self.tokenizer.decode(self._pending, **OFFICIAL_DECODE)
         if piece.endswith("\ufffd"):  # an incomplete multi-byte character: wait for its other bytes
             self.char_end.append(len(self.text) + len(piece))
             return ""

@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .dimensions import DIMENSIONS, SCORE_VALUES
+from .options import OFFICIAL_DECODE
 from .parse import parse_official
 from .prompt import messages
-
-DECODE_KW = {"skip_special_tokens": True, "clean_up_tokenization_spaces": False}
 
 
 def official_inputs(processor: Any, video: str, prompt: str, fps: float = 2.0) -> Any:
@@ -49,7 +48,7 @@ def official_generate(model: Any, processor: Any, inputs: Any, *, seed: int | No
                              use_cache=True,
                              output_scores=True, return_dict_in_generate=True)
     ids = out.sequences[0, inputs["input_ids"].shape[1]:].tolist()
-    text = processor.tokenizer.decode(ids, **DECODE_KW)
+    text = processor.tokenizer.decode(ids, **OFFICIAL_DECODE)
     soft = official_soft_scores(out.scores, ids, processor.tokenizer)
     return OfficialOutput(text, tuple(ids), parse_official(text), soft), out.scores
 
@@ -65,7 +64,7 @@ def official_soft_scores(scores: Any, ids: list[int], tokenizer: Any) -> tuple[f
         label = d.label + ":"
         step = None
         for i in range(len(ids)):
-            prefix = tokenizer.decode(ids[: i + 1], **DECODE_KW)
+            prefix = tokenizer.decode(ids[: i + 1], **OFFICIAL_DECODE)
             at = prefix.find(label)
             if at >= 0 and re.search(r"\d", prefix[at + len(label):]):
                 step = i

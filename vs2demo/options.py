@@ -11,6 +11,8 @@ SMOKE_MODEL = "smoke"
 OFFICIAL_FPS = 2.0
 OFFICIAL_TEMPERATURE = 0.7
 OFFICIAL_MAX_NEW_TOKENS = 1024
+# how the official script turns generated ids into text
+OFFICIAL_DECODE = {"skip_special_tokens": True, "clean_up_tokenization_spaces": False}
 
 
 def model_from_env(flag: str | None = None) -> str:

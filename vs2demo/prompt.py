@@ -13,8 +13,8 @@ from .errors import InputError
 # the trailing spaces after "<v_score>;" and "<t_score>," and the final newline plus four spaces.
 _INDENT = "    "
 _HEADER = "You are an expert for evaluating AI-generated videos from three dimensions:"
-_SCORE_LINES = ("visual quality: <v_score>; ", "text-to-video alignment: <t_score>, ",
-                "physical/common-sense consistency: <p_score>")
+# the format lines end "; ", ", " and nothing: the official separators, trailing spaces included
+_SCORE_LINES = tuple(f"{d.label}: {d.placeholder}{sep}" for d, sep in zip(DIMENSIONS, ("; ", ", ", "")))
 
 
 def _template() -> str:

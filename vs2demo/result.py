@@ -75,11 +75,6 @@ class Result:
     def score(self, key: str) -> DimensionScore:
         return next(s for s in self.scores if s.key == key)
 
-    @property
-    def total(self) -> int | None:
-        hard = [s.hard for s in self.scores]
-        return sum(hard) if all(h is not None for h in hard) else None  # type: ignore[misc]
-
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["scores"] = {s.key: {k: v for k, v in asdict(s).items() if k != "key"} for s in self.scores}

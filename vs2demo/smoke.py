@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from .dimensions import DIMENSIONS
-from .prompt import messages
+from .prompt import messages, user_text
 
 VERSION = "1"
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
@@ -112,8 +112,6 @@ def build_smoke_model(target: str | os.PathLike, steps: int = 700, seed: int = 0
     rng = random.Random(seed)
     torch.manual_seed(seed)
     target = Path(target)
-    from .prompt import user_text
-
     corpus = [user_text(p) for p in PROMPTS] + [target_text(rng) for _ in range(200)] + [
         "You are a helpful assistant. system user assistant"]
     tokenizer = _tokenizer(corpus)

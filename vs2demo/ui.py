@@ -3,8 +3,10 @@ it turns the evaluator's events into page updates."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import itertools
 import json
 import os
 import tempfile
@@ -59,6 +61,8 @@ def _options(seed: float | None, greedy: bool, temperature: float, max_new_token
 
 FILES_DIR = Path(tempfile.gettempdir()) / "vs2demo-files"
 KEEP_FILES = 2000  # files we hand to Gradio; the oldest are removed as new ones are written
+PRUNE_EVERY = 50  # writes between prunings: listing the folder is not free on every thumbnail
+_writes = itertools.count(1)
 
 
 def _write_file(name: str, data: bytes) -> str:
@@ -75,10 +79,18 @@ def _write_file(name: str, data: bytes) -> str:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(staging, path)
-        old = sorted(FILES_DIR.glob("*.*"), key=lambda p: p.stat().st_mtime)[:-KEEP_FILES]
-        for stale in old:
-            stale.unlink(missing_ok=True)
+        if next(_writes) % PRUNE_EVERY == 0:
+            _prune()
     return str(path)
+
+
+def _prune() -> None:
+    aged = []
+    for path in FILES_DIR.glob("*.*"):
+        with contextlib.suppress(FileNotFoundError):  # another request may prune at the same time
+            aged.append((path.stat().st_mtime, path))
+    for _, stale in sorted(aged)[:-KEEP_FILES]:
+        stale.unlink(missing_ok=True)
 
 
 def _save_json(results: list[Result]) -> str:
