@@ -207,9 +207,10 @@ def bench_extraction(ev: Evaluator, tokens: int) -> dict:
     """Score extraction on a realistic output: a long think block, the three scores at the end."""
     import torch
 
-    from vs2demo.model import _DigitRecorder, _RowDecoder
+    from vs2demo.digits import DigitRecorder
+    from vs2demo.model import _RowDecoder, official_digit_steps
     from vs2demo.official import official_soft_scores
-    from vs2demo.parse import official_score_positions, parse_scores
+    from vs2demo.parse import parse_scores
 
     tok = ev.processor.tokenizer
     tail = ("</think>\n(1) visual quality: 3\n(2) text-to-video alignment: 4\n"
@@ -224,7 +225,7 @@ def bench_extraction(ev: Evaluator, tokens: int) -> dict:
     start = time.perf_counter()
     official = official_soft_scores(scores, ids, tok)
     out["official_extract_s"] = time.perf_counter() - start
-    recorder = _DigitRecorder(ev._digit_ids())  # its per-step softmax belongs to generation, timed there
+    recorder = DigitRecorder(ev._digit_ids())  # its per-step log_softmax belongs to generation, timed there
     for s in scores:
         recorder(None, s)
     start = time.perf_counter()
@@ -232,9 +233,9 @@ def bench_extraction(ev: Evaluator, tokens: int) -> dict:
     for t in ids:
         row.push(t)
     parse_scores(row.text)
-    ours = [recorder.probs(0, row.token_at(p)) for p in official_score_positions(row.text) if p is not None]
+    ours = [recorder.logprobs(0, step) for step in official_digit_steps(tok, row.ids) if step is not None]
     out["ours_extract_s"] = time.perf_counter() - start
-    out["extract_found"] = [x is not None for x in official] == [True] * 3 and len(ours) == 3
+    out["extract_found"] = [soft is not None for soft, _ in official] == [True] * 3 and len(ours) == 3
     return out
 
 

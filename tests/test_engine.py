@@ -114,9 +114,9 @@ def test_result_serialises_to_json(evaluator, clip) -> None:
 
 
 def test_per_step_memory_is_five_floats(evaluator, clip) -> None:
-    from vs2demo.model import _DigitRecorder
+    from vs2demo.digits import DigitRecorder
 
-    recorder = _DigitRecorder(evaluator._digit_ids())
+    recorder = DigitRecorder(evaluator._digit_ids())
     scores = torch.randn(1, len(evaluator.processor.tokenizer))
     assert recorder(torch.zeros(1, 3, dtype=torch.long), scores) is scores  # observes, never changes
     assert recorder.steps[0].shape == (1, 5)

@@ -1,5 +1,6 @@
 """Parser tables: the official regex first, a labelled fallback, and an honest 'none'."""
 
+import numpy as np
 import pytest
 
 from vs2demo.parse import (
@@ -10,7 +11,7 @@ from vs2demo.parse import (
     official_score_positions,
     parse_official,
     parse_scores,
-    soft_from_probs,
+    soft_from_logprobs,
 )
 
 TRAINED = ("<think>Sharp frames, the ball bounces.</think>\n(1) visual quality: 3\n"
@@ -68,27 +69,40 @@ def test_official_parse_is_the_regex_with_raw_integers() -> None:
     assert parse_official("nothing") is None
 
 
-def test_official_score_positions_first_digit_after_first_label() -> None:
-    text = "visual quality: good, 3. text-to-video alignment:4 physical/common-sense consistency: none"
+@pytest.mark.parametrize("text,digits", [
+    # the first match anywhere, think block included, whatever the case
+    ("<think>Visual quality: 2 …</think>\n(1) visual quality: 3\n(2) text-to-video alignment: 4\n"
+     "(3) physical/common-sense consistency: 5", ("2", "4", "5")),
+    ("VISUAL QUALITY:4 TEXT-TO-VIDEO ALIGNMENT: 1 Physical/Common-Sense Consistency:\n 2", ("4", "1", "2")),
+    # the first digit after the label, however far
+    ("visual quality: good, 3. text-to-video alignment:4 physical/common-sense consistency: none", ("3", "4", None)),
+    # a label without its colon is not an anchor
+    ("visual quality 5; visual quality: 2", ("2", None, None)),
+    ("nothing here", (None, None, None)),
+])
+def test_official_score_positions_match_the_official_search(text, digits) -> None:
     pos = official_score_positions(text)
-    assert text[pos[0]] == "3" and text[pos[1]] == "4" and pos[2] is None
+    assert tuple(None if p is None else text[p] for p in pos) == digits
+
+
+@pytest.mark.parametrize("prefix", ["(1) ", "(12)\t", "\n   ", ""])
+def test_official_anchor_allows_its_optional_prefix(prefix) -> None:
+    text = f"x{prefix}visual quality: 4"
+    assert text[official_score_positions(text)[0]] == "4"
 
 
 @pytest.mark.parametrize("probs,soft,expected,confidence", [
     ((0, 0, 1, 0, 0), 3.0, 3.0, 1.0),
     ((0.1, 0.1, 0.1, 0.1, 0.6), 3.0, 4.0, 0.6),
-    ((0.2, 0.2, 0.2, 0.2, 0.2), 0.2, 3.0, 0.2),  # ties: the first maximum, like torch.argmax
+    ((0.2, 0.2, 0.2, 0.2, 0.2), 0.2, 3.0, 0.2),  # ties: the first maximum, like the official list.index
     ((0.05, 0.05, 0.0, 0.0, 0.0), 0.5, 1.5, 0.5),  # not normalised: divided by the digit mass
 ])
 def test_soft_expected_confidence(probs, soft, expected, confidence) -> None:
-    s = soft_from_probs(probs)
+    with np.errstate(divide="ignore"):
+        s = soft_from_logprobs(np.log(np.asarray(probs, dtype=np.float64)))
     assert s.soft == pytest.approx(soft, abs=1e-4)
     assert s.expected == pytest.approx(expected, abs=1e-6)
     assert s.confidence == pytest.approx(confidence, abs=1e-6)
-
-
-def test_no_probability_mass_gives_no_soft_score() -> None:
-    assert soft_from_probs((0, 0, 0, 0, 0)) is None
 
 
 def test_cli_parse_reads_stdin() -> None:

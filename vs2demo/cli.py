@@ -124,7 +124,7 @@ def _print_summary(result: Result, out) -> None:
             f"  soft {s.soft:.4f}  expected {s.expected:.2f}  confidence {s.confidence:.2f}")
         print(f"  {s.title:<36} {hard}{soft}", file=out)
     if not result.official_settings:
-        print(f"[not the official settings: {', '.join(result.options.deviations())}]", file=out)
+        print(f"[not the official settings: {', '.join(result.deviations())}]", file=out)
 
 
 def _done_rows(out: Path) -> set[tuple[str, str]]:

@@ -18,9 +18,18 @@ from pathlib import Path
 from typing import Any
 
 from . import rope
+from .digits import DigitRecorder, record_after_all_processors
 from .dimensions import SCORE_VALUES
 from .errors import GenerationError, InputError, ModelLoadError, VS2Error
-from .options import OFFICIAL_DECODE, SMOKE_MODEL, GenerationOptions, Limits, model_from_env
+from .options import (
+    OFFICIAL_DECODE,
+    SMOKE_MODEL,
+    GenerationOptions,
+    Limits,
+    cache_mb_from_env,
+    dtype_from_env,
+    model_from_env,
+)
 from .parse import official_score_positions, parse_scores
 from .prompt import messages, validate_prompt
 from .result import ModelInfo, Result, Timings, dimension_scores, think_text
@@ -83,9 +92,10 @@ class _RowDecoder:
     concatenation, so the pieces join to exactly ``tokenizer.decode(all_tokens)``.
     """
 
-    def __init__(self, tokenizer: Any, stop_ids: set[int]) -> None:
+    def __init__(self, tokenizer: Any, stop_ids: set[int], decode: dict[str, bool] = OFFICIAL_DECODE) -> None:
         self.tokenizer = tokenizer
         self.stop_ids = stop_ids
+        self.decode = decode
         self.ids: list[int] = []
         self.char_end: list[int] = []
         self.text = ""
@@ -101,7 +111,7 @@ class _RowDecoder:
             self.char_end.append(len(self.text))
             return ""
         self._pending.append(token)
-        piece = self.tokenizer.decode(self._pending, **OFFICIAL_DECODE)
+        piece = self.tokenizer.decode(self._pending, **self.decode)
         if piece.endswith("\ufffd"):  # an incomplete multi-byte character: wait for its other bytes
             self.char_end.append(len(self.text) + len(piece))
             return ""
@@ -114,6 +124,28 @@ class _RowDecoder:
         """Index of the generated token that produced the character at ``char_pos``."""
         i = bisect.bisect_right(self.char_end, char_pos)
         return i if i < len(self.ids) else None
+
+    def token_ending_at(self, end: int) -> int | None:
+        """The first token after which the text is exactly ``end`` characters long, if there is one."""
+        i = bisect.bisect_left(self.char_end, end)
+        return i if i < len(self.ids) and self.char_end[i] == end else None
+
+
+# How the official script decodes when it looks for the score digits' steps: special tokens kept.
+SOFT_SEARCH_DECODE = {"skip_special_tokens": False, "clean_up_tokenization_spaces": False}
+
+
+def official_digit_steps(tokenizer: Any, ids: Sequence[int]) -> tuple[int | None, ...]:
+    """Per dimension, the generation step the official soft score reads (None where it finds none).
+
+    The official script decodes growing prefixes until one equals the text up to the score digit; byte-level
+    BPE decodes by concatenation, so that step is the token whose decoded end falls exactly on the digit.
+    """
+    full = _RowDecoder(tokenizer, set(), SOFT_SEARCH_DECODE)
+    for token in ids:
+        full.push(token)
+    return tuple(None if pos is None else full.token_ending_at(pos + 1)
+                 for pos in official_score_positions(full.text))
 
 
 class _Streamer:
@@ -156,50 +188,6 @@ class _Streamer:
         self._flush(time.perf_counter())
 
 
-def _build_warpers(generation_config: Any) -> list[Any]:
-    """The sampling warpers generate() would build from this config, in generate()'s order.
-
-    generate() appends its warpers after any processor we pass, but the official soft score reads the
-    scores after them. So we switch generate()'s own warpers off and pass these, followed by the digit
-    recorder: the same arithmetic in the same order, done once.
-    """
-    from transformers.generation import logits_process as lp
-
-    gc = generation_config
-    if not gc.do_sample:
-        return []
-    warpers: list[Any] = []
-    if gc.temperature is not None and gc.temperature != 1.0:
-        warpers.append(lp.TemperatureLogitsWarper(gc.temperature))
-    if gc.top_k is not None and gc.top_k != 0:
-        warpers.append(lp.TopKLogitsWarper(top_k=gc.top_k, min_tokens_to_keep=1))
-    if gc.top_p is not None and gc.top_p < 1.0:
-        warpers.append(lp.TopPLogitsWarper(top_p=gc.top_p, min_tokens_to_keep=1))
-    if gc.min_p is not None:
-        warpers.append(lp.MinPLogitsWarper(min_p=gc.min_p, min_tokens_to_keep=1))
-    return warpers
-
-
-class _DigitRecorder:
-    """The last logits processor: keeps only p("1") … p("5") per step (5 floats, not the vocabulary)."""
-
-    def __init__(self, digit_ids: list[int]) -> None:
-        self.digit_ids = digit_ids
-        self.steps: list[Any] = []
-
-    def __call__(self, input_ids: Any, scores: Any) -> Any:
-        import torch
-
-        # softmax over the whole vocabulary exactly as the official script does, then keep five ids
-        self.steps.append(torch.softmax(scores, dim=-1)[:, self.digit_ids])
-        return scores
-
-    def probs(self, row: int, step: int) -> tuple[float, ...] | None:
-        if step is None or step >= len(self.steps):
-            return None
-        return tuple(float(p) for p in self.steps[step][row].tolist())
-
-
 class _StopFlag:
     """A stopping criterion that ends every row when the caller sets the event."""
 
@@ -227,6 +215,11 @@ class PreparedClip:
     video_inputs: dict[str, Any]  # pixel_values_videos, video_grid_thw, second_per_grid_ts
     preprocess_s: float
 
+    @property
+    def nbytes(self) -> int:
+        """Memory this entry holds: the decoded frames plus the processor's tensors."""
+        return self.frames.array.nbytes + sum(t.nbytes for t in self.video_inputs.values() if hasattr(t, "nbytes"))
+
 
 def file_digest(path: str) -> str:
     h = hashlib.sha256()
@@ -253,17 +246,18 @@ def pick_device_dtype(device: str | None = None, dtype: str | None = None) -> tu
 class Evaluator:
     """VideoScore2 behind a lock: loaded lazily and once, shared by every caller."""
 
-    CACHE_CLIPS = 4
+    CACHE_CLIPS = 4  # prepared clips kept, at most; their total size is bounded by cache_mb too
 
     def __init__(self, model: str | None = None, device: str | None = None, dtype: str | None = None,
-                 limits: Limits | None = None) -> None:
+                 limits: Limits | None = None, cache_mb: float | None = None) -> None:
         self.model_id = model_from_env(model)
-        self._device, self._dtype = device, dtype
+        self._device, self._dtype = device, dtype_from_env(dtype)  # None: bf16 on GPUs, float32 on CPU
         self.limits = limits or Limits()
         self._load_lock = threading.Lock()
         self._gen_lock = threading.Lock()  # one generation at a time on the shared model
         self._cache: OrderedDict[tuple[str, float], PreparedClip] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self.cache_bytes = int(cache_mb_from_env(cache_mb) * 1e6)
         self.model: Any = None
         self.processor: Any = None
         self.info: ModelInfo | None = None
@@ -296,6 +290,7 @@ class Evaluator:
                 model = Qwen2_5_VLForConditionalGeneration.from_pretrained(path, dtype=getattr(torch, dtype))
                 model.to(device).eval()
                 rope.install(model)  # transformers 4.53.2's positions for long clips (see rope.py)
+                record_after_all_processors(model)  # p(1..5) from the scores generate() samples (digits.py)
             except torch.OutOfMemoryError:
                 raise ModelLoadError(
                     f"Out of memory loading {self.model_id} on {device} in {dtype}: free memory, use a larger "
@@ -331,11 +326,23 @@ class Evaluator:
         start = time.perf_counter()
         video_inputs = self._video_inputs(frames)
         prepared = PreparedClip(frames, video_inputs, time.perf_counter() - start)
+        self._remember(key, prepared)
+        return prepared, False
+
+    def _remember(self, key: tuple[str, float], prepared: PreparedClip) -> None:
+        """Keep a prepared clip, dropping the least recently used ones past the entry or byte budget."""
+        if prepared.nbytes > self.cache_bytes:
+            return  # alone over the budget: used for this run only
         with self._cache_lock:
             self._cache[key] = prepared
-            while len(self._cache) > self.CACHE_CLIPS:
+            while (len(self._cache) > self.CACHE_CLIPS
+                   or sum(c.nbytes for c in self._cache.values()) > self.cache_bytes):
                 self._cache.popitem(last=False)
-        return prepared, False
+
+    @property
+    def cached_bytes(self) -> int:
+        with self._cache_lock:
+            return sum(c.nbytes for c in self._cache.values())
 
     def _video_inputs(self, frames: Frames) -> dict[str, Any]:
         import torch
@@ -414,7 +421,7 @@ class Evaluator:
         done = object()
         tokenizer = self.processor.tokenizer
         streamer = _Streamer(tokenizer, len(jobs), self._stop_ids(), pieces)
-        recorder = _DigitRecorder(self._digit_ids())
+        recorder = DigitRecorder(self._digit_ids())
         failure: list[BaseException] = []
 
         def work() -> None:
@@ -457,17 +464,8 @@ class Evaluator:
                 return event.results[0]
         raise GenerationError("generation ended without a result")
 
-    def _generation_config(self, options: GenerationOptions) -> Any:
-        import copy
-
-        gc = copy.deepcopy(self.model.generation_config)
-        gc.do_sample = not options.greedy
-        if not options.greedy:
-            gc.temperature = options.temperature
-        return gc
-
     def _generate(self, inputs: dict[str, Any], options: GenerationOptions, streamer: _Streamer,
-                  recorder: _DigitRecorder, stop: threading.Event) -> None:
+                  recorder: DigitRecorder, stop: threading.Event) -> None:
         import torch
         from transformers import LogitsProcessorList, StoppingCriteriaList
 
@@ -477,17 +475,16 @@ class Evaluator:
             device_inputs = {k: v.to(self.model.device) if hasattr(v, "to") else v for k, v in inputs.items()}
             if "pixel_values_videos" in device_inputs:
                 device_inputs["pixel_values_videos"] = device_inputs["pixel_values_videos"].to(self.model.dtype)
-            warpers = _build_warpers(self._generation_config(options))
-            # generate()'s own warpers off: ours run in the same order, then the recorder sees their output
-            sampling = {"do_sample": not options.greedy, "temperature": 1.0, "top_k": 0, "top_p": 1.0,
-                        "min_p": None}
+            # As the official call: do_sample and temperature; everything else as generate() resolves it
+            sampling = {"do_sample": False} if options.greedy else {"do_sample": True,
+                                                                     "temperature": options.temperature}
             self.model.generate(
                 **device_inputs,
                 **sampling,
                 max_new_tokens=options.max_new_tokens,
                 min_new_tokens=options.min_new_tokens or None,
                 use_cache=True,  # the checkpoint may say False; the cache changes speed, never output
-                logits_processor=LogitsProcessorList([*warpers, recorder]),
+                logits_processor=LogitsProcessorList([recorder]),  # moved last (digits.py)
                 stopping_criteria=StoppingCriteriaList([_StopFlag(stop)]),
                 streamer=streamer,
             )
@@ -506,13 +503,12 @@ class Evaluator:
             ids.add(self.processor.tokenizer.pad_token_id)
         return ids
 
-    def _result(self, job: Job, clip: PreparedClip, row: _RowDecoder, recorder: _DigitRecorder, i: int,
+    def _result(self, job: Job, clip: PreparedClip, row: _RowDecoder, recorder: DigitRecorder, i: int,
                 info: ModelInfo, options: GenerationOptions, timings: Timings, stopped: bool) -> Result:
         raw = row.text
         parsed = parse_scores(raw)
-        official = tuple(recorder.probs(i, row.token_at(p)) if p is not None else None
-                         for p in official_score_positions(raw))
-        from_parse = tuple(recorder.probs(i, row.token_at(p)) if p is not None else None
+        official = tuple(recorder.logprobs(i, step) for step in official_digit_steps(self.processor.tokenizer, row.ids))
+        from_parse = tuple(recorder.logprobs(i, row.token_at(p)) if p is not None else None
                            for p in parsed.digit_pos)
         return Result(
             video=job.video, prompt=job.prompt, raw_output=raw, think=think_text(raw),

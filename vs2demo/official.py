@@ -32,6 +32,7 @@ class OfficialOutput:
     token_ids: tuple[int, ...]
     hard: tuple[int, ...] | None
     soft: tuple[float | None, ...]
+    probs: tuple[tuple[float, ...] | None, ...]  # p("1") … p("5") at each soft score's step
 
 
 def official_generate(model: Any, processor: Any, inputs: Any, *, seed: int | None, max_new_tokens: int = 1024,
@@ -49,30 +50,49 @@ def official_generate(model: Any, processor: Any, inputs: Any, *, seed: int | No
                              output_scores=True, return_dict_in_generate=True)
     ids = out.sequences[0, inputs["input_ids"].shape[1]:].tolist()
     text = processor.tokenizer.decode(ids, **OFFICIAL_DECODE)
-    soft = official_soft_scores(out.scores, ids, processor.tokenizer)
-    return OfficialOutput(text, tuple(ids), parse_official(text), soft), out.scores
+    hard = parse_official(text)
+    soft = official_soft_scores(out.scores, ids, processor.tokenizer, parsed=hard is not None)
+    return OfficialOutput(text, tuple(ids), hard, tuple(s for s, _ in soft), tuple(p for _, p in soft)), out.scores
 
 
-def official_soft_scores(scores: Any, ids: list[int], tokenizer: Any) -> tuple[float | None, ...]:
-    """Per dimension: the step whose token completes the first digit after the label, found by decoding
-    growing prefixes; softmax over the vocabulary there; round(best × p(best) / Σ p(1..5), 4)."""
+def official_soft_scores(scores: Any, ids: list[int], tokenizer: Any, parsed: bool = True
+                         ) -> tuple[tuple[float | None, tuple[float, ...] | None], ...]:
+    """Per dimension (soft score, p(1..5)) as vs2_inference.py computes them from generate()'s scores.
+
+    Decode the ids with special tokens kept; find the label case-insensitively (optionally after "(n)" or a
+    newline), then the first digit after it; the step is the first whose decoded prefix equals the text up to
+    that digit. ``parsed`` is whether the official hard parse matched: without it the soft score is None.
+    """
+    digit_ids = [tokenizer.encode(str(s), add_special_tokens=False)[0] for s in SCORE_VALUES]
+    text = tokenizer.decode(ids, skip_special_tokens=False)
+    out: list[tuple[float | None, tuple[float, ...] | None]] = []
+    for d in DIMENSIONS:
+        step = _official_step(tokenizer, ids, text, d.label + ":")
+        out.append(official_soft_at(scores[step][0], digit_ids) if parsed and step is not None else (None, None))
+    return tuple(out)
+
+
+def official_soft_at(step_scores: Any, digit_ids: list[int]) -> tuple[float, tuple[float, ...]]:
+    """One step's official soft score from its processed scores (one row): log_softmax over the vocabulary,
+    each digit's log-probability taken out with ``.item()`` and exponentiated by numpy in float64, Python sums,
+    the first maximum, round(best × p(best) / Σ p, 4) (0 when Σ p is 0)."""
+    import numpy as np
     import torch
 
-    digit_ids = [tokenizer.convert_tokens_to_ids(str(s)) for s in SCORE_VALUES]
-    out: list[float | None] = []
-    for d in DIMENSIONS:
-        label = d.label + ":"
-        step = None
-        for i in range(len(ids)):
-            prefix = tokenizer.decode(ids[: i + 1], **OFFICIAL_DECODE)
-            at = prefix.find(label)
-            if at >= 0 and re.search(r"\d", prefix[at + len(label):]):
-                step = i
-                break
-        if step is None:
-            out.append(None)
-            continue
-        probs = torch.softmax(scores[step][0].float(), dim=-1)[digit_ids]
-        best = int(torch.argmax(probs))
-        out.append(round(float(SCORE_VALUES[best] * probs[best] / probs.sum()), 4))
-    return tuple(out)
+    logp = torch.log_softmax(step_scores, dim=-1)
+    probs = [float(np.exp(logp[i].item())) for i in digit_ids]
+    total = sum(probs)
+    best_p = max(probs)
+    return round(SCORE_VALUES[probs.index(best_p)] * (best_p / total if total > 0 else 0), 4), tuple(probs)
+
+
+def _official_step(tokenizer: Any, ids: list[int], text: str, label: str) -> int | None:
+    found = re.search(r"(?:\(\d+\)\s*|\n\s*)?" + re.escape(label), text, flags=re.IGNORECASE)
+    digit = re.search(r"\d", text[found.end():]) if found else None
+    if digit is None:
+        return None
+    target = text[:found.end() + digit.start() + 1]
+    for i in range(len(ids)):  # growing prefixes, as the official script does (quadratic on purpose)
+        if tokenizer.decode(ids[: i + 1], skip_special_tokens=False) == target:
+            return i
+    return None

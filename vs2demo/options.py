@@ -11,6 +11,9 @@ SMOKE_MODEL = "smoke"
 OFFICIAL_FPS = 2.0
 OFFICIAL_TEMPERATURE = 0.7
 OFFICIAL_MAX_NEW_TOKENS = 1024
+# the official script sets no dtype, so transformers 4.53.2 loads float32; bf16 (the training dtype) on GPUs is ours
+OFFICIAL_DTYPE = "float32"
+DTYPES = ("float32", "bfloat16", "float16")
 # how the official script turns generated ids into text
 OFFICIAL_DECODE = {"skip_special_tokens": True, "clean_up_tokenization_spaces": False}
 
@@ -18,6 +21,25 @@ OFFICIAL_DECODE = {"skip_special_tokens": True, "clean_up_tokenization_spaces": 
 def model_from_env(flag: str | None = None) -> str:
     """The model to use: an explicit flag wins, then $VS2_MODEL, then the official checkpoint."""
     return flag or os.environ.get("VS2_MODEL") or DEFAULT_MODEL
+
+
+def dtype_from_env(flag: str | None = None) -> str | None:
+    """The weights' dtype: an explicit flag wins, then $VS2_DTYPE; None picks per device (bf16 on GPUs)."""
+    dtype = flag or os.environ.get("VS2_DTYPE") or None
+    if dtype is not None and dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    return dtype
+
+
+DEFAULT_CACHE_MB = 2000.0  # prepared clips (frames and tensors) kept for reuse, in total
+
+
+def cache_mb_from_env(flag: float | None = None) -> float:
+    """The prepared-clip cache's budget in MB (10⁶ bytes): a flag, then $VS2_CACHE_MB, then the default."""
+    mb = flag if flag is not None else float(os.environ.get("VS2_CACHE_MB", DEFAULT_CACHE_MB))
+    if mb < 0:
+        raise ValueError(f"the cache budget must be 0 MB or more, got {mb:g}")
+    return mb
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -95,35 +96,46 @@ def parse_scores(text: str) -> Parsed:
 
 # ---- soft scores ------------------------------------------------------------------------------
 
+# Where the official soft score looks (find_score_token_index_by_prompt in vs2_inference.py): the first
+# case-insensitive match of the label with its colon, optionally preceded by "(n)" or a newline, anywhere in
+# the output; then the first digit after it.
+_SOFT_ANCHORS = tuple(re.compile(r"(?:\(\d+\)\s*|\n\s*)?" + re.escape(d.label + ":"), re.IGNORECASE)
+                      for d in DIMENSIONS)
+_DIGIT = re.compile(r"\d")
+
 
 def official_score_positions(text: str) -> tuple[int | None, ...]:
-    """Where the official soft score looks: the first digit after the first occurrence of each label."""
+    """Per dimension, the character offset of the digit the official soft score reads, or None."""
     out: list[int | None] = []
-    for d in DIMENSIONS:
-        at = text.find(d.label + ":")
-        m = re.search(r"\d", text[at + len(d.label) + 1:]) if at >= 0 else None
-        out.append(at + len(d.label) + 1 + m.start() if m else None)
+    for anchor in _SOFT_ANCHORS:
+        label = anchor.search(text)
+        digit = _DIGIT.search(text, label.end()) if label else None
+        out.append(digit.start() if digit else None)
     return tuple(out)
 
 
 @dataclass(frozen=True)
 class SoftScore:
-    probs: tuple[float, ...]  # p("1") … p("5") as generate saw them (after temperature and warpers)
-    soft: float  # official: round(best × p(best) / Σp, 4)
-    expected: float  # extra: Σ s·p(s) / Σ p(s)
-    confidence: float  # extra: max p / Σ p
+    probs: tuple[float, ...]  # p("1") … p("5") as generate saw them (after penalties, temperature, warpers)
+    soft: float  # official: round(best × p(best) / Σp, 4); 0.0 when every digit has probability 0
+    expected: float | None  # extra: Σ s·p(s) / Σ p(s) (None without probability mass)
+    confidence: float | None  # extra: max p / Σ p (None without probability mass)
 
 
-def soft_from_probs(probs: tuple[float, ...] | list[float]) -> SoftScore | None:
-    # float32 arithmetic, as the official script does it in torch, so the rounding agrees to the digit
-    p = np.asarray(probs, dtype=np.float32)
-    total = p.sum()
-    if not total > 0:
-        return None
-    best = int(np.argmax(p))  # first maximum on ties, like torch.argmax
+def soft_from_logprobs(logprobs: Sequence[float]) -> SoftScore:
+    """The official soft score from the five digits' log-probabilities (log_softmax over the vocabulary).
+
+    Float64 Python arithmetic in the official order: p = exp(log p) per digit, Σ by plain addition, the
+    first maximum wins, round to 4 decimals. With no mass at all the official script prints 0.0: so do we.
+    """
+    probs = tuple(float(np.exp(float(lp))) for lp in logprobs)
+    total = sum(probs)
+    best_p = max(probs)
+    best = probs.index(best_p)
+    normalised = best_p / total if total > 0 else 0
     return SoftScore(
-        probs=tuple(float(x) for x in p),
-        soft=round(float(np.float32(SCORE_VALUES[best]) * p[best] / total), 4),
-        expected=float(np.dot(np.asarray(SCORE_VALUES, dtype=np.float64), p) / total),
-        confidence=float(p[best] / total),
+        probs=probs,
+        soft=round(SCORE_VALUES[best] * normalised, 4),
+        expected=sum(s * p for s, p in zip(SCORE_VALUES, probs)) / total if total > 0 else None,
+        confidence=normalised if total > 0 else None,
     )

@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .dimensions import DIMENSIONS
-from .options import GenerationOptions
-from .parse import Parsed, SoftScore, soft_from_probs
+from .options import OFFICIAL_DTYPE, GenerationOptions
+from .parse import Parsed, SoftScore, soft_from_logprobs
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class DimensionScore:
     soft: float | None  # official soft score
     expected: float | None  # extra (not official): Σ s·p(s) / Σ p(s)
     confidence: float | None  # extra (not official): max p / Σ p
-    probs: tuple[float, ...] | None  # p("1") … p("5") at the score token (not normalised)
+    probs: tuple[float, ...] | None  # p("1") … p("5") at the score token (not normalised; float64 as official)
     soft_source: str | None  # "official" (first digit after the label) or "fallback" (parsed digit)
 
 
@@ -46,6 +46,13 @@ class ModelInfo:
     load_s: float
 
     @property
+    def deviations(self) -> list[str]:
+        """How the loaded weights differ from the official run's (float32 under transformers 4.53.2)."""
+        if self.dtype != OFFICIAL_DTYPE:
+            return [f"{self.dtype} weights (official: {OFFICIAL_DTYPE})"]
+        return []
+
+    @property
     def banner(self) -> str | None:
         if self.smoke:
             return ("SMOKE MODEL: a tiny randomly built test model, not VideoScore2. "
@@ -70,7 +77,11 @@ class Result:
     official_settings: bool = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "official_settings", not self.options.deviations())
+        object.__setattr__(self, "official_settings", not self.deviations())
+
+    def deviations(self) -> list[str]:
+        """Every setting of this run that differs from the official script: sampling options and weights."""
+        return self.options.deviations() + self.model.deviations
 
     def score(self, key: str) -> DimensionScore:
         return next(s for s in self.scores if s.key == key)
@@ -80,7 +91,7 @@ class Result:
         d["scores"] = {s.key: {k: v for k, v in asdict(s).items() if k != "key"} for s in self.scores}
         d["timings"]["tokens_per_s"] = round(self.timings.tokens_per_s, 3)
         d["model"]["banner"] = self.model.banner
-        d["settings_deviations"] = self.options.deviations()
+        d["settings_deviations"] = self.deviations()
         return d
 
     def to_json(self, **kw: Any) -> str:
@@ -99,15 +110,16 @@ def think_text(raw: str) -> str:
 
 def dimension_scores(
     parsed: Parsed,
-    official_probs: tuple[tuple[float, ...] | None, ...],
-    parsed_probs: tuple[tuple[float, ...] | None, ...],
+    official_logprobs: tuple[tuple[float, ...] | None, ...],
+    parsed_logprobs: tuple[tuple[float, ...] | None, ...],
 ) -> tuple[DimensionScore, ...]:
-    """Combine hard scores with soft scores. The official soft score uses the token the official script
-    would use; when it cannot (no label found), the parsed digit's token is used and labelled so."""
+    """Combine hard scores with soft scores from the digits' log-probabilities. The official soft score uses
+    the token the official script would use; when it cannot (no label found), the parsed digit's token is
+    used and labelled so."""
     out = []
-    for d, hard, off, alt in zip(DIMENSIONS, parsed.scores, official_probs, parsed_probs):
-        probs, source = (off, "official") if off is not None else (alt, "fallback")
-        soft: SoftScore | None = soft_from_probs(probs) if probs is not None and hard is not None else None
+    for d, hard, off, alt in zip(DIMENSIONS, parsed.scores, official_logprobs, parsed_logprobs):
+        logprobs, source = (off, "official") if off is not None else (alt, "fallback")
+        soft: SoftScore | None = soft_from_logprobs(logprobs) if logprobs is not None and hard is not None else None
         out.append(DimensionScore(
             key=d.key, title=d.title, hard=hard,
             soft=soft.soft if soft else None,

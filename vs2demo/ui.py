@@ -204,7 +204,7 @@ class DemoApp:
         if result.stopped:
             took = "Stopped early: " + took
         if not result.official_settings:
-            took += " · not the official settings: " + ", ".join(result.options.deviations())
+            took += " · not the official settings: " + ", ".join(result.deviations())
         if result.parse_method == "none":
             took += " · no score could be parsed: the raw output is below"
         return {"status": render.status_html(took), "text": result.raw_output,

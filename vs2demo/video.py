@@ -12,12 +12,14 @@ import math
 import os
 import re
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .container import HeaderError, declared_frame_size
 from .errors import InputError
 from .options import Limits
 
@@ -169,19 +171,35 @@ def check_limits(info: VideoInfo, limits: Limits) -> None:
 # ---- I/O ----------------------------------------------------------------------------------------
 
 
+_MUTE_LOCK = threading.Lock()
+_decoder_log_quiet = False
+
+
 @contextlib.contextmanager
 def _quiet_decoder() -> Iterator[None]:
-    """Silence decord's own C++ log lines (written straight to fd 2) while it opens a file: the user
-    gets our one-line message instead. Only around short calls, as it mutes the whole process."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+    """Silence the decoder while it opens a file: the user gets our one-line message instead.
+
+    ffmpeg's own log is turned off once, process-wide, through decord's setting. decord's C++ layer still
+    writes an "ERROR opening" line straight to fd 2 for some files, so fd 2 points at /dev/null for the few
+    milliseconds of the call. Saving and restoring fd 2 from two threads at once can leave it pointing at
+    /dev/null for good, so the redirect is serialised under one lock.
+    """
+    global _decoder_log_quiet
+    import decord
+
+    with _MUTE_LOCK:
+        if not _decoder_log_quiet:
+            decord.logging.set_level(decord.logging.QUIET)
+            _decoder_log_quiet = True
+        sys.stderr.flush()
+        saved = os.dup(2)
+        try:
+            with open(os.devnull, "wb") as null:
+                os.dup2(null.fileno(), 2)
+                yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def _open(path: str):
@@ -243,8 +261,24 @@ def sniff_container(path: Path) -> str:
     raise InputError(f"{path.name} is not a video file this app can read (MP4, MOV, WebM, MKV, AVI).")
 
 
+def _check_declared_size(path: Path, kind: str, limits: Limits) -> None:
+    """Refuse an over-limit frame size from the container's headers alone: a decoder would allocate it first."""
+    try:
+        with open(path, "rb") as f:
+            size = declared_frame_size(f, kind, path.stat().st_size)
+    except HeaderError as exc:
+        raise InputError(f"{path.name} cannot be read as a video: {exc}.") from exc
+    if size is None:
+        raise InputError(f"{path.name} is {kind}, whose frame size cannot be checked before decoding: "
+                         "convert it to MP4 (H.264) first.")
+    width, height = size
+    if max(width, height) > limits.max_side_px:
+        raise InputError(f"The clip is {width}×{height}; the limit is {limits.max_side_px} px on the longer side.")
+
+
 def probe(path: str | os.PathLike, limits: Limits | None = None) -> VideoInfo:
-    """Read a clip's header (and its first frame for the size); refuse what cannot or should not be scored."""
+    """Read a clip's header (and, once its declared size is within the limits, its first frame for the size the
+    decoder gives); refuse what cannot or should not be scored."""
     limits = limits or Limits()
     p = Path(path)
     if not p.is_file():
@@ -254,7 +288,7 @@ def probe(path: str | os.PathLike, limits: Limits | None = None) -> VideoInfo:
         raise InputError(f"{p.name} is empty (0 bytes).")
     if size / 1e6 > limits.max_file_mb:
         raise InputError(f"The file is {size / 1e6:.0f} MB; the limit is {limits.max_file_mb:g} MB.")
-    sniff_container(p)
+    _check_declared_size(p, sniff_container(p), limits)
     vr = _open(str(p))
     total, fps = len(vr), float(vr.get_avg_fps())
     if total <= 0 or not math.isfinite(fps) or fps <= 0:
