@@ -11,9 +11,8 @@ import ctypes
 import os
 
 from vs2demo.model import Evaluator
-from vs2demo.options import Limits, model_from_env
-from vs2demo.render import CSS
-from vs2demo.ui import build_demo
+from vs2demo.options import DTYPES, Limits, model_from_env
+from vs2demo.ui import build_demo, launch_kwargs
 
 evaluator = Evaluator(model_from_env(), limits=Limits.from_env())
 demo = build_demo(evaluator)
@@ -36,15 +35,17 @@ def main() -> None:
     ap.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     ap.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     ap.add_argument("--share", action="store_true", help="create a public gradio.live link")
+    ap.add_argument("--dtype", choices=DTYPES,
+                    help="weights' dtype (default: $VS2_DTYPE, else bfloat16 on GPUs, float32 on CPU; "
+                         "the official run uses float32)")
     args = ap.parse_args()
-    if args.model and args.model != evaluator.model_id:
-        evaluator = Evaluator(args.model, limits=evaluator.limits)
+    if (args.model and args.model != evaluator.model_id) or args.dtype:
+        evaluator = Evaluator(args.model or evaluator.model_id, dtype=args.dtype, limits=evaluator.limits)
         demo = build_demo(evaluator)
     if os.environ.get("SPACES_ZERO_GPU"):
         # ZeroGPU: weights must be placed on "cuda" in the main process, before any GPU call.
         evaluator.load()
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS,
-                max_file_size=f"{evaluator.limits.max_file_mb:g}mb")
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, **launch_kwargs(demo, evaluator))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ class ScriptedEvaluator(Evaluator):
         super().__init__("smoke")
         self.text, self.delay_s = text, delay_s
         self.ended: list[str] = []  # how each stream ended: "done", "stopped" or "closed"
+        self.started = 0  # streams that began writing text
 
     def stream(self, jobs: Sequence[Job], options: GenerationOptions | None = None, stop=None) -> Iterator:
         options = options or GenerationOptions()
@@ -32,6 +33,7 @@ class ScriptedEvaluator(Evaluator):
             frames.append(load_frames(job.video, options.fps, self.limits))
             yield FramesReady(i, frames[-1])
         emitted = ""
+        self.started += 1
         try:
             for k in range(0, len(self.text), 4):
                 if stop is not None and stop.is_set():

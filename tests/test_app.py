@@ -20,12 +20,11 @@ def free_port() -> int:
 
 
 def launch(evaluator):
-    from vs2demo.render import CSS
-    from vs2demo.ui import build_demo
+    from vs2demo.ui import build_demo, launch_kwargs
 
     demo = build_demo(evaluator)
     port = free_port()
-    demo.launch(server_port=port, prevent_thread_lock=True, quiet=True, css=CSS)
+    demo.launch(server_port=port, prevent_thread_lock=True, quiet=True, **launch_kwargs(demo, evaluator))
     return demo, Client(f"http://127.0.0.1:{port}/", verbose=False)
 
 

@@ -47,12 +47,11 @@ def browser():
 
 def serve(evaluator):
     from tests.test_app import free_port
-    from vs2demo.render import CSS
-    from vs2demo.ui import build_demo
+    from vs2demo.ui import build_demo, launch_kwargs
 
     demo = build_demo(evaluator)
     port = free_port()
-    demo.launch(server_port=port, prevent_thread_lock=True, quiet=True, css=CSS)
+    demo.launch(server_port=port, prevent_thread_lock=True, quiet=True, **launch_kwargs(demo, evaluator))
     return demo, f"http://127.0.0.1:{port}/"
 
 

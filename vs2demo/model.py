@@ -439,9 +439,11 @@ class Evaluator:
             while (item := pieces.get()) is not done:
                 yield item
         finally:
-            if worker.is_alive():  # the consumer went away early: free the model promptly
+            # The consumer may go away early (Gradio closes a generator on its event-loop thread when a
+            # visitor leaves): ask the worker to stop and return at once; it frees the model itself.
+            if worker.is_alive():
                 stop.set()
-            worker.join()
+        worker.join()  # reached only after "done": the worker is ending
         if failure:
             raise _generation_error(failure[0])
         gen_s = time.perf_counter() - gen_start

@@ -103,6 +103,11 @@ class Limits:
             max_side_px=int(get("VS2_MAX_SIDE_PX", d.max_side_px)),
         )
 
+    @property
+    def max_file_bytes(self) -> int:
+        """The one exact byte limit that Gradio's upload check and ours both apply (MB = 10⁶ bytes)."""
+        return int(self.max_file_mb * 1_000_000)
+
     def describe(self) -> str:
         return (f"up to {self.max_file_mb:g} MB, {self.max_duration_s:g} s, "
                 f"{self.max_side_px} px on the longer side")

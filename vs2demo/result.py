@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .dimensions import DIMENSIONS
@@ -86,16 +87,20 @@ class Result:
     def score(self, key: str) -> DimensionScore:
         return next(s for s in self.scores if s.key == key)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, paths: bool = True) -> dict[str, Any]:
+        """Everything as plain values. ``paths=False`` names the clip by its file name only: what a server shows
+        its visitors, who must never see where their upload was stored."""
         d = asdict(self)
+        if not paths:
+            d["video"] = d["frames"]["video"] = Path(self.video).name
         d["scores"] = {s.key: {k: v for k, v in asdict(s).items() if k != "key"} for s in self.scores}
         d["timings"]["tokens_per_s"] = round(self.timings.tokens_per_s, 3)
         d["model"]["banner"] = self.model.banner
         d["settings_deviations"] = self.deviations()
         return d
 
-    def to_json(self, **kw: Any) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False, **kw)
+    def to_json(self, paths: bool = True, **kw: Any) -> str:
+        return json.dumps(self.to_dict(paths), ensure_ascii=False, **kw)
 
 
 def think_text(raw: str) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 import gradio as gr
 from gradio.utils import get_upload_folder
 
-from . import charts, gpu, render
+from . import charts, gpu, render, serving
 from .errors import VS2Error
 from .model import Evaluator, Finished, FramesReady, Job, Piece, Planned, Status
 from .options import OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, OFFICIAL_TEMPERATURE, GenerationOptions
@@ -48,6 +48,19 @@ def _uploaded(video: str | None) -> str:
     if not any(real.is_relative_to(root) for root in roots):
         raise gr.Error("Only uploaded videos can be evaluated: file paths on the server are not accepted.")
     return str(real)
+
+
+def _public(message: str, paths: list[str | None]) -> str:
+    """A message as a visitor sees it: every server path of this request replaced by the file's own name."""
+    for path in paths:
+        if path:
+            for form in {path, os.path.realpath(path)}:
+                message = message.replace(form, Path(form).name)
+    return message
+
+
+# Probing reads a file's headers and one frame: quick, but a handful at once must not exhaust memory.
+PLAN_QUEUE = {"concurrency_id": "plan", "concurrency_limit": 2, "show_progress": "hidden"}
 
 
 def _options(seed: float | None, greedy: bool, temperature: float, max_new_tokens: float, fps: float
@@ -94,8 +107,8 @@ def _prune() -> None:
 
 
 def _save_json(results: list[Result]) -> str:
-    data = results[0].to_dict() if len(results) == 1 else {"clip_a": results[0].to_dict(),
-                                                           "clip_b": results[1].to_dict()}
+    data = results[0].to_dict(paths=False) if len(results) == 1 else {"clip_a": results[0].to_dict(paths=False),
+                                                                      "clip_b": results[1].to_dict(paths=False)}
     raw = json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
     kind = "result" if len(results) == 1 else "comparison"
     return _write_file(f"videoscore2_{kind}_{hashlib.sha256(raw).hexdigest()[:16]}.json", raw)
@@ -153,25 +166,31 @@ class DemoApp:
             video = _uploaded(video)
             return render.plan_html(self.evaluator.plan(video, float(fps)))
         except (VS2Error, gr.Error) as exc:
-            message = exc.message if isinstance(exc, gr.Error) else str(exc)
+            message = _public(exc.message if isinstance(exc, gr.Error) else str(exc), [video])
             gr.Warning(message)
             return render.error_html(message)
 
     def _events(self, jobs: list[Job], options: GenerationOptions, request: gr.Request | None) -> Iterator[Any]:
         session = request.session_hash if request is not None and request.session_hash else "anonymous"
+        # a run nobody listens to (tab closed, results never read) must not hold the model slot to its end
+        done = serving.watch_listener(request, lambda reason: gpu.request_stop(session))
         try:
             yield from gpu.stream(self.key, jobs, options, session)
         except VS2Error as exc:  # bad input, a model that cannot load, a failed generation: this visitor only
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(_public(str(exc), [j.video for j in jobs])) from exc
+        finally:
+            done()
 
     def stop(self, request: gr.Request) -> Any:
         if gpu.request_stop(request.session_hash or "anonymous"):
             return render.status_html("Stopping…")  # the run's own last update follows
         return render.status_html("Nothing was running.")
 
-    def score(self, video: str | None, prompt: str, seed: float | None, greedy: bool, temperature: float,
-              max_new_tokens: float, fps: float, request: gr.Request = None, replay: bool = False) -> Iterator[tuple]:
-        """Outputs: status, plan, reasoning, radar, cards, gallery, raw output, result JSON, download."""
+    def score(self, video: str | None, prompt: str, seed: float | None = None, greedy: bool = False,
+              temperature: float = OFFICIAL_TEMPERATURE, max_new_tokens: float = OFFICIAL_MAX_NEW_TOKENS,
+              fps: float = OFFICIAL_FPS, request: gr.Request = None, replay: bool = False) -> Iterator[tuple]:
+        """Outputs: status, plan, reasoning, radar, cards, gallery, raw output, result JSON, download.
+        Every setting after the prompt has the official default, so API callers may leave them out."""
         video = _uploaded(video)
         if not prompt or not prompt.strip():
             raise gr.Error("Type the text-to-video prompt the clip was generated from.")
@@ -209,11 +228,12 @@ class DemoApp:
             took += " · no score could be parsed: the raw output is below"
         return {"status": render.status_html(took), "text": result.raw_output,
                 "radar": charts.radar([("clip", result)]), "cards": render.cards_html(result, replay),
-                "raw": result.raw_output, "json": result.to_dict(), "file": _save_json([result])}
+                "raw": result.raw_output, "json": result.to_dict(paths=False), "file": _save_json([result])}
 
-    def compare(self, video_a: str | None, video_b: str | None, prompt_a: str, separate: bool, prompt_b: str,
-                seed: float | None, greedy: bool, temperature: float, max_new_tokens: float, fps: float,
-                request: gr.Request = None) -> Iterator[tuple]:
+    def compare(self, video_a: str | None, video_b: str | None, prompt_a: str, separate: bool = False,
+                prompt_b: str | None = None, seed: float | None = None, greedy: bool = False,
+                temperature: float = OFFICIAL_TEMPERATURE, max_new_tokens: float = OFFICIAL_MAX_NEW_TOKENS,
+                fps: float = OFFICIAL_FPS, request: gr.Request = None) -> Iterator[tuple]:
         """Outputs: status, plan A, plan B, reasoning A, reasoning B, radar, verdict, table, gallery A,
         gallery B, result JSON, download."""
         if not video_a or not video_b:
@@ -254,7 +274,8 @@ class DemoApp:
                     status = "Stopped early: " + status
                 yield only(**shown, status=render.status_html(status), text_a=a.raw_output, text_b=b.raw_output,
                            radar=charts.radar([("A", a), ("B", b)]), verdict=render.verdict_html(rows),
-                           table=render.comparison_rows(rows), json={"clip_a": a.to_dict(), "clip_b": b.to_dict()},
+                           table=render.comparison_rows(rows),
+                           json={"clip_a": a.to_dict(paths=False), "clip_b": b.to_dict(paths=False)},
                            file=_save_json([a, b]))
 
     # -- layout ---------------------------------------------------------------------------------
@@ -326,9 +347,9 @@ class DemoApp:
             download = gr.File(label="Result as JSON")
         outputs = [status, plan, reasoning, radar, cards, gallery, raw, result_json, download]
         inputs = [video, prompt, *settings]
-        video.change(self.plan, [video, settings[-1]], plan, api_visibility="private", queue=False)
-        settings[-1].change(self.plan, [video, settings[-1]], plan, api_visibility="private", queue=False)
-        event = run.click(self.score, inputs, outputs, api_name="score", concurrency_id="model",
+        for trigger in (video.change, settings[-1].change):
+            trigger(self.plan, [video, settings[-1]], plan, api_visibility="private", **PLAN_QUEUE)
+        event = run.click(self.score, inputs, outputs, api_name="score", concurrency_id=serving.MODEL_SLOT,
                           concurrency_limit=1)
         stop.click(self.stop, None, status, cancels=_cancels(event), queue=False, api_visibility="private")
         examples = _examples()
@@ -373,12 +394,12 @@ class DemoApp:
             result_json = gr.JSON(label="Both results")
             download = gr.File(label="Comparison as JSON")
         fps = settings[-1]
-        video_a.change(self.plan, [video_a, fps], plan_a, api_visibility="private", queue=False)
-        video_b.change(self.plan, [video_b, fps], plan_b, api_visibility="private", queue=False)
+        video_a.change(self.plan, [video_a, fps], plan_a, api_visibility="private", **PLAN_QUEUE)
+        video_b.change(self.plan, [video_b, fps], plan_b, api_visibility="private", **PLAN_QUEUE)
         outputs = [status, plan_a, plan_b, text_a, text_b, radar, verdict, table, gallery_a, gallery_b, result_json,
                    download]
         event = run.click(self.compare, [video_a, video_b, prompt_a, separate, prompt_b, *settings], outputs,
-                          api_name="compare", concurrency_id="model", concurrency_limit=1)
+                          api_name="compare", concurrency_id=serving.MODEL_SLOT, concurrency_limit=1)
         stop.click(self.stop, None, status, cancels=_cancels(event), queue=False, api_visibility="private")
 
 
@@ -414,7 +435,13 @@ runs reproducible.
 """
 
 
+def launch_kwargs(demo: gr.Blocks, evaluator: Evaluator) -> dict[str, Any]:
+    """What every launch of the page passes: its stylesheet, the exact upload limit and the request guard."""
+    return {"css": render.CSS, **serving.launch_settings(demo, evaluator.limits.max_file_bytes)}
+
+
 def build_demo(evaluator: Evaluator | None = None) -> gr.Blocks:
     demo = DemoApp(evaluator or Evaluator()).build()
-    demo.queue(max_size=64, default_concurrency_limit=1)
+    # api_open=False: the REST routes that would skip the queue (and the one model slot) stay closed
+    demo.queue(max_size=64, default_concurrency_limit=1, api_open=False)
     return demo

@@ -154,10 +154,13 @@ def plan_frames(info: VideoInfo, fps: float = 2.0) -> FramePlan:
     return FramePlan(info, fps, frame_indices(info.total_frames, n), h, w)
 
 
+def _check_file_size(size: int, limits: Limits) -> None:
+    if size > limits.max_file_bytes:
+        raise InputError(f"The file is {size / 1e6:.1f} MB; the limit is {limits.max_file_mb:g} MB.")
+
+
 def check_limits(info: VideoInfo, limits: Limits) -> None:
-    mb = info.file_bytes / 1e6
-    if mb > limits.max_file_mb:
-        raise InputError(f"The file is {mb:.0f} MB; the limit is {limits.max_file_mb:g} MB.")
+    _check_file_size(info.file_bytes, limits)
     if info.duration_s > limits.max_duration_s:
         raise InputError(f"The clip lasts {info.duration_s:.1f} s; the limit is {limits.max_duration_s:g} s.")
     if max(info.width, info.height) > limits.max_side_px:
@@ -210,16 +213,18 @@ def _open(path: str):
             return decord.VideoReader(path, ctx=decord.cpu(0), num_threads=1)
     except Exception as exc:  # decord raises its own error types, and RuntimeError for some files
         # never echo the server-side path of an upload, only its name
-        raise InputError(f"{Path(path).name} cannot be read as a video: "
-                         f"{_short(exc).replace(path, Path(path).name)}.") from None
+        raise InputError(f"{Path(path).name} cannot be read as a video: {_short(exc, path)}.") from exc
 
 
 _DECORD_PREFIX = re.compile(r"\[[\d:]+\] \S+:\d+: ")
 
 
-def _short(exc: Exception) -> str:
-    """decord's messages carry a timestamp, a source path and internals; keep what a user can act on."""
+def _short(exc: Exception, path: str) -> str:
+    """decord's messages carry a timestamp, a source path and internals; keep what a user can act on.
+
+    The file's own path becomes its name before anything is cut: a server path must never show."""
     text = _DECORD_PREFIX.sub("", str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+    text = text.replace(path, Path(path).name)
     if "video stream" in text:
         return "it has no video stream (an audio-only file?)"
     if "from_size == to_size" in text or "DECORDArrayCopy" in text:
@@ -282,12 +287,11 @@ def probe(path: str | os.PathLike, limits: Limits | None = None) -> VideoInfo:
     limits = limits or Limits()
     p = Path(path)
     if not p.is_file():
-        raise InputError(f"No such file: {p}")
+        raise InputError(f"No such file: {p.name}")
     size = p.stat().st_size
     if size == 0:
         raise InputError(f"{p.name} is empty (0 bytes).")
-    if size / 1e6 > limits.max_file_mb:
-        raise InputError(f"The file is {size / 1e6:.0f} MB; the limit is {limits.max_file_mb:g} MB.")
+    _check_file_size(size, limits)
     _check_declared_size(p, sniff_container(p), limits)
     vr = _open(str(p))
     total, fps = len(vr), float(vr.get_avg_fps())
@@ -297,7 +301,7 @@ def probe(path: str | os.PathLike, limits: Limits | None = None) -> VideoInfo:
         with _quiet_decoder():
             height, width = vr[0].shape[:2]
     except Exception as exc:
-        raise InputError(f"{p.name}: the first frame cannot be decoded: {_short(exc)}.") from None
+        raise InputError(f"{p.name}: the first frame cannot be decoded: {_short(exc, str(p))}.") from exc
     info = VideoInfo(str(p), total, fps, int(width), int(height), size)
     check_limits(info, limits)
     return info
@@ -324,7 +328,8 @@ def read_frames(plan: FramePlan) -> Frames:
         try:
             raw = vr.get_batch(chunk).asnumpy()
         except Exception as exc:
-            raise InputError(f"{Path(plan.info.path).name}: frames cannot be decoded: {_short(exc)}.") from None
+            raise InputError(f"{Path(plan.info.path).name}: frames cannot be decoded: "
+                             f"{_short(exc, plan.info.path)}.") from exc
         tchw = torch.from_numpy(raw).permute(0, 3, 1, 2)
         resized = tvf.resize(tchw, size, interpolation=InterpolationMode.BICUBIC, antialias=True)
         out[lo:lo + len(chunk)] = resized.permute(0, 2, 3, 1).numpy()
