@@ -102,7 +102,7 @@ def test_a_client_that_disconnects_stops_its_run(served) -> None:
 
 
 def test_one_session_cannot_queue_more_than_its_bound(served) -> None:
-    evaluator, client, base = served(SLOW, delay_s=0.02)
+    _, client, base = served(SLOW, delay_s=0.02)
     fn_index = next(i for i, fn in client_fns(client) if fn == "score")
     clip = _upload(base, CLIP)
     body = {"data": [clip, "a ball", *SETTINGS], "fn_index": fn_index, "session_hash": "tab-1", "event_data": None,

@@ -6,14 +6,15 @@ Bad input exits with status 2 and one line ``error: …`` on stderr, never a tra
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from . import batch
+from .batch import printable
 from .errors import ModelLoadError, VS2Error
-from .options import OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, GenerationOptions, Limits
+from .options import DTYPES, OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, GenerationOptions, Limits
 from .result import Result
 
 
@@ -37,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--max-new-tokens", type=int, default=OFFICIAL_MAX_NEW_TOKENS)
     s.add_argument("--fps", type=float, default=OFFICIAL_FPS, help="frames sampled per second (official 2.0)")
     s.add_argument("--json", action="store_true", help="print the result as one JSON object; stream to stderr")
+    s.add_argument("--dtype", choices=DTYPES, help="weights' dtype (default: $VS2_DTYPE, else bfloat16 on GPUs, "
+                                                   "float32 on CPU; the official run uses float32)")
 
     f = sub.add_parser("frames", help="print the frame plan (no model needed)")
     f.add_argument("video")
@@ -58,15 +61,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return {"score": _score, "frames": _frames, "parse": _parse, "prompt": _prompt,
                 "make-smoke-model": _make_smoke}[args.command](args)
-    except VS2Error as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (VS2Error, ValueError) as exc:  # bad input, or option values refused by the dataclasses
+        print(f"error: {printable(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
-    except ValueError as exc:  # bad option values caught by the dataclasses
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
 
 
 def _options(args: argparse.Namespace) -> GenerationOptions:
@@ -81,12 +81,13 @@ def _score(args: argparse.Namespace) -> int:
     if args.batch:
         if not args.out:
             raise CLIError("--batch needs --out FILE.jsonl")
-        return _score_batch(Evaluator(args.model, limits=Limits.from_env()), Path(args.batch), Path(args.out), options)
+        evaluator = Evaluator(args.model, dtype=args.dtype, limits=Limits.from_env())
+        return _score_batch(evaluator, Path(args.batch), Path(args.out), options)
     if not args.video:
         raise CLIError("give a VIDEO file, or --batch FILE.csv --out FILE.jsonl")
     if args.prompt is None:
         raise CLIError("--prompt is required: the text-to-video prompt the clip was generated from")
-    evaluator = Evaluator(args.model, limits=Limits.from_env())
+    evaluator = Evaluator(args.model, dtype=args.dtype, limits=Limits.from_env())
     result = _stream_one(evaluator, args.video, args.prompt, options, sys.stderr if args.json else sys.stdout)
     if args.json:
         print(result.to_json(indent=2))
@@ -127,46 +128,37 @@ def _print_summary(result: Result, out) -> None:
         print(f"[not the official settings: {', '.join(result.deviations())}]", file=out)
 
 
-def _done_rows(out: Path) -> set[tuple[str, str]]:
-    done: set[tuple[str, str]] = set()
-    if out.exists():
-        for line in out.read_text(encoding="utf-8").splitlines():
-            try:
-                row = json.loads(line)
-                done.add((row["video"], row["prompt"]))
-            except (ValueError, KeyError):
-                continue  # a line cut short by an interrupted run: that row is redone
-    # rows that failed (an "error" line) count as done: bad input fails the same way every time
-    return done
-
-
 def _score_batch(evaluator, csv_path: Path, out: Path, options: GenerationOptions) -> int:
     from tqdm import tqdm
 
-    if not csv_path.is_file():
-        raise CLIError(f"no such CSV file: {csv_path}")
-    with csv_path.open(newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        if not reader.fieldnames or not {"video", "prompt"} <= set(reader.fieldnames):
-            raise CLIError(f"{csv_path} needs the columns video,prompt")
-        rows = [(r["video"], r["prompt"]) for r in reader]
-    done = _done_rows(out)
-    todo = [r for r in rows if r not in done]
+    rows = batch.read_rows(csv_path)
+    batch.check_output(out)
+    done = batch.finished_rows(out)  # also repairs a line cut short by an interrupted run
+    todo = [r for r in rows if r.key not in done]
     failed = 0
     with out.open("a", encoding="utf-8") as sink:
-        for video, prompt in tqdm(todo, desc="scoring", unit="clip", initial=len(rows) - len(todo), total=len(rows)):
-            try:
-                line = evaluator.score(video, prompt, options).to_json()
-            except ModelLoadError:
-                raise  # nothing else can be scored: stop with the one message
-            except VS2Error as exc:
+        for row in tqdm(todo, desc="scoring", unit="clip", initial=len(rows) - len(todo), total=len(rows)):
+            line, problem = _batch_line(evaluator, row, options)
+            if problem:
                 failed += 1
-                line = json.dumps({"video": video, "prompt": prompt, "error": str(exc)}, ensure_ascii=False)
-                tqdm.write(f"error: {video}: {exc}", file=sys.stderr)
+                tqdm.write(f"error: {printable(str(row.video))}: {printable(problem)}", file=sys.stderr)
             sink.write(line + "\n")
             sink.flush()
-    print(f"{len(rows) - failed} of {len(rows)} clips scored; results in {out}", file=sys.stderr)
+    print(f"{len(rows) - failed} of {len(rows)} clips scored; results in {printable(str(out))}", file=sys.stderr)
     return 0 if not failed else 1
+
+
+def _batch_line(evaluator, row: batch.Row, options: GenerationOptions) -> tuple[str, str | None]:
+    """One JSONL line for a row, and the problem when it is an error record."""
+    problem = row.problem()
+    if problem is None:
+        try:
+            return evaluator.score(row.video, row.prompt, options).to_json(), None
+        except ModelLoadError:
+            raise  # nothing else can be scored: stop with the one message
+        except VS2Error as exc:
+            problem = str(exc)
+    return batch.error_record(row, problem), problem
 
 
 def _frames(args: argparse.Namespace) -> int:

@@ -266,8 +266,9 @@ def sniff_container(path: Path) -> str:
     raise InputError(f"{path.name} is not a video file this app can read (MP4, MOV, WebM, MKV, AVI).")
 
 
-def _check_declared_size(path: Path, kind: str, limits: Limits) -> None:
-    """Refuse an over-limit frame size from the container's headers alone: a decoder would allocate it first."""
+def _declared_size(path: Path, kind: str, limits: Limits) -> tuple[int, int]:
+    """The frame size the container declares; an over-limit one is refused from the headers alone, as a decoder
+    would allocate it before anything else."""
     try:
         with open(path, "rb") as f:
             size = declared_frame_size(f, kind, path.stat().st_size)
@@ -279,11 +280,12 @@ def _check_declared_size(path: Path, kind: str, limits: Limits) -> None:
     width, height = size
     if max(width, height) > limits.max_side_px:
         raise InputError(f"The clip is {width}×{height}; the limit is {limits.max_side_px} px on the longer side.")
+    return width, height
 
 
 def probe(path: str | os.PathLike, limits: Limits | None = None) -> VideoInfo:
-    """Read a clip's header (and, once its declared size is within the limits, its first frame for the size the
-    decoder gives); refuse what cannot or should not be scored."""
+    """Read a clip's headers and refuse what cannot or should not be scored; only a clip within every limit has
+    its first frame decoded (for the size the decoder gives, rotation applied)."""
     limits = limits or Limits()
     p = Path(path)
     if not p.is_file():
@@ -292,11 +294,12 @@ def probe(path: str | os.PathLike, limits: Limits | None = None) -> VideoInfo:
     if size == 0:
         raise InputError(f"{p.name} is empty (0 bytes).")
     _check_file_size(size, limits)
-    _check_declared_size(p, sniff_container(p), limits)
+    declared_w, declared_h = _declared_size(p, sniff_container(p), limits)
     vr = _open(str(p))
     total, fps = len(vr), float(vr.get_avg_fps())
     if total <= 0 or not math.isfinite(fps) or fps <= 0:
         raise InputError(f"{p.name} has no decodable video frames.")
+    check_limits(VideoInfo(str(p), total, fps, declared_w, declared_h, size), limits)  # before any frame decodes
     try:
         with _quiet_decoder():
             height, width = vr[0].shape[:2]

@@ -1,0 +1,116 @@
+"""Batch files: the CSV of jobs in, the JSONL of results out, resumable after any interruption.
+
+Every input row ends as exactly one JSONL line: a result, or an error record naming the row. An interrupted run
+can leave its last line cut short; resuming drops that fragment (the row is redone) and never a finished row.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import InputError
+
+COLUMNS = ("video", "prompt")
+FIELD_LIMIT = 1 << 26  # csv's default (131072 characters) makes a long field an exception; prompts are checked later
+
+
+class BatchError(InputError):
+    """The batch files themselves are unusable: the whole run stops with one message."""
+
+
+@dataclass(frozen=True)
+class Row:
+    line: int  # the CSV line the row starts on, for messages
+    video: str | None
+    prompt: str | None
+
+    @property
+    def key(self) -> tuple[str | None, str | None]:
+        return self.video, self.prompt
+
+    def problem(self) -> str | None:
+        """Why this row cannot be scored at all (a short row), or None."""
+        missing = [c for c, v in zip(COLUMNS, self.key) if v is None]
+        return f"line {self.line} has no {' or '.join(missing)} value" if missing else None
+
+
+def read_rows(path: Path) -> list[Row]:
+    """The CSV's rows (columns video,prompt; a UTF-8 byte-order mark, as Excel writes, is fine)."""
+    if not path.is_file():
+        raise BatchError(f"no such CSV file: {printable(str(path))}")
+    csv.field_size_limit(max(csv.field_size_limit(), FIELD_LIMIT))
+    rows: list[Row] = []
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            if not reader.fieldnames or not set(COLUMNS) <= {c.strip() for c in reader.fieldnames if c}:
+                raise BatchError(f"{printable(path.name)} needs the columns {','.join(COLUMNS)} in its first line")
+            names = {c.strip(): c for c in reader.fieldnames if c}
+            line = reader.line_num + 1
+            for record in reader:
+                rows.append(Row(line, *(record.get(names[c]) for c in COLUMNS)))
+                line = reader.line_num + 1
+    except csv.Error as exc:
+        raise BatchError(f"{printable(path.name)}, line {reader.line_num}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise BatchError(f"{printable(path.name)} is not UTF-8 text (save it as 'CSV UTF-8')") from exc
+    return rows
+
+
+def check_output(path: Path) -> None:
+    if path.is_dir():
+        raise BatchError(f"--out {printable(str(path))} is a folder; give a file such as results.jsonl")
+    if not path.parent.is_dir():
+        raise BatchError(f"the folder of --out does not exist: {printable(str(path.parent))}")
+
+
+def finished_rows(path: Path) -> set[tuple[str | None, str | None]]:
+    """Rows already in the JSONL (results and error records alike), after repairing a cut-off last line."""
+    if not path.exists():
+        return set()
+    _repair_tail(path)
+    done: set[tuple[str | None, str | None]] = set()
+    with path.open(encoding="utf-8", errors="replace") as f:
+        for line in f:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # not ours: kept as it is, never rewritten
+            if isinstance(record, dict) and "video" in record and "prompt" in record:
+                done.add((record["video"], record["prompt"]))
+    return done
+
+
+def _repair_tail(path: Path) -> None:
+    """A run killed mid-write leaves a last line without its newline. A complete JSON object there is kept (its
+    newline added); anything else is a fragment and is removed, so the next line starts cleanly."""
+    with path.open("rb+") as f:
+        data = f.read()
+        if not data or data.endswith(b"\n"):
+            return
+        cut = data.rfind(b"\n") + 1
+        try:
+            whole = isinstance(json.loads(data[cut:]), dict)
+        except ValueError:
+            whole = False
+        if whole:
+            f.write(b"\n")
+        else:
+            f.truncate(cut)
+
+
+def error_record(row: Row, message: str) -> str:
+    return json.dumps({"video": row.video, "prompt": row.prompt, "line": row.line, "error": message},
+                      ensure_ascii=False)
+
+
+def printable(text: str) -> str:
+    """Text safe to print on a terminal: control characters (escape sequences included) shown as escapes,
+    line breaks and tabs kept."""
+    return "".join(c if c in "\n\t" or unicodedata.category(c) != "Cc" else c.encode("unicode_escape").decode()
+                   for c in text)
+
