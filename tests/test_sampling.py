@@ -132,3 +132,22 @@ def test_unknown_dtype_is_refused(monkeypatch) -> None:
     monkeypatch.setenv("VS2_DTYPE", "fp8")
     with pytest.raises(ValueError, match="dtype"):
         Evaluator("smoke")
+
+
+def test_a_score_without_digit_mass_is_shown_not_crashed(clip: str) -> None:
+    """top-k can mask every digit: the official soft score is 0.0 and the extras do not exist."""
+    from vs2demo.parse import parse_scores
+    from vs2demo.render import cards_html
+    from vs2demo.result import Result, Timings, dimension_scores
+    from vs2demo.video import plan_frames, probe
+
+    text = "(1) visual quality: 3\n(2) text-to-video alignment: 4\n(3) physical/common-sense consistency: 2"
+    none = (-np.inf,) * 5
+    scores = dimension_scores(parse_scores(text), (none, none, none), (None, None, None))
+    assert [s.soft for s in scores] == [0.0, 0.0, 0.0]
+    from tests.fakes import INFO
+
+    result = Result(video=clip, prompt="p", raw_output=text, think="", parse_method="official", parse_notes=(),
+                    scores=scores, frames=plan_frames(probe(clip)).to_dict(), model=INFO,
+                    options=GenerationOptions(), timings=Timings(0, 0, None, 1, 1))
+    assert "no probability on any digit" in cards_html(result)

@@ -121,8 +121,9 @@ def _print_summary(result: Result, out) -> None:
           file=out)
     for s in result.scores:
         hard = "-" if s.hard is None else s.hard
-        soft = "" if s.soft is None else (
-            f"  soft {s.soft:.4f}  expected {s.expected:.2f}  confidence {s.confidence:.2f}")
+        soft = "" if s.soft is None else f"  soft {s.soft:.4f}" + (
+            "  (no probability on any digit)" if s.expected is None else
+            f"  expected {s.expected:.2f}  confidence {s.confidence:.2f}")
         print(f"  {s.title:<36} {hard}{soft}", file=out)
     if not result.official_settings:
         print(f"[not the official settings: {', '.join(result.deviations())}]", file=out)

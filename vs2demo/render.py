@@ -98,8 +98,9 @@ def cards_html(result: Result, replay: bool = False) -> str:
         meta = "no score" if s.hard is None else "no digit probabilities"
         if s.soft is not None:
             source = "" if s.soft_source == "official" else " (from the fallback digit)"
-            meta = (f"soft {s.soft:.3f} (official){source}<br>expected {s.expected:.2f} · "
-                    f"confidence {100 * s.confidence:.0f}% (extras)")
+            extras = ("no probability on any digit" if s.expected is None else
+                      f"expected {s.expected:.2f} · confidence {100 * s.confidence:.0f}%")
+            meta = f"soft {s.soft:.3f} (official){source}<br>{extras} (extras)"
         bars = _bars(s.probs) if s.probs else ""
         cards.append(f'<div class="vs2-card"><h4>{escape(s.title)}</h4><div class="vs2-hard">{hard}'
                      f'<span class="vs2-meta"> / 5</span></div><div class="vs2-meta">{meta}</div>{bars}</div>')
