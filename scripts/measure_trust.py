@@ -1,7 +1,7 @@
 """Figures for the README's reliability section, measured on this machine.
 
-1. Resolution bomb: peak memory of refusing a real 16000×16000 H.264 file (0.75 MB), against what opening it
-   with the decoder costs (what probing did before the headers were read first). Each in a fresh process.
+1. Resolution bomb: peak memory of refusing a real 16000×16000 H.264 file (0.75 MB), against what the old probe
+   did before the headers were read first (open the file with the decoder, decode frame 0). Each in a fresh process.
 2. stderr storm: 16 threads × 25 probes of good and broken files; is fd 2 still the terminal/log afterwards?
 3. Abandoned runs: an app whose run streams for ~50 s; one client posts /call/score and never reads it; how long
    until the next visitor's run starts?
@@ -36,9 +36,9 @@ try:
 except InputError as exc:
     print(exc, file=sys.stderr)
 """
-DECODER_OPEN = """
+OLD_PROBE = """
 import decord
-decord.VideoReader(sys.argv[1], ctx=decord.cpu(0), num_threads=1)
+decord.VideoReader(sys.argv[1], ctx=decord.cpu(0), num_threads=1)[0]
 """
 
 
@@ -57,7 +57,7 @@ def bomb(folder: Path) -> dict:
     subprocess.run([_ffmpeg(), "-loglevel", "error", "-y", "-f", "lavfi", "-i", "color=black:s=16000x16000:d=0.08:r=25",
                     "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path)], check=True)
     return {"bomb_file_mb": round(path.stat().st_size / 1e6, 2), "refusal_peak_mb": round(peak_mb(REFUSE, path), 1),
-            "decoder_open_peak_mb": round(peak_mb(DECODER_OPEN, path), 1)}
+            "old_probe_peak_mb": round(peak_mb(OLD_PROBE, path), 1)}
 
 
 def storm(folder: Path) -> dict:
