@@ -1,6 +1,7 @@
-"""VideoScore2 explorer: `python app.py [--model ID|PATH|smoke] [--host H] [--port P] [--share]`.
+"""VideoScore2 explorer: `python app.py [--model ID|PATH|smoke] [--dtype D] [--host H] [--port P] [--share]`.
 
-Importing this module builds `demo` and loads no model; the model loads on first use, once, for everyone.
+Importing this module builds `demo` (what a Space serves) and loads no model; the model loads on first use, once,
+for everyone.
 """
 
 from __future__ import annotations
@@ -8,11 +9,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import logging
 import os
 
+from vs2demo.gpu import ON_ZERO_GPU
 from vs2demo.model import Evaluator
 from vs2demo.options import DTYPES, Limits, model_from_env
-from vs2demo.ui import build_demo, launch_kwargs
+from vs2demo.page import build_demo, launch_kwargs
 
 evaluator = Evaluator(model_from_env(), limits=Limits.from_env())
 demo = build_demo(evaluator)
@@ -28,24 +31,26 @@ def _limit_malloc_arenas() -> None:
 
 
 def main() -> None:
-    global demo, evaluator
     _limit_malloc_arenas()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ap = argparse.ArgumentParser(description="Run the VideoScore2 explorer.")
     ap.add_argument("--model", help="hub id, local folder, or 'smoke' (default: $VS2_MODEL or TIGER-Lab/VideoScore2)")
-    ap.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
-    ap.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
-    ap.add_argument("--share", action="store_true", help="create a public gradio.live link")
     ap.add_argument("--dtype", choices=DTYPES,
                     help="weights' dtype (default: $VS2_DTYPE, else bfloat16 on GPUs, float32 on CPU; "
                          "the official run uses float32)")
+    ap.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
+    ap.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
+    ap.add_argument("--share", action="store_true", help="create a public gradio.live link")
     args = ap.parse_args()
+    served_evaluator, served = evaluator, demo
     if (args.model and args.model != evaluator.model_id) or args.dtype:
-        evaluator = Evaluator(args.model or evaluator.model_id, dtype=args.dtype, limits=evaluator.limits)
-        demo = build_demo(evaluator)
-    if os.environ.get("SPACES_ZERO_GPU"):
+        served_evaluator = Evaluator(args.model or evaluator.model_id, dtype=args.dtype, limits=evaluator.limits)
+        served = build_demo(served_evaluator)
+    if ON_ZERO_GPU:
         # ZeroGPU: weights must be placed on "cuda" in the main process, before any GPU call.
-        evaluator.load()
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, **launch_kwargs(demo, evaluator))
+        served_evaluator.load()
+    served.launch(server_name=args.host, server_port=args.port, share=args.share,
+                  **launch_kwargs(served, served_evaluator))
 
 
 if __name__ == "__main__":

@@ -27,10 +27,10 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.official import official_generate, official_inputs  # noqa: E402
+from tests.synth import write_clip  # noqa: E402
 from vs2demo.model import Evaluator, Finished, Job, Piece  # noqa: E402
-from vs2demo.official import official_generate, official_inputs  # noqa: E402
 from vs2demo.options import GenerationOptions  # noqa: E402
-from vs2demo.synth import write_clip  # noqa: E402
 from vs2demo.video import load_frames  # noqa: E402
 
 PROMPT = "a red ball bouncing on a wooden floor"
@@ -129,7 +129,7 @@ def bench_pipeline(ev: Evaluator, clip: Path, other: Path, tokens: int, mem: Pea
     official_inputs(ev.processor, str(clip), PROMPT)
     out["official_prepare_s"] = time.perf_counter() - start
     # ours, first time (decode + preprocess) and again with other settings (reused)
-    ev._cache.clear()
+    ev.cache.clear()
     start = time.perf_counter()
     prepared, _ = ev.prepare(str(clip))
     out["ours_prepare_first_s"] = time.perf_counter() - start
@@ -207,9 +207,9 @@ def bench_extraction(ev: Evaluator, tokens: int) -> dict:
     """Score extraction on a realistic output: a long think block, the three scores at the end."""
     import torch
 
+    from tests.official import official_soft_scores
     from vs2demo.digits import DigitRecorder
-    from vs2demo.model import _RowDecoder, official_digit_steps
-    from vs2demo.official import official_soft_scores
+    from vs2demo.generation import RowDecoder, official_digit_steps
     from vs2demo.parse import parse_scores
 
     tok = ev.processor.tokenizer
@@ -225,11 +225,11 @@ def bench_extraction(ev: Evaluator, tokens: int) -> dict:
     start = time.perf_counter()
     official = official_soft_scores(scores, ids, tok)
     out["official_extract_s"] = time.perf_counter() - start
-    recorder = DigitRecorder(ev._digit_ids())  # its per-step log_softmax belongs to generation, timed there
+    recorder = DigitRecorder(ev.digit_ids())  # its per-step log_softmax belongs to generation, timed there
     for s in scores:
         recorder(None, s)
     start = time.perf_counter()
-    row = _RowDecoder(tok, ev._stop_ids())  # the offsets ours records while streaming, included here
+    row = RowDecoder(tok, ev.stop_ids())  # the offsets ours records while streaming, included here
     for t in ids:
         row.push(t)
     parse_scores(row.text)

@@ -221,7 +221,7 @@ def naive_tensors(ev: Any, path: str, prompt: str) -> dict[str, Any]:
     """The official call as written (no video metadata), run under transformers 5: the spec's trap."""
     import torch
 
-    from vs2demo.official import official_inputs
+    from tests.official import official_inputs
 
     inputs = dict(official_inputs(ev.processor, path, prompt, FPS))
     if "mm_token_type_ids" not in inputs:
@@ -318,10 +318,10 @@ def main(argv: list[str] | None = None) -> int:
     import transformers
 
     transformers.utils.logging.disable_progress_bar()  # the weight-loading bar; warnings stay on
+    from tests.synth import write_clip
     from vs2demo.model import Evaluator
     from vs2demo.prompt import user_text
     from vs2demo.smoke import ensure_smoke_model
-    from vs2demo.synth import write_clip
 
     if not Path(args.official_python).exists():
         print(f"error: no official interpreter at {args.official_python}", file=sys.stderr)
@@ -389,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print()
     print("note (information, not a failure): the official call as written, run under transformers "
-          f"{transformers.__version__} (vs2demo.official.official_inputs, no video metadata):")
+          f"{transformers.__version__} (tests.official.official_inputs, no video metadata):")
     for c in clips:
         differ = [r.tensor for r in naive_rows if r.clip == c.name and not r.equal]
         spg = naive[c.name]["second_per_grid_ts"].tolist()

@@ -5,7 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vs2demo.corpus import CASES, make
+from tests.corpus import CASES, make
 
 if __name__ == "__main__":
     paths = make(sys.argv[1] if len(sys.argv) > 1 else "edge_cases")

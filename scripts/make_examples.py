@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from vs2demo.synth import write_clip
+from tests.synth import write_clip
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 SIZE = (320, 240)

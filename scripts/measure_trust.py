@@ -51,7 +51,7 @@ def peak_mb(body: str, path: Path) -> float:
 
 
 def bomb(folder: Path) -> dict:
-    from vs2demo.corpus import _ffmpeg
+    from tests.corpus import _ffmpeg
 
     path = folder / "bomb.mp4"
     subprocess.run([_ffmpeg(), "-loglevel", "error", "-y", "-f", "lavfi", "-i", "color=black:s=16000x16000:d=0.08:r=25",
@@ -61,8 +61,8 @@ def bomb(folder: Path) -> dict:
 
 
 def storm(folder: Path) -> dict:
-    from tests.test_hostile import STORM
-    from vs2demo.corpus import make
+    from tests.corpus import make
+    from tests.helpers import STORM
 
     files = make(folder, ["mp4_h264", "mkv", "truncated_mp4"])
     out = subprocess.run([sys.executable, "-c", STORM, *map(str, files.values())], cwd=ROOT, capture_output=True,
@@ -74,9 +74,7 @@ def abandoned() -> dict:
     import httpx
     from gradio_client import handle_file
 
-    from tests.fakes import ScriptedEvaluator
-    from tests.test_app import ASSETS, launch
-    from tests.test_serving import SETTINGS, SLOW, _upload
+    from tests.helpers import ASSETS, RAW_SETTINGS, SLOW, ScriptedEvaluator, launch, upload
     from vs2demo import serving
 
     evaluator = ScriptedEvaluator(SLOW, delay_s=0.02)
@@ -84,7 +82,7 @@ def abandoned() -> dict:
     base = client.src.rstrip("/") + "/gradio_api"
     try:
         clip = str(ASSETS / "ball_bounces.mp4")
-        httpx.post(f"{base}/call/score", json={"data": [_upload(base, clip), "a ball", *SETTINGS]}, timeout=30)
+        httpx.post(f"{base}/call/score", json={"data": [upload(base, clip), "a ball", *RAW_SETTINGS]}, timeout=30)
         while evaluator.started < 1:
             time.sleep(0.05)
         start = time.monotonic()

@@ -33,7 +33,7 @@ def clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def make_clip(clip_dir: Path):
-    from vs2demo.synth import write_clip
+    from tests.synth import write_clip
 
     def make(seconds: float, fps: float = 24.0, size: tuple[int, int] = (320, 240), **kw) -> str:
         name = f"clip_{seconds}s_{fps}fps_{size[0]}x{size[1]}_{abs(hash(tuple(sorted(kw.items())))) % 10**6}.mp4"

@@ -3,29 +3,14 @@
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
-SETTINGS = (1, False, 0.7, 1024, 2.0)  # seed, greedy, temperature, max new tokens, fps
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def launch(evaluator):
-    from vs2demo.ui import build_demo, launch_kwargs
-
-    demo = build_demo(evaluator)
-    port = free_port()
-    demo.launch(server_port=port, prevent_thread_lock=True, quiet=True, **launch_kwargs(demo, evaluator))
-    return demo, Client(f"http://127.0.0.1:{port}/", verbose=False)
+from tests.helpers import ASSETS, SETTINGS, launch
+from vs2demo.dimensions import DIMENSIONS
+from vs2demo.parse import parse_scores
 
 
 @pytest.fixture(scope="module")
@@ -54,12 +39,14 @@ def test_score_streams_then_returns_scores_frames_and_figure(app) -> None:
     texts = [u[2] for u in updates if isinstance(u[2], str)]
     assert len(updates) >= 4 and len({t for t in texts if t}) >= 2  # the reasoning grew over several updates
     assert reasoning == raw == result["raw_output"]
-    assert result["parse_method"] in {"official", "fallback", "partial", "none"}
+    parsed = parse_scores(raw)
+    assert result["parse_method"] == parsed.method.value
+    assert [result["scores"][d.key]["hard"] for d in DIMENSIONS] == list(parsed.scores)
     assert set(result["scores"]) == {"visual_quality", "text_to_video_alignment", "physical_consistency"}
     assert len(gallery) == result["frames"]["frame_count"] == 6
     assert "0.00 s" in gallery[0]["caption"]
-    if result["parse_method"] != "none":
-        assert radar["type"] == "plotly"
+    has_score = any(s is not None for s in parsed.scores)
+    assert (radar is not None and radar["type"] == "plotly") == has_score  # a chart exactly when a score exists
     assert "frames" in plan and "Done" in status and "vs2-badge" in cards
     assert Path(download).read_text().startswith("{")
 
@@ -73,8 +60,8 @@ def test_compare_returns_both(app) -> None:
     assert [row[0] for row in table["data"]][-1] == "Overall (sum)"
     assert "Overall" in verdict and "Done" in status
     assert "The model will see" in plan_a and "The model will see" in plan_b
-    if both["clip_a"]["parse_method"] != "none" or both["clip_b"]["parse_method"] != "none":
-        assert radar["type"] == "plotly"
+    has_score = any(s is not None for text in (text_a, text_b) for s in parse_scores(text).scores)
+    assert (radar is not None and radar["type"] == "plotly") == has_score
     assert set(json.loads(Path(download).read_text())) == {"clip_a", "clip_b"}
 
 
@@ -99,7 +86,7 @@ def test_bad_input_gets_a_message_and_the_app_keeps_serving(app, tmp_path, case)
 
 
 def test_fallback_and_no_score_states_are_labelled(tmp_path) -> None:
-    from tests.fakes import ScriptedEvaluator
+    from tests.helpers import ScriptedEvaluator
 
     recovered = "<think>fine</think>\nVisual quality: 4/5\nText-to-video alignment: 3/5\n" \
                 "Physical/common-sense consistency = 2"
@@ -148,7 +135,7 @@ def test_handler_refuses_paths_outside_uploads_and_examples(evaluator) -> None:
 def test_failure_inside_generate_fails_that_visitor_only(app, evaluator, monkeypatch) -> None:
     from gradio_client.exceptions import AppError
 
-    from tests.fakes import fail_first_generate
+    from tests.helpers import fail_first_generate
 
     fail_first_generate(monkeypatch, evaluator)
     model = evaluator.model
@@ -173,13 +160,13 @@ def test_model_that_cannot_load_gives_a_message_and_the_page_keeps_working(tmp_p
 
 
 def test_files_handed_to_gradio_are_written_once_and_pruned(tmp_path, monkeypatch) -> None:
-    from vs2demo import ui
+    from vs2demo import files
 
-    monkeypatch.setattr(ui, "FILES_DIR", tmp_path)
-    monkeypatch.setattr(ui, "KEEP_FILES", 3)
-    monkeypatch.setattr(ui, "PRUNE_EVERY", 1)
-    first = ui._write_file("a.json", b"1")
-    assert ui._write_file("a.json", b"other") == first and Path(first).read_bytes() == b"1"  # never rewritten
+    monkeypatch.setattr(files, "FILES_DIR", tmp_path)
+    monkeypatch.setattr(files, "KEEP_FILES", 3)
+    monkeypatch.setattr(files, "PRUNE_EVERY", 1)
+    first = files.write_file("a.json", b"1")
+    assert files.write_file("a.json", b"other") == first and Path(first).read_bytes() == b"1"  # never rewritten
     for i in range(6):
-        ui._write_file(f"f{i}.json", b"x")
+        files.write_file(f"f{i}.json", b"x")
     assert len(list(tmp_path.glob("*.json"))) == 3

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cli import cli
+from tests.helpers import cli
 from vs2demo import batch
 
 

@@ -46,8 +46,8 @@ def browser():
 
 
 def serve(evaluator):
-    from tests.test_app import free_port
-    from vs2demo.ui import build_demo, launch_kwargs
+    from tests.helpers import free_port
+    from vs2demo.page import build_demo, launch_kwargs
 
     demo = build_demo(evaluator)
     port = free_port()
@@ -84,7 +84,7 @@ def test_score_then_compare_in_a_real_browser(evaluator, browser, shots) -> None
         assert seen and all(seen[i + 1].startswith(seen[i]) for i in range(len(seen) - 1)), seen
         page.wait_for_selector("#vs2-radar .js-plotly-plot", timeout=30_000)
         assert page.locator(".vs2-card").count() == 3
-        assert page.locator("text=Smoke model").count() >= 1  # the banner says the scores mean nothing
+        assert page.locator("text=SMOKE MODEL").count() >= 1  # the banner says the scores mean nothing
         assert page.locator("#vs2-frames img").count() == 6  # the six frames the model saw
         assert page.locator("#vs2-frames >> text=0.00 s · frame 0").count() == 1
         page.locator("#vs2-frames img").nth(2).click()  # frame 28 at 1.17 s: the player seeks there
@@ -96,7 +96,8 @@ def test_score_then_compare_in_a_real_browser(evaluator, browser, shots) -> None
         upload(page, "vs2-video-a", ASSETS / "ball_bounces.mp4")
         upload(page, "vs2-video-b", ASSETS / "ball_sinks.mp4")
         page.locator("#vs2-prompt-a textarea").fill("a red ball bouncing on a wooden floor")
-        page.wait_for_timeout(1500)  # let both uploads finish
+        for side in ("a", "b"):  # both uploads finished and planned
+            page.wait_for_selector(f"#vs2-plan-{side} >> text=The model will see", timeout=30_000)
         page.click("#vs2-compare")
         page.wait_for_selector("#vs2-verdict >> text=Overall", timeout=120_000)
         page.wait_for_selector("#vs2-radar-compare .js-plotly-plot", timeout=30_000)
@@ -116,7 +117,7 @@ def test_score_then_compare_in_a_real_browser(evaluator, browser, shots) -> None
 
 
 def test_model_output_with_html_renders_as_text(browser, shots) -> None:
-    from tests.fakes import ScriptedEvaluator
+    from tests.helpers import ScriptedEvaluator
 
     hostile = ('<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2"><b>bold</b>\n'
                "(1) visual quality: 3\n(2) text-to-video alignment: 4\n(3) physical/common-sense consistency: 2")
@@ -125,7 +126,6 @@ def test_model_output_with_html_renders_as_text(browser, shots) -> None:
         page = ready_to_score(browser, url, "ball_bounces.mp4", '<img src=x onerror="window.__pwned = 3">')
         page.click("#vs2-evaluate")
         page.wait_for_selector("#vs2-status >> text=Done", timeout=60_000)
-        page.wait_for_timeout(500)
         assert page.evaluate("window.__pwned") is None
         assert "<script>window.__pwned = 1</script>" in page.locator("#vs2-reasoning textarea").input_value()
         assert page.locator("img[src='x']").count() == 0
@@ -166,7 +166,7 @@ def test_example_runs_once_then_replays(smoke_dir, browser, shots) -> None:
 @pytest.fixture
 def slow_run(browser):
     """A long scripted generation already streaming into a page: (evaluator, page)."""
-    from tests.fakes import ScriptedEvaluator
+    from tests.helpers import ScriptedEvaluator
 
     slow = ScriptedEvaluator("<think>" + "looking closely at every frame. " * 200 + "</think>", delay_s=0.05)
     demo, url = serve(slow)
@@ -189,7 +189,7 @@ def wait_until_ended(slow, seconds: float) -> None:
 
 def test_reasoning_grows_while_streaming(slow_run) -> None:
     slow, page = slow_run
-    page.wait_for_timeout(1500)
+    page.wait_for_function("window.__seen.filter(Boolean).length >= 5", timeout=30_000)
     seen = [v for v in page.evaluate("window.__seen") if v]
     assert len(seen) >= 5, seen  # the text reached the page in many growing steps, not all at the end
     assert all(seen[i + 1].startswith(seen[i]) and len(seen[i + 1]) > len(seen[i]) for i in range(len(seen) - 1))
@@ -198,12 +198,10 @@ def test_reasoning_grows_while_streaming(slow_run) -> None:
 
 def test_stop_ends_generation_promptly_and_the_next_run_works(slow_run) -> None:
     slow, page = slow_run
-    start = time.monotonic()
     page.click("#vs2-stop")
     page.wait_for_selector("#vs2-status >> text=Stopped early", timeout=10_000)
     wait_until_ended(slow, 5)
     assert slow.ended == ["stopped"]  # the generation itself ended, at the next piece
-    assert time.monotonic() - start < 5
     assert len(page.locator("#vs2-reasoning textarea").input_value()) < len(slow.text)
     slow.text = "(1) visual quality: 3 (2) text-to-video alignment: 3 (3) physical/common-sense consistency: 3"
     page.click("#vs2-evaluate")

@@ -2,16 +2,11 @@
 
 import csv
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-
-def cli(*args, input=None):
-    return subprocess.run([sys.executable, "-m", "vs2demo", *args], capture_output=True, text=True, input=input,
-                          timeout=600)
+from tests.helpers import cli
 
 
 @pytest.fixture(scope="module")
@@ -36,25 +31,29 @@ def truncated(tmp_path_factory, clip):
     return str(p)
 
 
-def test_error_paths_exit_2_with_one_line(smoke_dir, clip, not_video, empty, truncated, tmp_path) -> None:
-    cases = {
-        "missing file": ["score", str(tmp_path / "nope.mp4"), "--prompt", "x", "--model", "smoke"],
-        "not a video": ["score", not_video, "--prompt", "x", "--model", "smoke"],
-        "empty file": ["score", empty, "--prompt", "x", "--model", "smoke"],
-        "truncated": ["score", truncated, "--prompt", "x", "--model", "smoke"],
-        "empty prompt": ["score", clip, "--prompt", "   ", "--model", "smoke"],
-        "no prompt": ["score", clip, "--model", "smoke"],
-        "unknown model": ["score", clip, "--prompt", "x", "--model", str(tmp_path / "no-model")],
-        "frames of non-video": ["frames", not_video, "--json"],
-        "bad fps": ["score", clip, "--prompt", "x", "--fps", "0", "--model", "smoke"],
-    }
-    for name, args in cases.items():
-        out = cli(*args)
-        lines = out.stderr.strip().splitlines()
-        assert out.returncode == 2, (name, out.stderr)
-        assert lines[-1].startswith("error: "), (name, out.stderr)
-        assert "Traceback" not in out.stderr, name
-        assert [line for line in lines if line.startswith("error: ")] == [lines[-1]], name
+ERROR_CASES = {
+    "missing file": lambda f: ["score", str(f["tmp"] / "nope.mp4"), "--prompt", "x", "--model", "smoke"],
+    "not a video": lambda f: ["score", f["not_video"], "--prompt", "x", "--model", "smoke"],
+    "empty file": lambda f: ["score", f["empty"], "--prompt", "x", "--model", "smoke"],
+    "truncated": lambda f: ["score", f["truncated"], "--prompt", "x", "--model", "smoke"],
+    "empty prompt": lambda f: ["score", f["clip"], "--prompt", "   ", "--model", "smoke"],
+    "no prompt": lambda f: ["score", f["clip"], "--model", "smoke"],
+    "unknown model": lambda f: ["score", f["clip"], "--prompt", "x", "--model", str(f["tmp"] / "no-model")],
+    "frames of non-video": lambda f: ["frames", f["not_video"], "--json"],
+    "bad fps": lambda f: ["score", f["clip"], "--prompt", "x", "--fps", "0", "--model", "smoke"],
+    "bad dtype": lambda f: ["score", f["clip"], "--prompt", "x", "--model", "smoke", "--dtype", "int8"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(ERROR_CASES))
+def test_error_paths_exit_2_with_one_line(smoke_dir, clip, not_video, empty, truncated, tmp_path, name) -> None:
+    files = {"clip": clip, "not_video": not_video, "empty": empty, "truncated": truncated, "tmp": tmp_path}
+    out = cli(*ERROR_CASES[name](files))
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2, out.stderr
+    assert lines[-1].startswith("error: "), out.stderr
+    assert "Traceback" not in out.stderr
+    assert [line for line in lines if line.startswith("error: ")] == [lines[-1]]
 
 
 def test_frames_json_plan(make_clip) -> None:

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from vs2demo.corpus import CASES, make
+from tests.corpus import CASES, make
 from vs2demo.errors import InputError
 from vs2demo.options import GenerationOptions, Limits
 
@@ -35,7 +35,7 @@ def test_engine(evaluator, corpus, case) -> None:
     try:
         result = evaluator.score(str(corpus[case.name]), "a test pattern", OPTIONS)
         check(case, True, None)
-        assert result.frames["frame_count"] >= 4
+        assert len(result.plan.indices) >= 4
     except InputError as exc:
         check(case, False, str(exc))
 
@@ -77,7 +77,7 @@ def test_app_api(evaluator, corpus) -> None:
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError
 
-    from tests.test_app import launch
+    from tests.helpers import launch
 
     demo, client = launch(evaluator)
     try:

@@ -6,10 +6,10 @@ import threading
 import pytest
 import torch
 
+from tests.official import official_generate
 from vs2demo.errors import GenerationError, InputError, ModelLoadError
 from vs2demo.model import Evaluator, Finished, FramesReady, Job, Piece, Planned
-from vs2demo.official import official_generate
-from vs2demo.options import OFFICIAL_DECODE, GenerationOptions
+from vs2demo.options import GenerationOptions
 
 PROMPT = "a red ball bouncing on a wooden floor"
 
@@ -78,8 +78,7 @@ def test_closing_the_stream_frees_the_model(evaluator, clip) -> None:
         if isinstance(event, Piece):
             break
     stream.close()  # what a UI does when a visitor leaves
-    assert evaluator._gen_lock.acquire(timeout=5)
-    evaluator._gen_lock.release()
+    assert evaluator.wait_idle(timeout=5)
 
 
 def test_second_evaluation_reuses_prepared_frames(evaluator, make_clip) -> None:
@@ -87,26 +86,26 @@ def test_second_evaluation_reuses_prepared_frames(evaluator, make_clip) -> None:
     first = evaluator.score(path, PROMPT, GenerationOptions(seed=1, max_new_tokens=8))
     second = evaluator.score(path, "another prompt", GenerationOptions(seed=2, max_new_tokens=8))
     assert not first.timings.frames_cached and second.timings.frames_cached
-    assert first.frames == second.frames
+    assert first.plan == second.plan
 
 
 def test_compare_two_clips_interleaves_both_streams(evaluator, clip, make_clip) -> None:
     other = make_clip(4.0, 30, (240, 320))
     events, results = run(evaluator, [Job(clip, PROMPT), Job(other, "a square")],
                           GenerationOptions(seed=3, max_new_tokens=60))
-    order = [e.clip for e in events if isinstance(e, Piece)]
+    order = [e.index for e in events if isinstance(e, Piece)]
     assert set(order) == {0, 1}
     assert order.index(1) < len(order) - 1 - order[::-1].index(0)  # clip 1 speaks before clip 0 is done
     for i, r in enumerate(results):
-        assert "".join(e.text for e in events if isinstance(e, Piece) and e.clip == i) == r.raw_output
-    assert results[0].frames["frame_count"] == 6 and results[1].frames["frame_count"] == 8
+        assert "".join(e.text for e in events if isinstance(e, Piece) and e.index == i) == r.raw_output
+    assert len(results[0].plan.indices) == 6 and len(results[1].plan.indices) == 8
 
 
 def test_result_serialises_to_json(evaluator, clip) -> None:
     result = evaluator.score(clip, PROMPT, GenerationOptions(seed=1, max_new_tokens=120))
     data = json.loads(result.to_json())
     assert set(data["scores"]) == {"visual_quality", "text_to_video_alignment", "physical_consistency"}
-    assert data["frames"]["indices"] == list(result.frames["indices"])
+    assert data["frames"]["indices"] == list(result.plan.indices)
     assert data["model"]["device"] == "cpu" and data["model"]["dtype"] == "float32"
     assert data["options"]["seed"] == 1 and data["settings_deviations"] == ["seed 1", "max new tokens 120"]
     for key in ("decode_s", "preprocess_s", "ttft_s", "generate_s", "tokens_per_s", "new_tokens"):
@@ -116,7 +115,7 @@ def test_result_serialises_to_json(evaluator, clip) -> None:
 def test_per_step_memory_is_five_floats(evaluator, clip) -> None:
     from vs2demo.digits import DigitRecorder
 
-    recorder = DigitRecorder(evaluator._digit_ids())
+    recorder = DigitRecorder(evaluator.digit_ids())
     scores = torch.randn(1, len(evaluator.processor.tokenizer))
     assert recorder(torch.zeros(1, 3, dtype=torch.long), scores) is scores  # observes, never changes
     assert recorder.steps[0].shape == (1, 5)
@@ -137,7 +136,7 @@ def test_model_that_cannot_load_gives_one_clear_error(tmp_path) -> None:
 
 
 def test_failure_mid_generation_is_reported_and_the_next_request_works(evaluator, clip, monkeypatch) -> None:
-    from tests.fakes import fail_first_generate
+    from tests.helpers import fail_first_generate
 
     fail_first_generate(monkeypatch, evaluator)
     model_before = evaluator.model
@@ -147,8 +146,18 @@ def test_failure_mid_generation_is_reported_and_the_next_request_works(evaluator
     assert evaluator.model is model_before  # not reloaded
 
 
-def test_decode_settings_match_the_official_ones() -> None:
-    assert OFFICIAL_DECODE == {"skip_special_tokens": True, "clean_up_tokenization_spaces": False}
+def test_streamed_text_is_decoded_as_the_official_script_decodes(evaluator) -> None:
+    """Special tokens dropped, spaces before punctuation kept as written (no clean-up), pieces joined exactly."""
+    from vs2demo.generation import RowDecoder
+
+    tok = evaluator.processor.tokenizer
+    ids = (tok("<think>It is n't sharp , really .</think> 一只")["input_ids"]
+           + [tok.convert_tokens_to_ids("<|vision_start|>")] + tok("(1) visual quality: 3")["input_ids"])
+    row = RowDecoder(tok, set())
+    pieces = [row.push(t) for t in ids]
+    official = tok.batch_decode([ids], skip_special_tokens=True, clean_up_tokenization_spaces=False)[0]
+    assert "".join(pieces) == row.text == official
+    assert " ," in row.text and " ." in row.text and "<|vision_start|>" not in row.text
 
 
 def test_generation_uses_the_official_rope_positions_for_long_clips(evaluator, make_clip) -> None:

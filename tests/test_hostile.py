@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.corpus import make
+from tests.helpers import STORM
 from vs2demo import video
 from vs2demo.container import MAX_ELEMENTS, HeaderError, declared_frame_size
-from vs2demo.corpus import make
 from vs2demo.errors import InputError
 from vs2demo.model import Evaluator
 from vs2demo.options import Limits
@@ -116,8 +117,8 @@ def test_cache_is_bounded_by_bytes_as_well_as_entries(evaluator, make_clip) -> N
     small.processor = evaluator.processor  # the processor is all prepare() needs; no second model load
     for path in clips:
         small.prepare(path)
-    assert 0 < small.cached_bytes <= small.cache_bytes
-    assert len(small._cache) == 2  # the oldest went to stay within 2.5 clips' bytes
+    assert 0 < small.cache.nbytes <= small.cache.max_bytes
+    assert len(small.cache) == 2  # the oldest went to stay within 2.5 clips' bytes
     assert small.prepare(clips[0])[1] is False and small.prepare(clips[2])[1] is True
 
 
@@ -125,35 +126,17 @@ def test_a_clip_over_the_whole_budget_is_not_kept(evaluator, clip) -> None:
     tiny = Evaluator("smoke", cache_mb=0.001)
     tiny.processor = evaluator.processor
     prepared, hit = tiny.prepare(clip)
-    assert not hit and prepared.nbytes > tiny.cache_bytes
-    assert tiny.cached_bytes == 0 and tiny.prepare(clip)[1] is False
+    assert not hit and prepared.nbytes > tiny.cache.max_bytes
+    assert tiny.cache.nbytes == 0 and tiny.prepare(clip)[1] is False
 
 
 def test_cache_budget_comes_from_the_environment(monkeypatch) -> None:
     monkeypatch.setenv("VS2_CACHE_MB", "123")
-    assert Evaluator("smoke").cache_bytes == 123_000_000
+    assert Evaluator("smoke").cache.max_bytes == 123_000_000
 
 
 # ---- stderr under concurrent probes -------------------------------------------------------------
 
-STORM = r"""
-import os, sys, threading
-from vs2demo import video
-from vs2demo.errors import InputError
-paths = sys.argv[1:]
-before = os.readlink("/proc/self/fd/2")
-def work(k):
-    for i in range(25):
-        try:
-            video.probe(paths[(k + i) % len(paths)])
-        except InputError:
-            pass
-threads = [threading.Thread(target=work, args=(k,)) for k in range(16)]
-[t.start() for t in threads]
-[t.join() for t in threads]
-assert os.readlink("/proc/self/fd/2") == before, os.readlink("/proc/self/fd/2")
-sys.stderr.write("STDERR-ALIVE\n")
-"""
 
 
 def test_stderr_survives_a_storm_of_concurrent_probes(corpus, tmp_path) -> None:

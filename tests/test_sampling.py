@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
+from tests.official import official_generate, official_soft_at
 from vs2demo.digits import DigitRecorder
 from vs2demo.model import Evaluator
-from vs2demo.official import official_generate, official_soft_at
 from vs2demo.options import GenerationOptions
 from vs2demo.parse import soft_from_logprobs
 
@@ -61,14 +61,14 @@ def test_recorder_sees_every_step_exactly_as_output_scores(variant: Evaluator, c
     """Whatever the config, the recorder runs after all of generate()'s processors, at every step."""
     prepared, _ = variant.prepare(clip)
     inputs = variant.model_inputs([prepared], [PROMPT])
-    recorder = DigitRecorder(variant._digit_ids())
+    recorder = DigitRecorder(variant.digit_ids())
     torch.manual_seed(3)
     with torch.inference_mode():
         out = variant.model.generate(**inputs, do_sample=True, temperature=1.5, max_new_tokens=40,
                                      logits_processor=[recorder], output_scores=True, return_dict_in_generate=True)
     assert len(recorder.steps) == len(out.scores)
     for recorded, scores in zip(recorder.steps, out.scores):
-        assert torch.equal(recorded, torch.log_softmax(scores, dim=-1)[:, variant._digit_ids()])
+        assert torch.equal(recorded, torch.log_softmax(scores, dim=-1)[:, variant.digit_ids()])
 
 
 def _random_step_scores(rng: np.random.Generator, vocab: int) -> torch.Tensor:
@@ -145,9 +145,9 @@ def test_a_score_without_digit_mass_is_shown_not_crashed(clip: str) -> None:
     none = (-np.inf,) * 5
     scores = dimension_scores(parse_scores(text), (none, none, none), (None, None, None))
     assert [s.soft for s in scores] == [0.0, 0.0, 0.0]
-    from tests.fakes import INFO
+    from tests.helpers import INFO
 
     result = Result(video=clip, prompt="p", raw_output=text, think="", parse_method="official", parse_notes=(),
-                    scores=scores, frames=plan_frames(probe(clip)).to_dict(), model=INFO,
+                    scores=scores, plan=plan_frames(probe(clip)), model=INFO,
                     options=GenerationOptions(), timings=Timings(0, 0, None, 1, 1))
     assert "no probability on any digit" in cards_html(result)

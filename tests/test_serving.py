@@ -11,15 +11,13 @@ import httpx
 import pytest
 from gradio_client import Client, handle_file
 
-from tests.fakes import ScriptedEvaluator
-from tests.test_app import ASSETS, launch
+from tests.helpers import ASSETS, RAW_SETTINGS, SLOW, ScriptedEvaluator, launch, upload
 from vs2demo import serving
 from vs2demo.options import Limits
 
 CLIP = str(ASSETS / "ball_bounces.mp4")
 SCORED = "<think>fine</think>\n(1) visual quality: 4\n(2) text-to-video alignment: 3\n" \
          "(3) physical/common-sense consistency: 2"
-SLOW = "<think>" + "The ball keeps bouncing. " * 400 + "</think>"  # ~50 s at 4 characters per 0.02 s
 
 
 @pytest.fixture
@@ -38,17 +36,10 @@ def served():
         demo.close()
 
 
-SETTINGS = [None, False, 0.7, 1024, 2.0]  # raw HTTP sends every value; gradio_client fills the defaults
 
 
 def _post_call(base: str, api: str, data: list, **kw) -> httpx.Response:
-    return httpx.post(f"{base}/call/{api}", json={"data": [*data, *SETTINGS]}, timeout=30, **kw)
-
-
-def _upload(base: str, path: str) -> dict:
-    with open(path, "rb") as f:
-        name = httpx.post(f"{base}/upload", files={"files": (Path(path).name, f)}, timeout=30).json()[0]
-    return {"path": name, "meta": {"_type": "gradio.FileData"}}
+    return httpx.post(f"{base}/call/{api}", json={"data": [*data, *RAW_SETTINGS]}, timeout=30, **kw)
 
 
 def _wait(condition, timeout: float) -> float:
@@ -81,7 +72,7 @@ def test_every_setting_has_its_official_default_in_the_api(served) -> None:
 def test_a_run_whose_results_are_never_read_frees_the_model(served, monkeypatch) -> None:
     monkeypatch.setattr(serving, "UNREAD_GRACE_S", 2.0)
     evaluator, client, base = served(SLOW, delay_s=0.02)
-    _post_call(base, "score", [_upload(base, CLIP), "a ball"]).raise_for_status()  # posted, never read
+    _post_call(base, "score", [upload(base, CLIP), "a ball"]).raise_for_status()  # posted, never read
     _wait(lambda: evaluator.started >= 1, 30)
     job = client.submit(handle_file(CLIP), "a ball", api_name="/score")
     waited = _wait(lambda: evaluator.started >= 2, 40)  # the next visitor's run begins
@@ -92,7 +83,7 @@ def test_a_run_whose_results_are_never_read_frees_the_model(served, monkeypatch)
 
 def test_a_client_that_disconnects_stops_its_run(served) -> None:
     evaluator, _, base = served(SLOW, delay_s=0.02)
-    event = _post_call(base, "score", [_upload(base, CLIP), "a ball"]).json()["event_id"]
+    event = _post_call(base, "score", [upload(base, CLIP), "a ball"]).json()["event_id"]
     with httpx.stream("GET", f"{base}/call/score/{event}", timeout=30) as stream:
         for line in stream.iter_lines():
             if line.startswith("data:") and "ball" in line:
@@ -104,8 +95,8 @@ def test_a_client_that_disconnects_stops_its_run(served) -> None:
 def test_one_session_cannot_queue_more_than_its_bound(served) -> None:
     _, client, base = served(SLOW, delay_s=0.02)
     fn_index = next(i for i, fn in client_fns(client) if fn == "score")
-    clip = _upload(base, CLIP)
-    body = {"data": [clip, "a ball", *SETTINGS], "fn_index": fn_index, "session_hash": "tab-1", "event_data": None,
+    clip = upload(base, CLIP)
+    body = {"data": [clip, "a ball", *RAW_SETTINGS], "fn_index": fn_index, "session_hash": "tab-1", "event_data": None,
             "trigger_id": None}
     answers = [httpx.post(f"{base}/queue/join", json=body, timeout=30) for _ in range(serving.MAX_RUNS_PER_SESSION)]
     assert all(a.status_code == 200 for a in answers)
@@ -118,7 +109,7 @@ def test_one_session_cannot_queue_more_than_its_bound(served) -> None:
 def test_sessionless_calls_are_bounded_per_address(served, monkeypatch) -> None:
     monkeypatch.setenv("VS2_MAX_RUNS_PER_ADDRESS", "3")
     _, _, base = served(SLOW, delay_s=0.02)
-    clip = _upload(base, CLIP)
+    clip = upload(base, CLIP)
     codes = [_post_call(base, "score", [clip, "a ball"]).status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
 

@@ -63,7 +63,7 @@ def test_frames_bit_identical_to_qwen_vl_utils(make_clip, seconds, fps, size) ->
 
 @pytest.mark.parametrize("seconds,fps,size", CLIPS[:3])
 def test_model_inputs_match_process_vision_info_and_processor(evaluator, make_clip, seconds, fps, size) -> None:
-    from vs2demo.official import official_inputs
+    from tests.official import official_inputs
 
     path = make_clip(seconds, fps, size)
     prompt = "a square crossing a gradient"

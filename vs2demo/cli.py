@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,8 +16,10 @@ from pathlib import Path
 from . import batch
 from .batch import printable
 from .errors import ModelLoadError, VS2Error
-from .options import DTYPES, OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, GenerationOptions, Limits
+from .options import DTYPES, OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, OFFICIAL_TEMPERATURE, GenerationOptions, Limits
 from .result import Result
+
+log = logging.getLogger("vs2demo.cli")
 
 
 class CLIError(VS2Error):
@@ -34,12 +38,14 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--model", help="hub id, local folder, or 'smoke' (default: $VS2_MODEL or TIGER-Lab/VideoScore2)")
     s.add_argument("--seed", type=int, help="fix the sampling seed (reproducible; not official)")
     s.add_argument("--greedy", action="store_true", help="greedy decoding (not official)")
-    s.add_argument("--temperature", type=float, default=0.7, help="sampling temperature (official 0.7)")
+    s.add_argument("--temperature", type=float, default=OFFICIAL_TEMPERATURE,
+                   help=f"sampling temperature (official {OFFICIAL_TEMPERATURE:g})")
     s.add_argument("--max-new-tokens", type=int, default=OFFICIAL_MAX_NEW_TOKENS)
-    s.add_argument("--fps", type=float, default=OFFICIAL_FPS, help="frames sampled per second (official 2.0)")
+    s.add_argument("--fps", type=float, default=OFFICIAL_FPS,
+                   help=f"frames sampled per second (official {OFFICIAL_FPS:g})")
     s.add_argument("--json", action="store_true", help="print the result as one JSON object; stream to stderr")
-    s.add_argument("--dtype", choices=DTYPES, help="weights' dtype (default: $VS2_DTYPE, else bfloat16 on GPUs, "
-                                                   "float32 on CPU; the official run uses float32)")
+    s.add_argument("--dtype", help=f"weights' dtype: {', '.join(DTYPES)} (default: $VS2_DTYPE, else bfloat16 on "
+                                   "GPUs, float32 on CPU; the official run uses float32)")
 
     f = sub.add_parser("frames", help="print the frame plan (no model needed)")
     f.add_argument("video")
@@ -58,10 +64,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # One line per error for the user; with VS2_LOG=debug the whole story (causes, tracebacks) goes to stderr.
+    logging.basicConfig(level=os.environ.get("VS2_LOG", "WARNING").upper(),
+                        format="%(levelname)s %(name)s: %(message)s")
     try:
         return {"score": _score, "frames": _frames, "parse": _parse, "prompt": _prompt,
                 "make-smoke-model": _make_smoke}[args.command](args)
     except (VS2Error, ValueError) as exc:  # bad input, or option values refused by the dataclasses
+        log.debug("the command failed", exc_info=exc)
         print(f"error: {printable(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -95,7 +105,7 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _stream_one(evaluator, video: str, prompt: str, options: GenerationOptions, out) -> Result:
-    from .model import Finished, Job, Piece, Planned, Status
+    from .events import Finished, Job, Piece, Planned, Status
 
     result = None
     for event in evaluator.stream([Job(video, prompt)], options):

@@ -17,13 +17,12 @@ class Dimension:
     descriptor: str  # what the prompt says the dimension covers
     placeholder: str  # the "<v_score>" slot the prompt's format line names
     chart_label: str  # a short, wrapped axis label for the radar chart
-    colour: str
 
 
 DIMENSIONS: tuple[Dimension, ...] = (
     Dimension(
         "visual_quality", "Visual quality", "visual quality", "clarity, smoothness, artifacts", "<v_score>",
-        "Visual quality", "#4C78A8",
+        "Visual quality",
     ),
     Dimension(
         "text_to_video_alignment",
@@ -32,7 +31,6 @@ DIMENSIONS: tuple[Dimension, ...] = (
         "fidelity to the prompt",
         "<t_score>",
         "Text-to-video<br>alignment",
-        "#F58518",
     ),
     Dimension(
         "physical_consistency",
@@ -41,9 +39,7 @@ DIMENSIONS: tuple[Dimension, ...] = (
         "naturalness and physics plausibility",
         "<p_score>",
         "Physical/<br>common-sense",
-        "#54A24B",
     ),
 )
 
 SCORE_VALUES: tuple[int, ...] = (1, 2, 3, 4, 5)
-DIMENSION_KEYS: tuple[str, ...] = tuple(d.key for d in DIMENSIONS)

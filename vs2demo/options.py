@@ -8,6 +8,8 @@ from typing import Any
 
 DEFAULT_MODEL = "TIGER-Lab/VideoScore2"
 SMOKE_MODEL = "smoke"
+SMOKE_BANNER = ("SMOKE MODEL: a tiny randomly built test model, not VideoScore2. "
+                "Its reasoning and scores mean nothing.")
 OFFICIAL_FPS = 2.0
 OFFICIAL_TEMPERATURE = 0.7
 OFFICIAL_MAX_NEW_TOKENS = 1024

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import Enum
 
 import numpy as np
 
@@ -16,7 +17,19 @@ OFFICIAL_PATTERN = re.compile(
     re.DOTALL | re.IGNORECASE,
 )
 
-OFFICIAL, FALLBACK, PARTIAL, NONE = "official", "fallback", "partial", "none"
+class ParseMethod(str, Enum):
+    """How the hard scores were found. Only OFFICIAL is what the official script would read."""
+
+    OFFICIAL = "official"
+    FALLBACK = "fallback"  # the tolerant parser found all three (labelled, not official)
+    PARTIAL = "partial"  # the tolerant parser found some
+    NONE = "none"  # nothing parsed: no number is made up
+
+    def __str__(self) -> str:  # the plain word in messages and f-strings, on every Python version
+        return self.value
+
+
+OFFICIAL, FALLBACK, PARTIAL, NONE = ParseMethod
 
 
 def _tolerant(label: str) -> re.Pattern[str]:
@@ -34,14 +47,10 @@ _TOLERANT = tuple(_tolerant(d.label) for d in DIMENSIONS)
 class Parsed:
     """Hard scores in DIMENSIONS order (None where absent), how they were found, where their digits are."""
 
-    method: str  # "official" | "fallback" (labelled, not official) | "partial" | "none"
+    method: ParseMethod
     scores: tuple[int | None, ...]
     digit_pos: tuple[int | None, ...]  # character offsets of each score's digit in the text
     notes: tuple[str, ...] = ()
-
-    @property
-    def complete(self) -> bool:
-        return all(s is not None for s in self.scores)
 
 
 def parse_official(text: str) -> tuple[int, ...] | None:
@@ -112,6 +121,16 @@ def official_score_positions(text: str) -> tuple[int | None, ...]:
         digit = _DIGIT.search(text, label.end()) if label else None
         out.append(digit.start() if digit else None)
     return tuple(out)
+
+
+class SoftSource(str, Enum):
+    """Which token a soft score was read at."""
+
+    OFFICIAL = "official"  # the first digit after the label, as the official script finds it
+    FALLBACK = "fallback"  # the digit the parser read (the official search found none): labelled
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass(frozen=True)

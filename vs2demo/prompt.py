@@ -7,6 +7,7 @@ from typing import Any
 
 from .dimensions import DIMENSIONS
 from .errors import InputError
+from .options import OFFICIAL_FPS
 
 # Built from DIMENSIONS so the dimension wording lives in one place; the result is pinned to the
 # spec's literal bytes by tests/test_prompt.py. Note the EN DASH (U+2013), the four-space indents,
@@ -56,7 +57,7 @@ def user_text(prompt: str) -> str:
     return _PREFIX + validate_prompt(prompt) + _SUFFIX
 
 
-def messages(prompt: str, video: Any, fps: float = 2.0) -> list[dict[str, Any]]:
+def messages(prompt: str, video: Any, fps: float = OFFICIAL_FPS) -> list[dict[str, Any]]:
     """The chat the official script builds: one user turn, video item first, then the text."""
     return [{"role": "user", "content": [
         {"type": "video", "video": video, "fps": fps},

@@ -9,10 +9,11 @@ import numpy as np
 from PIL import Image
 
 from .dimensions import SCORE_VALUES
+from .framing import FramePlan
+from .options import SMOKE_BANNER
 from .parse import FALLBACK, NONE, OFFICIAL, PARTIAL
 from .result import Result
-from .verdict import Row
-from .video import FramePlan, Frames
+from .verdict import Row, Winner
 
 CSS = """
 .vs2-banner{padding:.6em 1em;border-radius:8px;background:#fde68a;color:#78350f;font-weight:600}
@@ -44,13 +45,11 @@ _BADGES = {
 def banner_html(smoke: bool, model_id: str) -> str:
     if not smoke:
         return ""
-    return (f'<div class="vs2-banner">⚠ Smoke model ({escape(model_id)}): a tiny test model, not VideoScore2. '
-            "Its reasoning and scores are meaningless; use it to try the interface only.</div>")
+    return f'<div class="vs2-banner">⚠ {escape(SMOKE_BANNER)} ({escape(model_id)})</div>'
 
 
-def status_html(message: str, error: bool = False) -> str:
-    cls = "vs2-status vs2-error" if error else "vs2-status"
-    return f'<div class="{cls}">{escape(message)}</div>'
+def status_html(message: str) -> str:
+    return f'<div class="vs2-status">{escape(message)}</div>'
 
 
 def _size(n: int) -> str:
@@ -107,14 +106,10 @@ def cards_html(result: Result, replay: bool = False) -> str:
     return f'<div>{badge_html(result.parse_method, replay)}{notes}</div><div class="vs2-cards">{"".join(cards)}</div>'
 
 
-def thumbnails(frames: Frames, height: int = 96) -> list[tuple[Image.Image, str]]:
-    """Small copies of the exact frames the model saw, captioned with their time and source index."""
-    out = []
-    for array, index, t in zip(frames.array, frames.plan.indices, frames.plan.timestamps):
-        img = Image.fromarray(np.ascontiguousarray(array))
-        img.thumbnail((10 * height, height))
-        out.append((img, f"{t:.2f} s · frame {index}"))
-    return out
+def thumbnails(plan: FramePlan, small: np.ndarray) -> list[tuple[Image.Image, str]]:
+    """The exact frames the model saw (as small copies), captioned with their time and source index."""
+    return [(Image.fromarray(array), f"{t:.2f} s · frame {index}")
+            for array, index, t in zip(small, plan.indices, plan.timestamps)]
 
 
 def comparison_rows(rows: tuple[Row, ...]) -> list[list]:
@@ -122,7 +117,7 @@ def comparison_rows(rows: tuple[Row, ...]) -> list[list]:
         return "–" if v is None else f"{v:g}"
 
     return [[r.title, fmt(r.a), fmt(r.b), fmt(r.difference), fmt(r.soft_a), fmt(r.soft_b),
-             r.winner + (" (soft)" if r.by_soft else "")] for r in rows]
+             r.winner.value + (" (soft)" if r.by_soft else "")] for r in rows]
 
 
 COMPARISON_HEADERS = ["Dimension", "Clip A", "Clip B", "A − B", "Soft A", "Soft B", "Better"]
@@ -131,12 +126,12 @@ COMPARISON_HEADERS = ["Dimension", "Clip A", "Clip B", "A − B", "Soft A", "Sof
 def verdict_html(rows: tuple[Row, ...]) -> str:
     parts = []
     for r in rows:
-        if r.winner == "n/a":
+        if r.winner == Winner.UNKNOWN:
             text = "cannot tell (a score is missing)"
-        elif r.winner == "tie":
+        elif r.winner == Winner.TIE:
             text = "tie"
         else:
-            text = f"clip {r.winner}" + (" (hard scores tie; soft scores decide)" if r.by_soft else "")
+            text = f"clip {r.winner.value}" + (" (hard scores tie; soft scores decide)" if r.by_soft else "")
         title = f"<b>{escape(r.title)}</b>" if r.key == "overall" else escape(r.title)
         parts.append(f"<li>{title}: {escape(text)}</li>")
     return f'<ul class="vs2-plan">{"".join(parts)}</ul>'

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from .dimensions import DIMENSIONS
-from .options import OFFICIAL_DTYPE, GenerationOptions
-from .parse import Parsed, SoftScore, soft_from_logprobs
+from .framing import FramePlan
+from .options import OFFICIAL_DTYPE, SMOKE_BANNER, GenerationOptions
+from .parse import Parsed, ParseMethod, SoftScore, SoftSource, parse_scores, soft_from_logprobs
+
+LogProbs = tuple[float, ...] | None  # log p("1") … log p("5") at one token, or None
+NO_LOGPROBS: tuple[LogProbs, ...] = (None,) * len(DIMENSIONS)
 
 
 @dataclass(frozen=True)
@@ -21,7 +26,7 @@ class DimensionScore:
     expected: float | None  # extra (not official): Σ s·p(s) / Σ p(s)
     confidence: float | None  # extra (not official): max p / Σ p
     probs: tuple[float, ...] | None  # p("1") … p("5") at the score token (not normalised; float64 as official)
-    soft_source: str | None  # "official" (first digit after the label) or "fallback" (parsed digit)
+    soft_source: SoftSource | None
 
 
 @dataclass(frozen=True)
@@ -55,10 +60,7 @@ class ModelInfo:
 
     @property
     def banner(self) -> str | None:
-        if self.smoke:
-            return ("SMOKE MODEL: a tiny randomly built test model, not VideoScore2. "
-                    "Its reasoning and scores mean nothing.")
-        return None
+        return SMOKE_BANNER if self.smoke else None
 
 
 @dataclass(frozen=True)
@@ -67,10 +69,10 @@ class Result:
     prompt: str
     raw_output: str
     think: str
-    parse_method: str
+    parse_method: ParseMethod
     parse_notes: tuple[str, ...]
     scores: tuple[DimensionScore, ...]
-    frames: dict[str, Any]
+    plan: FramePlan  # the frames the model saw ("frames" in JSON)
     model: ModelInfo
     options: GenerationOptions
     timings: Timings
@@ -90,10 +92,11 @@ class Result:
     def to_dict(self, paths: bool = True) -> dict[str, Any]:
         """Everything as plain values. ``paths=False`` names the clip by its file name only: what a server shows
         its visitors, who must never see where their upload was stored."""
-        d = asdict(self)
+        d = {k: _plain(v) for k, v in asdict(self).items() if k != "plan"}
+        d["frames"] = self.plan.to_dict()
         if not paths:
             d["video"] = d["frames"]["video"] = Path(self.video).name
-        d["scores"] = {s.key: {k: v for k, v in asdict(s).items() if k != "key"} for s in self.scores}
+        d["scores"] = {s.key: {k: _plain(v) for k, v in asdict(s).items() if k != "key"} for s in self.scores}
         d["timings"]["tokens_per_s"] = round(self.timings.tokens_per_s, 3)
         d["model"]["banner"] = self.model.banner
         d["settings_deviations"] = self.deviations()
@@ -101,6 +104,10 @@ class Result:
 
     def to_json(self, paths: bool = True, **kw: Any) -> str:
         return json.dumps(self.to_dict(paths), ensure_ascii=False, **kw)
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value
 
 
 def think_text(raw: str) -> str:
@@ -115,15 +122,15 @@ def think_text(raw: str) -> str:
 
 def dimension_scores(
     parsed: Parsed,
-    official_logprobs: tuple[tuple[float, ...] | None, ...],
-    parsed_logprobs: tuple[tuple[float, ...] | None, ...],
+    official_logprobs: tuple[LogProbs, ...],
+    parsed_logprobs: tuple[LogProbs, ...],
 ) -> tuple[DimensionScore, ...]:
     """Combine hard scores with soft scores from the digits' log-probabilities. The official soft score uses
     the token the official script would use; when it cannot (no label found), the parsed digit's token is
     used and labelled so."""
     out = []
     for d, hard, off, alt in zip(DIMENSIONS, parsed.scores, official_logprobs, parsed_logprobs):
-        logprobs, source = (off, "official") if off is not None else (alt, "fallback")
+        logprobs, source = (off, SoftSource.OFFICIAL) if off is not None else (alt, SoftSource.FALLBACK)
         soft: SoftScore | None = soft_from_logprobs(logprobs) if logprobs is not None and hard is not None else None
         out.append(DimensionScore(
             key=d.key, title=d.title, hard=hard,
@@ -134,3 +141,18 @@ def dimension_scores(
             soft_source=source if soft else None,
         ))
     return tuple(out)
+
+
+def build_result(video: str, prompt: str, raw: str, plan: FramePlan, model: ModelInfo, options: GenerationOptions,
+                 timings: Timings, stopped: bool = False, official_logprobs: tuple[LogProbs, ...] = NO_LOGPROBS,
+                 logprobs_at: Any = None) -> Result:
+    """A result from a finished text: the official parse (or the labelled fallback) and the soft scores.
+
+    ``official_logprobs`` are the digits' log-probabilities where the official search finds each score;
+    ``logprobs_at(char_pos)`` gives them at any character of ``raw`` (for scores only the fallback found).
+    """
+    parsed = parse_scores(raw)
+    parsed_logprobs = tuple(None if logprobs_at is None or p is None else logprobs_at(p) for p in parsed.digit_pos)
+    return Result(video=video, prompt=prompt, raw_output=raw, think=think_text(raw), parse_method=parsed.method,
+                  parse_notes=parsed.notes, scores=dimension_scores(parsed, official_logprobs, parsed_logprobs),
+                  plan=plan, model=model, options=options, timings=timings, stopped=stopped)

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from .dimensions import DIMENSIONS
+from .options import OFFICIAL_FPS, OFFICIAL_TEMPERATURE
 from .prompt import messages, user_text
 
 VERSION = "1"
@@ -119,7 +120,7 @@ def build_smoke_model(target: str | os.PathLike, steps: int = 700, seed: int = 0
                                     tokenizer=tokenizer, chat_template=CHAT_TEMPLATE)
     model = Qwen2_5_VLForConditionalGeneration(_config(tokenizer))
     model.generation_config = GenerationConfig(
-        do_sample=True, temperature=0.7, top_k=50, top_p=0.95, repetition_penalty=1.05,
+        do_sample=True, temperature=OFFICIAL_TEMPERATURE, top_k=50, top_p=0.95, repetition_penalty=1.05,
         bos_token_id=model.config.text_config.bos_token_id, pad_token_id=tokenizer.pad_token_id,
         eos_token_id=[tokenizer.eos_token_id, tokenizer.pad_token_id],
     )
@@ -153,7 +154,7 @@ def _train(model, processor, rng: random.Random, steps: int) -> None:
                                              add_generation_prompt=True)
         answer = target_text(rng) + "<|im_end|>"
         batch = processor(text=[chat + answer], videos=[frames], do_sample_frames=False, return_tensors="pt",
-                          fps=2.0, cap_pixels_per_frame=False)
+                          fps=OFFICIAL_FPS, cap_pixels_per_frame=False)
         n_answer = len(processor.tokenizer(answer)["input_ids"])
         labels = torch.full_like(batch["input_ids"], -100)
         labels[:, -n_answer:] = batch["input_ids"][:, -n_answer:]

@@ -6,9 +6,20 @@ Overall follows the paper's pairwise protocol: the sum of the three hard scores;
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
 from .dimensions import DIMENSIONS
 from .result import Result
+
+
+class Winner(str, Enum):
+    A = "A"
+    B = "B"
+    TIE = "tie"
+    UNKNOWN = "n/a"  # a score is missing
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass(frozen=True)
@@ -19,7 +30,7 @@ class Row:
     b: int | None
     soft_a: float | None
     soft_b: float | None
-    winner: str  # "A", "B", "tie" or "n/a" (a score is missing)
+    winner: Winner
     by_soft: bool  # decided by the soft scores after a hard tie
 
     @property
@@ -27,14 +38,14 @@ class Row:
         return None if self.a is None or self.b is None else self.a - self.b
 
 
-def _winner(a: float | None, b: float | None, soft_a: float | None, soft_b: float | None) -> tuple[str, bool]:
+def _winner(a: float | None, b: float | None, soft_a: float | None, soft_b: float | None) -> tuple[Winner, bool]:
     if a is None or b is None:
-        return "n/a", False
+        return Winner.UNKNOWN, False
     if a != b:
-        return ("A" if a > b else "B"), False
+        return (Winner.A if a > b else Winner.B), False
     if soft_a is not None and soft_b is not None and soft_a != soft_b:
-        return ("A" if soft_a > soft_b else "B"), True
-    return "tie", False
+        return (Winner.A if soft_a > soft_b else Winner.B), True
+    return Winner.TIE, False
 
 
 def _sum(values: list) -> float | None:

@@ -10,10 +10,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .dimensions import DIMENSIONS, SCORE_VALUES
-from .options import OFFICIAL_DECODE
-from .parse import parse_official
-from .prompt import messages
+from vs2demo.dimensions import DIMENSIONS, SCORE_VALUES
+from vs2demo.options import OFFICIAL_DECODE
+from vs2demo.parse import parse_official
+from vs2demo.prompt import messages
 
 
 def official_inputs(processor: Any, video: str, prompt: str, fps: float = 2.0) -> Any:

@@ -1,0 +1,69 @@
+"""Files the page hands to Gradio: thumbnails and JSON downloads, each written once, atomically, and pruned.
+
+Gradio copies returned files into its own cache (cleaned by delete_cache). We give it files, not PIL images:
+Gradio rewrites an image's cached file in place on every update that carries it, and a client fetching that
+file meanwhile reads it half-written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import itertools
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from . import render
+from .framing import FramePlan
+from .result import Result
+
+FILES_DIR = Path(tempfile.gettempdir()) / "vs2demo-files"
+KEEP_FILES = 2000  # files kept; the oldest are removed as new ones are written
+PRUNE_EVERY = 50  # writes between prunings: listing the folder is not free on every thumbnail
+_writes = itertools.count(1)
+
+
+def write_file(name: str, data: bytes) -> str:
+    """Write ``data`` once under ``name`` (atomically, never rewritten) and return its path."""
+    FILES_DIR.mkdir(parents=True, exist_ok=True)
+    path = FILES_DIR / name
+    if not path.exists():
+        fd, staging = tempfile.mkstemp(dir=FILES_DIR, prefix=".staging-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(staging, path)
+        if next(_writes) % PRUNE_EVERY == 0:
+            prune()
+    return str(path)
+
+
+def prune() -> None:
+    aged = []
+    for path in FILES_DIR.glob("*.*"):
+        with contextlib.suppress(FileNotFoundError):  # another request may prune at the same time
+            aged.append((path.stat().st_mtime, path))
+    for _, stale in sorted(aged)[:-KEEP_FILES]:
+        stale.unlink(missing_ok=True)
+
+
+def result_json(results: list[Result]) -> str:
+    """The download: one result, or both clips of a comparison, naming uploads by their file names only."""
+    data = results[0].to_dict(paths=False) if len(results) == 1 else {
+        "clip_a": results[0].to_dict(paths=False), "clip_b": results[1].to_dict(paths=False)}
+    raw = json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
+    kind = "result" if len(results) == 1 else "comparison"
+    return write_file(f"videoscore2_{kind}_{hashlib.sha256(raw).hexdigest()[:16]}.json", raw)
+
+
+def thumbnail_files(plan: FramePlan, small) -> list[tuple[str, str]]:
+    """(file, caption) per frame the model saw, as WebP files."""
+    out = []
+    for image, caption in render.thumbnails(plan, small):
+        buffer = io.BytesIO()
+        image.save(buffer, format="WEBP", quality=85)
+        data = buffer.getvalue()
+        out.append((write_file(f"frame_{hashlib.sha256(data).hexdigest()[:20]}.webp", data), caption))
+    return out

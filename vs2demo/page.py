@@ -1,0 +1,174 @@
+"""The page's layout: components, their events, and how the page is launched. Handlers live in ui.py."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import gradio as gr
+
+from . import render, serving, texts
+from .gpu import ON_ZERO_GPU
+from .model import Evaluator
+from .options import OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, OFFICIAL_TEMPERATURE, SMOKE_MODEL
+from .ui import ASSETS, COMPARE_VIEW, SCORE_VIEW, DemoApp, View
+
+# Probing reads a file's headers and one frame: quick, but a handful at once must not exhaust memory.
+PLAN_QUEUE = {"concurrency_id": "plan", "concurrency_limit": 2, "show_progress": "hidden"}
+MODEL_RUN = {"concurrency_id": serving.MODEL_SLOT, "concurrency_limit": 1}
+
+
+def build(app: DemoApp) -> gr.Blocks:
+    smoke = app.evaluator.model_id == SMOKE_MODEL
+    # delete_cache: uploads and outputs older than an hour are removed from Gradio's cache, hourly
+    with gr.Blocks(title="VideoScore2 explorer", delete_cache=(3600, 3600)) as demo:
+        gr.Markdown(texts.INTRO)
+        gr.HTML(render.banner_html(smoke, app.evaluator.model_id))
+        with gr.Accordion("Settings (official defaults marked)", open=False):
+            with gr.Row():
+                seed = gr.Number(label="Seed (empty = random, as official)", value=None, precision=0)
+                greedy = gr.Checkbox(label="Greedy decoding (official: sampling)", value=False)
+                temperature = gr.Slider(0.05, 2.0, value=OFFICIAL_TEMPERATURE, step=0.05,
+                                        label=f"Temperature (official {OFFICIAL_TEMPERATURE})")
+                max_new = gr.Slider(16, 2048, value=OFFICIAL_MAX_NEW_TOKENS, step=16,
+                                    label=f"Max new tokens (official {OFFICIAL_MAX_NEW_TOKENS})")
+                fps = gr.Slider(0.5, 8.0, value=OFFICIAL_FPS, step=0.5,
+                                label=f"Frames per second (official {OFFICIAL_FPS:g})")
+            gr.Markdown(f"Limits: {app.evaluator.limits.describe()}.")
+        settings = [seed, greedy, temperature, max_new, fps]
+        with gr.Tabs():
+            with gr.Tab("Score a clip", id="score"):
+                _score_tab(app, settings)
+            with gr.Tab("Compare two clips", id="compare"):
+                _compare_tab(app, settings)
+            with gr.Tab("How it works", id="about"):
+                gr.Markdown(texts.ABOUT)
+    return demo
+
+
+def _outputs(view: View, components: dict[str, Any]) -> list[Any]:
+    return [components[name] for name in view.outputs]
+
+
+def _seekable_gallery(label: str, video: gr.Video, elem_id: str) -> tuple[gr.Gallery, gr.State]:
+    """A strip of frames; clicking one seeks ``video`` to that frame's time, kept as data beside the strip."""
+    gallery = gr.Gallery(label=label, columns=6, height=220, object_fit="contain", allow_preview=False,
+                         elem_id=elem_id)
+    times = gr.State([])
+    seek_to = gr.Number(visible=False)
+
+    def timestamp(times: list[float], evt: gr.SelectData) -> float:
+        return times[evt.index] if isinstance(evt.index, int) and 0 <= evt.index < len(times) else 0.0
+
+    gallery.select(timestamp, times, seek_to, queue=False, api_visibility="private")
+    # seeking happens in the browser: the player is the visitor's own <video> element
+    seek_to.change(None, seek_to, None, api_visibility="private",
+                   js=f"(t) => {{ const v = document.querySelector('#{video.elem_id} video'); "
+                      "if (v) { v.currentTime = t; v.pause(); } return []; }")
+    return gallery, times
+
+
+def _plan_on_change(app: DemoApp, video: gr.Video, fps: gr.Slider, plan: gr.HTML) -> None:
+    for trigger in (video.change, fps.change):
+        trigger(app.plan, [video, fps], plan, api_visibility="private", **PLAN_QUEUE)
+
+
+def _score_tab(app: DemoApp, settings: list) -> None:
+    c: dict[str, Any] = {}
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2, min_width=300):
+            video = gr.Video(label="Clip", sources=["upload"], elem_id="vs2-video", height=300)
+            prompt = gr.Textbox(label="Text-to-video prompt", lines=2, max_lines=6,
+                                placeholder="The prompt the clip was generated from")
+            c["plan"] = gr.HTML(elem_classes="vs2-plan")
+            with gr.Row():
+                run = gr.Button("Evaluate", variant="primary", elem_id="vs2-evaluate")
+                stop = gr.Button("Stop", variant="stop", elem_id="vs2-stop")
+        with gr.Column(scale=3, min_width=320):
+            c["status"] = gr.HTML(elem_id="vs2-status")
+            c["text"] = gr.Textbox(label="Reasoning (streamed as the model writes it)", lines=10, max_lines=18,
+                                   autoscroll=True, interactive=False, elem_id="vs2-reasoning")
+            with gr.Row(equal_height=False):
+                c["radar"] = gr.Plot(label="Scores", elem_id="vs2-radar", min_width=280)
+                c["cards"] = gr.HTML(elem_id="vs2-cards", min_width=280)
+    c["gallery"], c["times"] = _seekable_gallery("Frames the model saw (click to seek the player)", video,
+                                                 "vs2-frames")
+    with gr.Accordion("Raw output, settings and download", open=False):
+        c["raw"] = gr.Textbox(label="Raw model output", lines=8, interactive=False, elem_id="vs2-raw")
+        c["json"] = gr.JSON(label="Result (model, settings, frames, timings)")
+        c["file"] = gr.File(label="Result as JSON")
+    outputs = _outputs(SCORE_VIEW, c)
+    _plan_on_change(app, video, settings[-1], c["plan"])
+    event = run.click(app.score, [video, prompt, *settings], outputs, api_name="score", **MODEL_RUN)
+    stop.click(app.stop, None, c["status"], cancels=_cancels(event), queue=False, api_visibility="private")
+    examples = _examples()
+    if examples:
+        gr.Examples(examples, [video, prompt], outputs, fn=app.replay, cache_examples=True, cache_mode="lazy",
+                    label="Examples (each computed once, then replayed)")
+
+
+def _compare_tab(app: DemoApp, settings: list) -> None:
+    c: dict[str, Any] = {}
+    videos = {}
+    with gr.Row(equal_height=False):
+        for clip in "ab":
+            with gr.Column(min_width=300):
+                videos[clip] = gr.Video(label=f"Clip {clip.upper()}", sources=["upload"], elem_id=f"vs2-video-{clip}",
+                                        height=260)
+                c[f"plan_{clip}"] = gr.HTML(elem_id=f"vs2-plan-{clip}")
+    prompt_a = gr.Textbox(label="Text-to-video prompt (shared)", lines=2, elem_id="vs2-prompt-a")
+    separate = gr.Checkbox(label="Use a different prompt for clip B", value=False)
+    prompt_b = gr.Textbox(label="Prompt for clip B", lines=2, visible=False)
+    separate.change(lambda s: gr.update(visible=s), separate, prompt_b, queue=False, api_visibility="private")
+    with gr.Row():
+        run = gr.Button("Compare", variant="primary", elem_id="vs2-compare")
+        stop = gr.Button("Stop", variant="stop")
+    c["status"] = gr.HTML()
+    with gr.Row(equal_height=False):
+        for clip in "ab":
+            c[f"text_{clip}"] = gr.Textbox(label=f"Clip {clip.upper()} reasoning", lines=8, max_lines=14,
+                                           autoscroll=True, interactive=False, elem_id=f"vs2-reasoning-{clip}",
+                                           min_width=300)
+    with gr.Row(equal_height=False):
+        c["radar"] = gr.Plot(label="Both clips", elem_id="vs2-radar-compare", min_width=300)
+        with gr.Column(min_width=300):
+            c["verdict"] = gr.HTML(elem_id="vs2-verdict")
+            c["table"] = gr.Dataframe(headers=render.COMPARISON_HEADERS, interactive=False, wrap=True)
+    for clip in "ab":
+        c[f"gallery_{clip}"], c[f"times_{clip}"] = _seekable_gallery(
+            f"Frames clip {clip.upper()}'s evaluation saw", videos[clip], f"vs2-frames-{clip}")
+    with gr.Accordion("Results and download", open=False):
+        c["json"] = gr.JSON(label="Both results")
+        c["file"] = gr.File(label="Comparison as JSON")
+    for clip in "ab":
+        _plan_on_change(app, videos[clip], settings[-1], c[f"plan_{clip}"])
+    event = run.click(app.compare, [videos["a"], videos["b"], prompt_a, separate, prompt_b, *settings],
+                      _outputs(COMPARE_VIEW, c), api_name="compare", **MODEL_RUN)
+    stop.click(app.stop, None, c["status"], cancels=_cancels(event), queue=False, api_visibility="private")
+
+
+def _cancels(event: Any) -> list:
+    """Stop sets the session's stop flag: generation ends at the next token and the final update says so,
+    keeping the partial reasoning. On ZeroGPU the generation runs in another process the flag cannot
+    reach, so there Stop cancels the event instead."""
+    return [event] if ON_ZERO_GPU else []
+
+
+def _examples() -> list[list[str]]:
+    """Examples listed in assets/examples.json (made by scripts/make_examples.py)."""
+    index = ASSETS / "examples.json"
+    if not index.exists():
+        return []
+    return [[str(ASSETS / e["video"]), e["prompt"]] for e in json.loads(index.read_text(encoding="utf-8"))]
+
+
+def launch_kwargs(demo: gr.Blocks, evaluator: Evaluator) -> dict[str, Any]:
+    """What every launch of the page passes: its stylesheet, the exact upload limit and the request guard."""
+    return {"css": render.CSS, **serving.launch_settings(demo, evaluator.limits.max_file_bytes)}
+
+
+def build_demo(evaluator: Evaluator | None = None) -> gr.Blocks:
+    demo = build(DemoApp(evaluator or Evaluator()))
+    # api_open=False: the REST routes that would skip the queue (and the one model slot) stay closed
+    demo.queue(max_size=64, default_concurrency_limit=1, api_open=False)
+    return demo
