@@ -10,7 +10,7 @@ from PIL import Image
 
 from .dimensions import SCORE_VALUES
 from .framing import FramePlan
-from .options import SMOKE_BANNER
+from .options import SMOKE_BANNER, SMOKE_MODEL
 from .parse import FALLBACK, NONE, OFFICIAL, PARTIAL
 from .result import Result
 from .verdict import Row, Winner
@@ -45,7 +45,8 @@ _BADGES = {
 def banner_html(smoke: bool, model_id: str) -> str:
     if not smoke:
         return ""
-    return f'<div class="vs2-banner">⚠ {escape(SMOKE_BANNER)} ({escape(model_id)})</div>'
+    where = "" if model_id == SMOKE_MODEL else f" ({escape(model_id)})"  # a smoke model at a local path
+    return f'<div class="vs2-banner">⚠ {escape(SMOKE_BANNER)}{where}</div>'
 
 
 def status_html(message: str) -> str:
