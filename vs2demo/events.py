@@ -48,15 +48,23 @@ class FramesReady:
 
 @dataclass(frozen=True)
 class Piece:
-    """Generated text for one job, as soon as it decodes to whole characters."""
+    """Generated text for one job (and one of its samples), as soon as it decodes to whole characters."""
 
     index: int
     text: str
+    sample: int = 0
 
 
 @dataclass(frozen=True)
 class Finished:
+    """Each job's result (its first sample), and every sample of every job (one each unless samples > 1)."""
+
     results: tuple[Result, ...]
+    samples: tuple[tuple[Result, ...], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.samples:
+            object.__setattr__(self, "samples", tuple((r,) for r in self.results))
 
 
 Event = Status | Planned | FramesReady | Piece | Finished

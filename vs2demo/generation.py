@@ -16,7 +16,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from .digits import DigitRecorder
+from .digits import DigitRecorder, RowSampler
 from .events import Piece
 from .options import OFFICIAL_DECODE
 from .parse import official_score_positions
@@ -93,11 +93,12 @@ class TokenStreamer:
 
     FLUSH_S = 0.02
 
-    def __init__(self, tokenizer: Any, rows: int, stop_ids: set[int], out: queue.Queue) -> None:
-        self.rows = [RowDecoder(tokenizer, stop_ids) for _ in range(rows)]
+    def __init__(self, tokenizer: Any, keys: Sequence[RowKey], stop_ids: set[int], out: queue.Queue) -> None:
+        self.keys = list(keys)
+        self.rows = [RowDecoder(tokenizer, stop_ids) for _ in self.keys]
         self.out = out
         self._prompt_seen = False
-        self._pending = [""] * rows
+        self._pending = [""] * len(self.keys)
         self._last_flush = 0.0
         self.first_token_at: float | None = None
 
@@ -115,9 +116,9 @@ class TokenStreamer:
 
     def _flush(self, now: float) -> None:
         self._last_flush = now
-        for row, text in enumerate(self._pending):
+        for (index, sample), text in zip(self.keys, self._pending):
             if text:
-                self.out.put(Piece(row, text))
+                self.out.put(Piece(index, text, sample))
         self._pending = [""] * len(self._pending)
 
     def end(self) -> None:
@@ -140,6 +141,9 @@ class StopFlag:
         return self._answers[stop]
 
 
+RowKey = tuple[int, int]  # (job index, sample): which evaluation a batch row belongs to
+
+
 @dataclass(frozen=True)
 class Sampling:
     """What generate() is told, exactly as the official call tells it: do_sample and the temperature.
@@ -151,7 +155,7 @@ class Sampling:
     temperature: float
     max_new_tokens: int
     min_new_tokens: int = 0
-    seed: int | None = None
+    seeds: tuple[int, ...] | None = None  # one per row: each row samples from its own stream (digits.RowSampler)
 
     def generate_kwargs(self) -> dict[str, Any]:
         sampling: dict[str, Any] = {"do_sample": False} if self.greedy else {"do_sample": True,
@@ -161,6 +165,7 @@ class Sampling:
 
 @dataclass(frozen=True, eq=False)
 class GenerationSummary:
+    keys: tuple[RowKey, ...]
     rows: tuple[RowDecoder, ...]  # each row's token ids, text and token offsets
     recorder: DigitRecorder  # log p(1..5) at every step, every row
     seconds: float
@@ -169,13 +174,14 @@ class GenerationSummary:
 
 
 def stream_generate(model: Any, inputs: dict[str, Any], sampling: Sampling, *, tokenizer: Any, digit_ids: list[int],
-                    stop_ids: set[int], stop: threading.Event, lock: threading.Lock
-                    ) -> Generator[Piece, None, GenerationSummary]:
-    """Run ``model.generate`` on a worker thread under ``lock``, yielding pieces; return the summary."""
+                    stop_ids: set[int], stop: threading.Event, lock: threading.Lock,
+                    keys: Sequence[RowKey] | None = None) -> Generator[Piece, None, GenerationSummary]:
+    """Run ``model.generate`` on a worker thread under ``lock``, yielding pieces; return the summary.
+    ``keys`` name each batch row's job and sample (default: one sample per row)."""
     pieces: queue.Queue = queue.Queue()
     done = object()
-    rows = int(inputs["input_ids"].shape[0])
-    streamer = TokenStreamer(tokenizer, rows, stop_ids, pieces)
+    keys = tuple(keys or ((row, 0) for row in range(int(inputs["input_ids"].shape[0]))))
+    streamer = TokenStreamer(tokenizer, keys, stop_ids, pieces)
     recorder = DigitRecorder(digit_ids)
     outcome: Future = Future()
 
@@ -202,7 +208,7 @@ def stream_generate(model: Any, inputs: dict[str, Any], sampling: Sampling, *, t
     outcome.result()  # raises what generate() raised
     seconds = time.perf_counter() - start
     ttft = streamer.first_token_at - start if streamer.first_token_at else None
-    return GenerationSummary(tuple(streamer.rows), recorder, seconds, ttft, stop.is_set())
+    return GenerationSummary(keys, tuple(streamer.rows), recorder, seconds, ttft, stop.is_set())
 
 
 def _generate(model: Any, inputs: dict[str, Any], sampling: Sampling, streamer: TokenStreamer,
@@ -211,8 +217,9 @@ def _generate(model: Any, inputs: dict[str, Any], sampling: Sampling, streamer: 
     from transformers import LogitsProcessorList, StoppingCriteriaList
 
     with lock, torch.inference_mode():
-        if sampling.seed is not None:
-            torch.manual_seed(sampling.seed)
+        last = [recorder]
+        if sampling.seeds is not None and not sampling.greedy:
+            last.append(RowSampler(list(sampling.seeds), model.device))
         device_inputs = {k: v.to(model.device) if hasattr(v, "to") else v for k, v in inputs.items()}
         if "pixel_values_videos" in device_inputs:
             device_inputs["pixel_values_videos"] = device_inputs["pixel_values_videos"].to(model.dtype)
@@ -220,7 +227,7 @@ def _generate(model: Any, inputs: dict[str, Any], sampling: Sampling, streamer: 
             **device_inputs,
             **sampling.generate_kwargs(),
             use_cache=True,  # the checkpoint may say False; the cache changes speed, never output
-            logits_processor=LogitsProcessorList([recorder]),  # moved behind generate()'s own (digits.py)
+            logits_processor=LogitsProcessorList(last),  # moved behind generate()'s own (digits.py)
             stopping_criteria=StoppingCriteriaList([StopFlag(stop)]),
             streamer=streamer,
         )

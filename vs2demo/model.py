@@ -10,16 +10,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from . import rope
+from .batching import chunks, free_bytes, kv_bytes_per_token, row_bytes, rows_per_chunk
 from .digits import DigitRecorder, record_after_all_processors
 from .dimensions import SCORE_VALUES
 from .errors import GenerationError, InputError, ModelLoadError, VS2Error
 from .events import Event, Finished, FramesReady, Job, Piece, Planned, Status
-from .generation import GenerationSummary, RowDecoder, Sampling, official_digit_steps, stream_generate
+from .generation import GenerationSummary, RowDecoder, RowKey, Sampling, official_digit_steps, stream_generate
 from .inputs import ClipCache, PreparedClip, file_digest, model_inputs, video_inputs
 from .options import (
     OFFICIAL_FPS,
@@ -35,6 +36,7 @@ from .result import ModelInfo, Result, Timings, build_result
 from .video import FramePlan, plan_frames, probe, read_frames, thumbnail_array
 
 log = logging.getLogger(__name__)
+TEXT_TOKENS = 512  # a generous bound on the prompt's text tokens (the template is ~120, prompts ≤ 2000 chars)
 
 
 def pick_device_dtype(device: str | None = None, dtype: str | None = None) -> tuple[str, str]:
@@ -183,19 +185,51 @@ class Evaluator:
             cached.append(hit)
             yield FramesReady(i, clip.frames.plan, thumbnail_array(clip.frames))
         yield Status("Thinking…")
-        sampling = Sampling(options.greedy, options.temperature, options.max_new_tokens, options.min_new_tokens,
-                            options.seed)
-        try:
-            summary = yield from stream_generate(
-                self.model, self.model_inputs(prepared, [j.prompt for j in jobs]), sampling,
-                tokenizer=self.processor.tokenizer, digit_ids=self.digit_ids(), stop_ids=self.stop_ids(), stop=stop,
-                lock=self.generation_lock)
-        except VS2Error:
-            raise
-        except Exception as exc:  # out of memory, a CUDA error, a bug: this request fails, the model stays
-            raise _generation_error(exc) from exc
-        yield Finished(tuple(self._result(job, clip, hit, summary, i, options)
-                             for i, (job, clip, hit) in enumerate(zip(jobs, prepared, cached))))
+        options = options.seeded_for_samples()
+        outputs = yield from self._generate_rows(jobs, prepared, options, stop)
+        samples = tuple(tuple(self._result(job, prepared[j], cached[j], *outputs[(j, k)], options.for_sample(k))
+                              for k in range(options.samples)) for j, job in enumerate(jobs))
+        yield Finished(tuple(s[0] for s in samples), samples)
+
+    def _generate_rows(self, jobs: Sequence[Job], prepared: Sequence[PreparedClip], options: GenerationOptions,
+                       stop: threading.Event) -> Generator[Event, None, dict[RowKey, tuple[GenerationSummary, int]]]:
+        """Every (job, sample) row, batched: sample-major, so every clip's first sample streams first, in chunks
+        of as many rows as free memory holds. Returns where each row's outcome is."""
+        keys = [(j, k) for k in range(options.samples) for j in range(len(jobs))]
+        size = rows_per_chunk(len(keys), free_bytes(self.info.device), self._row_bytes(prepared, options))
+        outputs: dict[RowKey, tuple[GenerationSummary, int]] = {}
+        for part in chunks(keys, size):
+            if stop.is_set():
+                break
+            if len(part) < len(keys):
+                yield Status(f"Sampling rows {len(outputs) + 1}–{len(outputs) + len(part)} of {len(keys)}…")
+            seeds = None if options.seed is None else tuple(options.seed + k for _, k in part)
+            sampling = Sampling(options.greedy, options.temperature, options.max_new_tokens, options.min_new_tokens,
+                                seeds)
+            try:
+                summary = yield from stream_generate(
+                    self.model, self.model_inputs([prepared[j] for j, _ in part], [jobs[j].prompt for j, _ in part]),
+                    sampling, tokenizer=self.processor.tokenizer, digit_ids=self.digit_ids(),
+                    stop_ids=self.stop_ids(), stop=stop, lock=self.generation_lock, keys=part)
+            except VS2Error:
+                raise
+            except Exception as exc:  # out of memory, a CUDA error, a bug: this request fails, the model stays
+                raise _generation_error(exc) from exc
+            outputs.update({key: (summary, row) for row, key in enumerate(part)})
+        if len(outputs) < len(keys):  # stopped before some chunks ran: those rows stay empty
+            empty = _empty_summary(self.digit_ids())
+            outputs.update({key: (empty, 0) for key in keys if key not in outputs})
+        return outputs
+
+    def _row_bytes(self, prepared: Sequence[PreparedClip], options: GenerationOptions) -> int:
+        import torch
+
+        config = self.model.config
+        dtype_bytes = torch.finfo(self.model.dtype).bits // 8
+        text = config.get_text_config()
+        prompt = max(c.frames.plan.visual_tokens for c in prepared) + TEXT_TOKENS
+        return row_bytes(prompt, options.max_new_tokens, kv_bytes_per_token(config, dtype_bytes), text.vocab_size,
+                         text.hidden_size, dtype_bytes)
 
     def _load_with_status(self) -> Iterator[Status]:
         if self.loaded:
@@ -211,16 +245,22 @@ class Evaluator:
                 return event.results[0]
         raise GenerationError("generation ended without a result")
 
-    def _result(self, job: Job, clip: PreparedClip, cached: bool, summary: GenerationSummary, i: int,
+    def _result(self, job: Job, clip: PreparedClip, cached: bool, summary: GenerationSummary, row: int,
                 options: GenerationOptions) -> Result:
-        row: RowDecoder = summary.rows[i]
+        decoded: RowDecoder = summary.rows[row] if summary.rows else RowDecoder(self.processor.tokenizer, set())
         recorder: DigitRecorder = summary.recorder
         timings = Timings(decode_s=0.0 if cached else clip.frames.decode_s,
                           preprocess_s=0.0 if cached else clip.preprocess_s, ttft_s=summary.ttft_s,
-                          generate_s=summary.seconds, new_tokens=len(row.ids), frames_cached=cached)
-        official = tuple(recorder.logprobs(i, step) for step in official_digit_steps(self.processor.tokenizer, row.ids))
-        return build_result(job.video, job.prompt, row.text, clip.frames.plan, self.info, options, timings,
-                            summary.stopped, official, lambda pos: recorder.logprobs(i, row.token_at(pos)))
+                          generate_s=summary.seconds, new_tokens=len(decoded.ids), frames_cached=cached)
+        tokenizer = self.processor.tokenizer
+        official = tuple(recorder.logprobs(row, step) for step in official_digit_steps(tokenizer, decoded.ids))
+        return build_result(job.video, job.prompt, decoded.text, clip.frames.plan, self.info, options, timings,
+                            summary.stopped, official, lambda pos: recorder.logprobs(row, decoded.token_at(pos)))
+
+
+def _empty_summary(digit_ids: list[int]) -> GenerationSummary:
+    """The outcome of rows that never ran because the caller stopped first."""
+    return GenerationSummary((), (), DigitRecorder(digit_ids), 0.0, None, True)
 
 
 def _first_line(exc: BaseException) -> str:

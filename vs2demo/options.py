@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+import secrets
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 DEFAULT_MODEL = "TIGER-Lab/VideoScore2"
@@ -44,6 +45,10 @@ def cache_mb_from_env(flag: float | None = None) -> float:
     return mb
 
 
+MAX_SAMPLES = 16
+SAMPLE_CHOICES = (1, 4, 8, 16)  # what the page offers
+
+
 @dataclass(frozen=True)
 class GenerationOptions:
     """How to generate. The defaults are the official script's; anything else is labelled in results."""
@@ -54,6 +59,7 @@ class GenerationOptions:
     max_new_tokens: int = OFFICIAL_MAX_NEW_TOKENS
     fps: float = OFFICIAL_FPS
     min_new_tokens: int = 0  # benchmarks only: keep generating past the end (fixed-length runs)
+    samples: int = 1  # an extra: K samples per clip with seeds seed … seed+K-1 (1 = the official single sample)
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_new_tokens <= 8192:
@@ -62,6 +68,10 @@ class GenerationOptions:
             raise ValueError(f"fps must be between 0.05 and 30, got {self.fps}")
         if not self.greedy and not 0.01 <= self.temperature <= 5:
             raise ValueError(f"temperature must be between 0.01 and 5, got {self.temperature}")
+        if not 1 <= self.samples <= MAX_SAMPLES:
+            raise ValueError(f"samples must be between 1 and {MAX_SAMPLES}, got {self.samples}")
+        if self.samples > 1 and self.greedy:
+            raise ValueError("several samples need sampling: greedy decoding gives the same text every time")
 
     def deviations(self) -> list[str]:
         """Which settings differ from the official script (empty when the run is official)."""
@@ -78,10 +88,25 @@ class GenerationOptions:
             out.append(f"fps {self.fps}")
         if self.min_new_tokens:
             out.append(f"at least {self.min_new_tokens} new tokens")
+        if self.samples > 1:
+            out.append(f"{self.samples} samples")
         return out
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def seeded_for_samples(self) -> GenerationOptions:
+        """Several samples are only worth having when each can be reproduced: draw a seed when none is given
+        (and record it); one sample keeps the official unseeded sampling."""
+        if self.samples > 1 and self.seed is None:
+            return replace(self, seed=secrets.randbelow(2**31 - MAX_SAMPLES))
+        return self
+
+    def for_sample(self, k: int) -> GenerationOptions:
+        """Sample k alone: what ``score --seed s+k`` runs, and what its result records."""
+        if self.samples == 1:
+            return self
+        return replace(self, seed=None if self.seed is None else self.seed + k, samples=1)
 
 
 @dataclass(frozen=True)
