@@ -94,9 +94,11 @@ def test_row_cost_grows_with_length_and_model_size(evaluator) -> None:
     config = evaluator.model.config
     kv = batching.kv_bytes_per_token(config, 4)
     text = config.get_text_config()
-    assert kv == 2 * text.num_hidden_layers * text.num_key_value_heads * (text.hidden_size // text.num_attention_heads) * 4
+    head_dim = text.hidden_size // text.num_attention_heads
+    assert kv == 2 * text.num_hidden_layers * text.num_key_value_heads * head_dim * 4
     short = batching.row_bytes(100, 100, kv, 1000, 64, 4)
-    assert batching.row_bytes(100, 1000, kv, 1000, 64, 4) > short and batching.row_bytes(5000, 100, kv, 1000, 64, 4) > short
+    assert batching.row_bytes(100, 1000, kv, 1000, 64, 4) > short
+    assert batching.row_bytes(5000, 100, kv, 1000, 64, 4) > short
 
 
 def test_several_samples_refuse_greedy_decoding() -> None:
