@@ -105,7 +105,7 @@ def test_rank_orders_by_soft_sum_counts_firsts_and_flags_overlaps() -> None:
 
 
 def test_rank_with_results_and_per_dimension() -> None:
-    clips = [[result(3, 3, 3)], [result(5, 2, 2)], [result(4, 4, 4)]]
+    clips = [[result(3, 3, 3)], [result(5, 3, 2)], [result(4, 4, 4)]]
     assert [c.name for c in rank.rank(["x", "y", "z"], clips).clips] == ["z", "y", "x"]
     assert [c.name for c in rank.rank(["x", "y", "z"], clips, by="visual_quality").clips] == ["y", "z", "x"]
     with pytest.raises(ValueError, match="rank by one of"):
