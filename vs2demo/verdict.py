@@ -2,8 +2,9 @@
 
 Overall follows the paper's pairwise protocol: the sum of the three hard scores. When the hard scores tie,
 the official soft scores break the tie only if they differ by at least SOFT_TIE_MARGIN (three times that on
-the sum): a few hundredths is noise, shown as a tie. With K samples per clip, sample k of A meets sample k of B; a clip is better only when it wins
-at least CLEAR_SHARE of the samples, otherwise the verdict is "too close to call".
+the sum): a few hundredths is noise, shown as a tie. With K samples per clip, sample k of A meets sample k of
+B; a clip is better only when it wins at least CLEAR_SHARE of the samples, otherwise the verdict is "too close
+to call".
 """
 
 from __future__ import annotations
