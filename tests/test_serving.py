@@ -185,3 +185,12 @@ def test_a_missing_upload_is_named_without_its_folder(evaluator) -> None:
     missing = os.path.join(get_upload_folder(), "0123abcd", "gone.mp4")
     shown = DemoApp(evaluator).plan(missing, 2.0)
     assert "gone.mp4" in shown and get_upload_folder() not in shown and "0123abcd" not in shown
+
+
+def test_raw_http_callers_may_leave_out_trailing_settings(served) -> None:
+    _, _, base = served(SCORED)
+    event = httpx.post(f"{base}/call/score", json={"data": [upload(base, CLIP), "a ball"]}, timeout=30).json()
+    stream = httpx.get(f"{base}/call/score/{event['event_id']}", timeout=60).text
+    assert "event: complete" in stream and "event: error" not in stream
+    final = json.loads(stream.split("event: complete\ndata:")[1].strip().splitlines()[0])
+    assert final[7]["options"]["seed"] is None and final[7]["options"]["samples"] == 1

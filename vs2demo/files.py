@@ -18,7 +18,6 @@ from pathlib import Path
 
 from . import render
 from .framing import FramePlan
-from .result import Result
 
 FILES_DIR = Path(tempfile.gettempdir()) / "vs2demo-files"
 KEEP_FILES = 2000  # files kept; the oldest are removed as new ones are written
@@ -49,12 +48,9 @@ def prune() -> None:
         stale.unlink(missing_ok=True)
 
 
-def result_json(results: list[Result]) -> str:
-    """The download: one result, or both clips of a comparison, naming uploads by their file names only."""
-    data = results[0].to_dict(paths=False) if len(results) == 1 else {
-        "clip_a": results[0].to_dict(paths=False), "clip_b": results[1].to_dict(paths=False)}
+def write_json(kind: str, data: dict) -> str:
+    """A download (kind: result, comparison, ranking), named by its content; uploads are named by file name only."""
     raw = json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
-    kind = "result" if len(results) == 1 else "comparison"
     return write_file(f"videoscore2_{kind}_{hashlib.sha256(raw).hexdigest()[:16]}.json", raw)
 
 

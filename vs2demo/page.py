@@ -7,15 +7,18 @@ from typing import Any
 
 import gradio as gr
 
-from . import render, serving, texts
+from . import panels, render, serving, texts
+from .dimensions import DIMENSIONS
 from .gpu import ON_ZERO_GPU
 from .model import Evaluator
-from .options import OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, OFFICIAL_TEMPERATURE, SMOKE_MODEL
-from .ui import ASSETS, COMPARE_VIEW, SCORE_VIEW, DemoApp, View
+from .options import OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, OFFICIAL_TEMPERATURE, SAMPLE_CHOICES, SMOKE_MODEL
+from .rank import OVERALL
+from .ui import ASSETS, COMPARE_VIEW, MAX_RANK_CLIPS, RANK_VIEW, SCORE_VIEW, DemoApp, View
 
 # Probing reads a file's headers and one frame: quick, but a handful at once must not exhaust memory.
 PLAN_QUEUE = {"concurrency_id": "plan", "concurrency_limit": 2, "show_progress": "hidden"}
 MODEL_RUN = {"concurrency_id": serving.MODEL_SLOT, "concurrency_limit": 1}
+FPS = 4  # the settings' order: seed, greedy, temperature, max new tokens, fps, samples
 
 
 def build(app: DemoApp) -> gr.Blocks:
@@ -34,13 +37,18 @@ def build(app: DemoApp) -> gr.Blocks:
                                     label=f"Max new tokens (official {OFFICIAL_MAX_NEW_TOKENS})")
                 fps = gr.Slider(0.5, 8.0, value=OFFICIAL_FPS, step=0.5,
                                 label=f"Frames per second (official {OFFICIAL_FPS:g})")
+                samples = gr.Dropdown(list(SAMPLE_CHOICES), value=1, label="Samples per clip (official: 1)",
+                                      info="More than 1 (an extra) shows how stable each score is; seeds s, s+1, …",
+                                      elem_id="vs2-samples")
             gr.Markdown(f"Limits: {app.evaluator.limits.describe()}.")
-        settings = [seed, greedy, temperature, max_new, fps]
+        settings = [seed, greedy, temperature, max_new, fps, samples]
         with gr.Tabs():
             with gr.Tab("Score a clip", id="score"):
                 _score_tab(app, settings)
             with gr.Tab("Compare two clips", id="compare"):
                 _compare_tab(app, settings)
+            with gr.Tab("Rank clips (best of N)", id="rank"):
+                _rank_tab(app, settings)
             with gr.Tab("How it works", id="about"):
                 gr.Markdown(texts.ABOUT)
     return demo
@@ -98,7 +106,7 @@ def _score_tab(app: DemoApp, settings: list) -> None:
         c["json"] = gr.JSON(label="Result (model, settings, frames, timings)")
         c["file"] = gr.File(label="Result as JSON")
     outputs = _outputs(SCORE_VIEW, c)
-    _plan_on_change(app, video, settings[-1], c["plan"])
+    _plan_on_change(app, video, settings[FPS], c["plan"])
     event = run.click(app.score, [video, prompt, *settings], outputs, api_name="score", **MODEL_RUN)
     stop.click(app.stop, None, c["status"], cancels=_cancels(event), queue=False, api_visibility="private")
     examples = _examples()
@@ -141,10 +149,45 @@ def _compare_tab(app: DemoApp, settings: list) -> None:
         c["json"] = gr.JSON(label="Both results")
         c["file"] = gr.File(label="Comparison as JSON")
     for clip in "ab":
-        _plan_on_change(app, videos[clip], settings[-1], c[f"plan_{clip}"])
+        _plan_on_change(app, videos[clip], settings[FPS], c[f"plan_{clip}"])
     event = run.click(app.compare, [videos["a"], videos["b"], prompt_a, separate, prompt_b, *settings],
                       _outputs(COMPARE_VIEW, c), api_name="compare", **MODEL_RUN)
     stop.click(app.stop, None, c["status"], cancels=_cancels(event), queue=False, api_visibility="private")
+
+
+def _rank_tab(app: DemoApp, settings: list) -> None:
+    c: dict[str, Any] = {}
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2, min_width=300):
+            clips = gr.File(label=f"Clips generated for one prompt (2 to {MAX_RANK_CLIPS})", file_count="multiple",
+                            file_types=["video"], elem_id="vs2-rank-clips")
+            prompt = gr.Textbox(label="Text-to-video prompt (the same for every clip)", lines=2,
+                                elem_id="vs2-rank-prompt")
+            by = gr.Dropdown([("Overall: sum of the three soft scores", OVERALL)]
+                             + [(d.title, d.key) for d in DIMENSIONS], value=OVERALL, label="Rank by",
+                             elem_id="vs2-rank-by")
+            with gr.Row():
+                run = gr.Button("Rank", variant="primary", elem_id="vs2-rank")
+                stop = gr.Button("Stop", variant="stop")
+        with gr.Column(scale=3, min_width=320):
+            c["status"] = gr.HTML(elem_id="vs2-rank-status")
+            c["board"] = gr.HTML(elem_id="vs2-leaderboard")
+    c["gallery"] = gr.Gallery(label="Clips by rank (click one for its full result)", columns=8, height=200,
+                              object_fit="contain", allow_preview=False, elem_id="vs2-rank-gallery")
+    c["ranked"] = gr.State([])
+    with gr.Row(equal_height=False):
+        detail_text = gr.Textbox(label="The chosen clip's reasoning", lines=8, interactive=False,
+                                 elem_id="vs2-rank-reasoning", min_width=300)
+        detail_radar = gr.Plot(label="Its scores", elem_id="vs2-rank-radar", min_width=280)
+    detail_cards = gr.HTML(elem_id="vs2-rank-cards")
+    with gr.Accordion("Ranking as JSON", open=False):
+        c["json"] = gr.JSON(label="Leaderboard and every clip's results")
+        c["file"] = gr.File(label="Ranking as JSON")
+    event = run.click(app.rank, [clips, prompt, by, *settings], _outputs(RANK_VIEW, c), api_name="rank",
+                      **MODEL_RUN)
+    stop.click(app.stop, None, c["status"], cancels=_cancels(event), queue=False, api_visibility="private")
+    c["gallery"].select(app.show_ranked, c["ranked"], [detail_cards, detail_text, detail_radar], queue=False,
+                        api_visibility="private")
 
 
 def _cancels(event: Any) -> list:
@@ -164,7 +207,7 @@ def _examples() -> list[list[str]]:
 
 def launch_kwargs(demo: gr.Blocks, evaluator: Evaluator) -> dict[str, Any]:
     """What every launch of the page passes: its stylesheet, the exact upload limit and the request guard."""
-    return {"css": render.CSS, **serving.launch_settings(demo, evaluator.limits.max_file_bytes)}
+    return {"css": render.CSS + panels.CSS, **serving.launch_settings(demo, evaluator.limits.max_file_bytes)}
 
 
 def build_demo(evaluator: Evaluator | None = None) -> gr.Blocks:

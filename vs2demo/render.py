@@ -13,7 +13,7 @@ from .framing import FramePlan
 from .options import SMOKE_BANNER, SMOKE_MODEL
 from .parse import FALLBACK, NONE, OFFICIAL, PARTIAL
 from .result import Result
-from .verdict import Row, Winner
+from .verdict import Row
 
 CSS = """
 .vs2-banner{padding:.6em 1em;border-radius:8px;background:#fde68a;color:#78350f;font-weight:600}
@@ -122,18 +122,3 @@ def comparison_rows(rows: tuple[Row, ...]) -> list[list]:
 
 
 COMPARISON_HEADERS = ["Dimension", "Clip A", "Clip B", "A − B", "Soft A", "Soft B", "Better"]
-
-
-def verdict_html(rows: tuple[Row, ...]) -> str:
-    parts = []
-    for r in rows:
-        if r.winner == Winner.UNKNOWN:
-            text = "cannot tell (a score is missing)"
-        elif r.winner == Winner.TIE:
-            text = "tie"
-        else:
-            text = f"clip {r.winner.value}" + (" (hard scores tie; soft scores decide)" if r.by_soft else "")
-        title = f"<b>{escape(r.title)}</b>" if r.key == "overall" else escape(r.title)
-        parts.append(f"<li>{title}: {escape(text)}</li>")
-    return f'<ul class="vs2-plan">{"".join(parts)}</ul>'
-

@@ -14,16 +14,19 @@ from typing import Any
 import gradio as gr
 from gradio.utils import get_upload_folder
 
-from . import charts, files, render
+from . import charts, files, panels, render
 from .errors import VS2Error
 from .events import Finished, FramesReady, Job, Piece, Planned, Status
 from .gpu import Runner
 from .model import Evaluator
 from .options import OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, OFFICIAL_TEMPERATURE, GenerationOptions
 from .parse import NONE
+from .rank import OVERALL, RANK_BY, rank
 from .result import Result
 from .serving import watch_listener
+from .stability import summarize
 from .verdict import compare as compare_results
+from .verdict import compare_samples
 
 log = logging.getLogger(__name__)
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -60,6 +63,8 @@ COMPARE_VIEW = View(("status", "plan_a", "plan_b", "text_a", "text_b", "radar", 
                      "gallery_b", "json", "file", "times_a", "times_b"),
                     tuple(ClipSlots(f"plan_{c}", f"text_{c}", f"gallery_{c}", f"times_{c}") for c in "ab"),
                     "Both clips are thinking… (streaming)")
+RANK_VIEW = View(("status", "board", "gallery", "json", "file", "ranked"), (), "The clips are thinking…")
+MAX_RANK_CLIPS = 8
 
 
 class _Throttle:
@@ -100,11 +105,12 @@ def public(message: str, paths: list[str | None]) -> str:
     return message
 
 
-def _options(seed: float | None, greedy: bool, temperature: float, max_new_tokens: float, fps: float
-             ) -> GenerationOptions:
+def _options(seed: float | None, greedy: bool, temperature: float, max_new_tokens: float, fps: float,
+             samples: float | None = 1) -> GenerationOptions:
     try:
         return GenerationOptions(seed=None if seed in (None, "") else int(seed), greedy=bool(greedy),
-                                 temperature=float(temperature), max_new_tokens=int(max_new_tokens), fps=float(fps))
+                                 temperature=float(temperature), max_new_tokens=int(max_new_tokens), fps=float(fps),
+                                 samples=int(samples or 1))
     except ValueError as exc:
         raise gr.Error(str(exc)) from exc
 
@@ -134,28 +140,57 @@ class DemoApp:
 
     def score(self, video: str | None, prompt: str, seed: float | None = None, greedy: bool = False,
               temperature: float = OFFICIAL_TEMPERATURE, max_new_tokens: float = OFFICIAL_MAX_NEW_TOKENS,
-              fps: float = OFFICIAL_FPS, request: gr.Request = None, replay: bool = False) -> Iterator[tuple]:
+              fps: float = OFFICIAL_FPS, samples: float = 1, request: gr.Request = None, replay: bool = False
+              ) -> Iterator[tuple]:
         """Outputs: status, plan, reasoning, radar, cards, gallery, raw output, result JSON, download.
-        Every setting after the prompt has the official default, so API callers may leave them out."""
+        Every setting after the prompt has the official default, so API callers may leave them out; samples > 1
+        (an extra) adds how stable each dimension is, and every sample, to the cards and the JSON."""
         jobs = [Job(uploaded(video), prompt)]  # the evaluator checks prompts first, before any work
-        options = _options(seed, greedy, temperature, max_new_tokens, fps)
+        options = _options(seed, greedy, temperature, max_new_tokens, fps, samples)
         reset = {"status": render.status_html("Checking the clip…"), "text": "", "radar": None, "cards": "",
                  "gallery": None, "raw": "", "json": None, "file": None}
-        yield from self._drive(SCORE_VIEW, jobs, options, request, reset, lambda results: _final(results[0], replay))
+        yield from self._drive(SCORE_VIEW, jobs, options, request, reset, lambda done, _: _final(done, replay))
 
     def compare(self, video_a: str | None, video_b: str | None, prompt_a: str, separate: bool = False,
                 prompt_b: str | None = None, seed: float | None = None, greedy: bool = False,
                 temperature: float = OFFICIAL_TEMPERATURE, max_new_tokens: float = OFFICIAL_MAX_NEW_TOKENS,
-                fps: float = OFFICIAL_FPS, request: gr.Request = None) -> Iterator[tuple]:
+                fps: float = OFFICIAL_FPS, samples: float = 1, request: gr.Request = None) -> Iterator[tuple]:
         """Outputs: status, plan A, plan B, reasoning A, reasoning B, radar, verdict, table, gallery A,
-        gallery B, result JSON, download."""
+        gallery B, result JSON, download. With samples > 1 the verdict counts wins over paired samples."""
         if not video_a or not video_b:
             raise gr.Error("Upload two clips to compare.")
         jobs = [Job(uploaded(video_a), prompt_a), Job(uploaded(video_b), prompt_b if separate else prompt_a)]
-        options = _options(seed, greedy, temperature, max_new_tokens, fps)
+        options = _options(seed, greedy, temperature, max_new_tokens, fps, samples)
         reset = {"status": render.status_html("Checking the clips…"), "text_a": "", "text_b": "", "radar": None,
                  "verdict": "", "table": None, "gallery_a": None, "gallery_b": None, "json": None, "file": None}
-        yield from self._drive(COMPARE_VIEW, jobs, options, request, reset, _final_compare)
+        yield from self._drive(COMPARE_VIEW, jobs, options, request, reset, lambda done, _: _final_compare(done))
+
+    def rank(self, videos: list[str] | None, prompt: str, by: str = OVERALL, seed: float | None = None,
+             greedy: bool = False, temperature: float = OFFICIAL_TEMPERATURE,
+             max_new_tokens: float = OFFICIAL_MAX_NEW_TOKENS, fps: float = OFFICIAL_FPS, samples: float = 1,
+             request: gr.Request = None) -> Iterator[tuple]:
+        """Best-of-N: 2 to 8 clips for one prompt, ranked by the sum of the official soft scores (or one
+        dimension's). Outputs: status, leaderboard, clips by rank (click one for its full result), JSON, download."""
+        videos = [v for v in (videos or []) if v]
+        if not 2 <= len(videos) <= MAX_RANK_CLIPS:
+            raise gr.Error(f"Upload 2 to {MAX_RANK_CLIPS} clips generated for the same prompt (got {len(videos)}).")
+        if by not in RANK_BY:
+            raise gr.Error(f"Rank by one of {', '.join(RANK_BY)}.")
+        jobs = [Job(uploaded(v), prompt) for v in videos]
+        options = _options(seed, greedy, temperature, max_new_tokens, fps, samples)
+        reset = {"status": render.status_html(f"Checking {len(jobs)} clips…"), "board": "", "gallery": None,
+                 "json": None, "file": None, "ranked": []}
+        yield from self._drive(RANK_VIEW, jobs, options, request, reset,
+                               lambda done, frames: _final_rank(done, frames, prompt, by))
+
+    def show_ranked(self, ranked: list[Result], evt: gr.SelectData) -> tuple:
+        """A leaderboard entry's full result: cards (with stability), reasoning, radar."""
+        if not isinstance(evt.index, int) or not 0 <= evt.index < len(ranked):
+            return gr.skip(), gr.skip(), gr.skip()
+        samples = ranked[evt.index]
+        first = samples[0]
+        cards = render.cards_html(first) + panels.stability_html(summarize(samples)) + panels.samples_html(samples)
+        return cards, first.raw_output, charts.radar([(Path(first.video).name, first)])
 
     def replay(self, video: str, prompt: str) -> Iterator[tuple]:
         """What example caching records: a fixed-seed official-settings run, labelled as a replay."""
@@ -167,26 +202,32 @@ class DemoApp:
                reset: dict[str, Any], final: Callable[[tuple[Result, ...]], dict[str, Any]]) -> Iterator[tuple]:
         texts = [""] * len(jobs)
         shown: dict[str, Any] = {}  # plans and frames, repeated in the final update for API callers
+        frames: dict[int, FramesReady] = {}
         throttle = _Throttle()
+        streaming = view.streaming + (f" {options.samples} samples each; the first streams" if options.samples > 1
+                                      else "")
         yield view.update(**reset)
         for event in self._events(jobs, options, request):
-            if isinstance(event, Planned):
-                shown[view.clips[event.index].plan] = render.plan_html(event.plan)
+            slots = view.clips[event.index] if getattr(event, "index", None) in range(len(view.clips)) else None
+            if isinstance(event, Planned) and slots:
+                shown[slots.plan] = render.plan_html(event.plan)
                 yield view.update(**shown)
             elif isinstance(event, Status):
                 yield view.update(status=render.status_html(event.message))
             elif isinstance(event, FramesReady):
-                slots = view.clips[event.index]
-                shown[slots.gallery] = files.thumbnail_files(event.plan, event.thumbnails)
-                shown[slots.times] = list(event.plan.timestamps)
-                yield view.update(**{slots.gallery: shown[slots.gallery], slots.times: shown[slots.times]})
+                frames[event.index] = event
+                if slots:
+                    shown[slots.gallery] = files.thumbnail_files(event.plan, event.thumbnails)
+                    shown[slots.times] = list(event.plan.timestamps)
+                    yield view.update(**{slots.gallery: shown[slots.gallery], slots.times: shown[slots.times]})
             elif isinstance(event, Piece):
-                texts[event.index] += event.text
+                if event.sample == 0:
+                    texts[event.index] += event.text
                 if throttle.ready():
-                    yield view.update(status=render.status_html(view.streaming),
+                    yield view.update(status=render.status_html(streaming),
                                       **{c.text: t for c, t in zip(view.clips, texts)})
             elif isinstance(event, Finished):
-                yield view.update(**shown, **final(event.results))
+                yield view.update(**shown, **final(event, frames))
 
     def _events(self, jobs: list[Job], options: GenerationOptions, request: gr.Request | None) -> Iterator[Any]:
         owner = _owner(request)
@@ -210,23 +251,59 @@ def _took(result: Result) -> str:
     return ("Stopped early: " if result.stopped else "") + took
 
 
-def _final(result: Result, replay: bool) -> dict[str, Any]:
+def _public_json(samples: tuple[Result, ...]) -> dict[str, Any]:
+    """One clip's JSON: its first sample as before; with several samples, every sample and the stability too."""
+    data = samples[0].to_dict(paths=False)
+    if len(samples) > 1:
+        data["samples"] = [s.to_dict(paths=False) for s in samples]
+        data["stability"] = summarize(samples).to_dict()
+    return data
+
+
+def _final(done: Finished, replay: bool) -> dict[str, Any]:
+    (samples,) = done.samples
+    result = samples[0]
     t = result.timings
     status = _took(result) + f" · {t.new_tokens} tokens · {t.tokens_per_s:.1f} tokens/s"
-    if not result.official_settings:
-        status += " · not the official settings: " + ", ".join(result.deviations())
+    if len(samples) > 1:
+        status += f" · {len(samples)} samples (seeds {samples[0].options.seed}–{samples[-1].options.seed})"
+    deviations = result.deviations() + ([f"{len(samples)} samples"] if len(samples) > 1 else [])
+    if deviations:
+        status += " · not the official settings: " + ", ".join(deviations)
     if result.parse_method == NONE:
         status += " · no score could be parsed: the raw output is below"
+    data = _public_json(samples)
+    cards = render.cards_html(result, replay) + panels.stability_html(summarize(samples)) + panels.samples_html(
+        samples)
     return {"status": render.status_html(status), "text": result.raw_output,
-            "radar": charts.radar([("clip", result)]), "cards": render.cards_html(result, replay),
-            "raw": result.raw_output, "json": result.to_dict(paths=False), "file": files.result_json([result])}
+            "radar": charts.radar([("clip", result)]), "cards": cards,
+            "raw": result.raw_output, "json": data, "file": files.write_json("result", data)}
 
 
-def _final_compare(results: tuple[Result, ...]) -> dict[str, Any]:
-    a, b = results
-    rows = compare_results(a, b)
+def _final_compare(done: Finished) -> dict[str, Any]:
+    a, b = done.results
+    rows = compare_samples(*done.samples)
+    table = [[*row[:-1], s.describe()] for row, s in zip(render.comparison_rows(compare_results(a, b)), rows)]
+    data = {"clip_a": _public_json(done.samples[0]), "clip_b": _public_json(done.samples[1])}
+    if len(done.samples[0]) > 1:
+        data["verdict"] = {r.key: {"wins_a": r.wins_a, "wins_b": r.wins_b, "ties": r.ties, "winner": r.winner.value,
+                                   "says": r.describe()} for r in rows}
     return {"status": render.status_html(_took(a)), "text_a": a.raw_output, "text_b": b.raw_output,
-            "radar": charts.radar([("A", a), ("B", b)]), "verdict": render.verdict_html(rows),
-            "table": render.comparison_rows(rows),
-            "json": {"clip_a": a.to_dict(paths=False), "clip_b": b.to_dict(paths=False)},
-            "file": files.result_json([a, b])}
+            "radar": charts.radar([("A", a), ("B", b)]), "verdict": panels.sampled_verdict_html(rows),
+            "table": table, "json": data, "file": files.write_json("comparison", data)}
+
+
+def _final_rank(done: Finished, frames: dict[int, FramesReady], prompt: str, by: str) -> dict[str, Any]:
+    names = [Path(r.video).name for r in done.results]
+    board = rank(names, done.samples, by)
+    gallery = []
+    for c in board.clips:
+        shot = frames[c.index]
+        (path, _), = files.thumbnail_files(shot.plan, shot.thumbnails[:1])
+        value = "no score" if c.value is None else f"{c.value:.2f}"
+        gallery.append((path, f"#{c.rank} {c.name} · {value}"))
+    data = {"prompt": prompt, "leaderboard": board.to_dict(),
+            "clips": {names[i]: _public_json(s) for i, s in enumerate(done.samples)}}
+    return {"status": render.status_html(_took(done.results[0]) + f" · best: {board.best.name}"),
+            "board": panels.leaderboard_html(board, prompt), "gallery": gallery, "json": data,
+            "file": files.write_json("ranking", data), "ranked": [done.samples[c.index] for c in board.clips]}

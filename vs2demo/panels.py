@@ -1,0 +1,95 @@
+"""HTML panels for samples, stability, sampled verdicts and the Best-of-N leaderboard (pure). Every text is
+escaped; numbers and labels come from the pure summaries in stability.py, verdict.py and rank.py."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from html import escape
+from pathlib import Path
+
+from .dimensions import SCORE_VALUES
+from .rank import OVERALL, Leaderboard
+from .result import Result
+from .stability import STABLE_AGREEMENT, Stability
+from .verdict import CLEAR_SHARE, OVERALL_RULE, SOFT_TIE_MARGIN, SampledRow
+
+CSS = """
+.vs2-stability{width:100%;border-collapse:collapse;font-size:.9em;margin:.4em 0}
+.vs2-stability td,.vs2-stability th{padding:.25em .5em;text-align:left;
+border-bottom:1px solid var(--border-color-primary)}
+.vs2-label{font-weight:700}.vs2-label.stable::before{content:"● "}.vs2-label.unstable::before{content:"▲ "}
+.vs2-hist{font-family:monospace;white-space:pre}
+.vs2-sample summary{cursor:pointer}.vs2-sample pre{white-space:pre-wrap;font-size:.85em}
+.vs2-board{width:100%;border-collapse:collapse}.vs2-board td,.vs2-board th{padding:.3em .5em;text-align:left;
+border-bottom:1px solid var(--border-color-primary)}
+"""
+
+
+def stability_html(summary: Stability) -> str:
+    """Per dimension: the spread of the K hard scores, agreement, the soft score's mean ± spread, a label."""
+    if summary.samples == 1:
+        return ""
+    rows = []
+    for d in summary.dimensions:
+        hist = " ".join(f"{s}:{n}" for s, n in zip(SCORE_VALUES, d.counts) if n) + (
+            f" none:{d.missing}" if d.missing else "")
+        agreement = "–" if d.agreement is None else f"{100 * d.agreement:.0f}%"
+        soft = "–" if d.soft_mean is None else f"{d.soft_mean:.2f} ± {d.soft_std:.2f}"
+        cls = d.label if d.label in ("stable", "unstable") else "within"
+        rows.append(f"<tr><td>{escape(d.title)}</td><td class='vs2-hist'>{escape(hist)}</td><td>{agreement}</td>"
+                    f"<td>{soft}</td><td class='vs2-label {cls}'>{escape(d.label)}</td></tr>")
+    rule = (f"stable: ≥ {100 * STABLE_AGREEMENT:.0f}% of samples agree; ±1: every sample within one of the most "
+            "common score; unstable: otherwise")
+    return (f"<div><b>How stable is it? {summary.samples} samples</b> (an extra, not the official single sample)"
+            "<table class='vs2-stability'><tr><th>Dimension</th><th>Scores given</th><th>Agreement</th>"
+            f"<th>Soft (mean ± sd)</th><th>Label</th></tr>{''.join(rows)}</table>"
+            f"<div class='vs2-meta'>{escape(rule)}</div></div>")
+
+
+def reproduce_command(result: Result) -> str:
+    """The CLI line that reproduces one sample alone."""
+    parts = ["python", "-m", "vs2demo", "score", Path(result.video).name, "--prompt", result.prompt]
+    if result.options.seed is not None:
+        parts += ["--seed", str(result.options.seed)]
+    return shlex.join(parts)
+
+
+def samples_html(samples: Sequence[Result]) -> str:
+    """Each sample's scores and reasoning, to open one by one, with the command that reproduces it."""
+    if len(samples) == 1:
+        return ""
+    items = []
+    for k, r in enumerate(samples):
+        scores = " · ".join("–" if s.hard is None else str(s.hard) for s in r.scores)
+        items.append(f"<details class='vs2-sample'><summary>Sample {k + 1} (seed {r.options.seed}): {scores}"
+                     f"</summary><pre>{escape(r.raw_output)}</pre><div class='vs2-meta'>Reproduce alone: "
+                     f"<code>{escape(reproduce_command(r))}</code></div></details>")
+    return "<div>" + "".join(items) + "</div>"
+
+
+def sampled_verdict_html(rows: Sequence[SampledRow]) -> str:
+    parts = []
+    for r in rows:
+        title = f"<b>{escape(r.title)}</b>" if r.key == OVERALL else escape(r.title)
+        parts.append(f"<li>{title}: {escape(r.describe())}</li>")
+    k = rows[0].samples if rows else 1
+    rule = OVERALL_RULE + (f"; a clip is better when it wins at least {100 * CLEAR_SHARE:.0f}% of the paired samples"
+                           if k > 1 else f"; soft scores break a tie only when they differ by {SOFT_TIE_MARGIN:g} "
+                           "or more per dimension")
+    return f'<ul class="vs2-plan">{"".join(parts)}</ul><div class="vs2-meta">{escape(rule)}.</div>'
+
+
+def leaderboard_html(board: Leaderboard, prompt: str) -> str:
+    by = "the sum of the three official soft scores" if board.by == OVERALL else f"the {board.by} soft score"
+    rows = []
+    for c in board.clips:
+        value = "no score" if c.value is None else f"{c.value:.3f}"
+        first = f"{c.firsts} of {board.samples}" if board.samples > 1 else ("yes" if c.firsts else "–")
+        flag = "overlaps a neighbour" if c.overlaps else "clear"
+        rows.append(f"<tr><td>#{c.rank}</td><td>{escape(c.name)}</td><td>{value}</td><td>{first}</td>"
+                    f"<td>{flag}</td></tr>")
+    return (f"<div><b>Best of {len(board.clips)} for:</b> {escape(prompt)}<br><span class='vs2-meta'>Ranked by {by}"
+            f"{'' if board.samples == 1 else f', averaged over {board.samples} samples'}.</span>"
+            "<table class='vs2-board'><tr><th>Rank</th><th>Clip</th><th>Score</th><th>Ranked first</th>"
+            f"<th>Rank certainty</th></tr>{''.join(rows)}</table></div>")
