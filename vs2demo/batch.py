@@ -38,8 +38,9 @@ class Row:
         return f"line {self.line} has no {' or '.join(missing)} value" if missing else None
 
 
-def read_rows(path: Path) -> list[Row]:
-    """The CSV's rows (columns video,prompt; a UTF-8 byte-order mark, as Excel writes, is fine)."""
+def read_rows(path: Path, required: tuple[str, ...] = COLUMNS) -> list[Row]:
+    """The CSV's rows (columns video,prompt; a UTF-8 byte-order mark, as Excel writes, is fine). Columns not in
+    ``required`` may be missing: their values are None."""
     if not path.is_file():
         raise BatchError(f"no such CSV file: {printable(str(path))}")
     csv.field_size_limit(max(csv.field_size_limit(), FIELD_LIMIT))
@@ -47,12 +48,12 @@ def read_rows(path: Path) -> list[Row]:
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
-            if not reader.fieldnames or not set(COLUMNS) <= {c.strip() for c in reader.fieldnames if c}:
-                raise BatchError(f"{printable(path.name)} needs the columns {','.join(COLUMNS)} in its first line")
+            if not reader.fieldnames or not set(required) <= {c.strip() for c in reader.fieldnames if c}:
+                raise BatchError(f"{printable(path.name)} needs the columns {','.join(required)} in its first line")
             names = {c.strip(): c for c in reader.fieldnames if c}
             line = reader.line_num + 1
             for record in reader:
-                rows.append(Row(line, *(record.get(names[c]) for c in COLUMNS)))
+                rows.append(Row(line, *(record.get(names[c]) if c in names else None for c in COLUMNS)))
                 line = reader.line_num + 1
     except csv.Error as exc:
         raise BatchError(f"{printable(path.name)}, line {reader.line_num}: {exc}") from exc

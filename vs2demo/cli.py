@@ -1,4 +1,5 @@
-"""The command line: score (one clip, or a CSV batch that resumes), frames, parse, prompt, make-smoke-model.
+"""The command line: score (one clip, or a CSV batch that resumes), rank (best of N), frames, parse, prompt,
+make-smoke-model.
 
 Bad input exits with status 2 and one line ``error: …`` on stderr, never a traceback.
 """
@@ -13,11 +14,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import batch
+from . import batch, cli_rank
 from .batch import printable
 from .errors import ModelLoadError, VS2Error
 from .options import DTYPES, OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, OFFICIAL_TEMPERATURE, GenerationOptions, Limits
 from .result import Result
+from .stability import samples_dict, stability_lines, summarize
 
 log = logging.getLogger("vs2demo.cli")
 
@@ -26,26 +28,36 @@ class CLIError(VS2Error):
     pass
 
 
+def _model_options() -> argparse.ArgumentParser:
+    """The options every command that runs the model shares."""
+    m = argparse.ArgumentParser(add_help=False)
+    m.add_argument("--model", help="hub id, local folder, or 'smoke' (default: $VS2_MODEL or TIGER-Lab/VideoScore2)")
+    m.add_argument("--seed", type=int, help="fix the sampling seed (reproducible; not official)")
+    m.add_argument("--greedy", action="store_true", help="greedy decoding (not official)")
+    m.add_argument("--temperature", type=float, default=OFFICIAL_TEMPERATURE,
+                   help=f"sampling temperature (official {OFFICIAL_TEMPERATURE:g})")
+    m.add_argument("--max-new-tokens", type=int, default=OFFICIAL_MAX_NEW_TOKENS)
+    m.add_argument("--fps", type=float, default=OFFICIAL_FPS,
+                   help=f"frames sampled per second (official {OFFICIAL_FPS:g})")
+    m.add_argument("--samples", type=int, default=1,
+                   help="K samples per clip with seeds s…s+K-1: how stable each score is (an extra; official 1)")
+    m.add_argument("--dtype", help=f"weights' dtype: {', '.join(DTYPES)} (default: $VS2_DTYPE, else bfloat16 on "
+                                   "GPUs, float32 on CPU; the official run uses float32)")
+    return m
+
+
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m vs2demo", description="VideoScore2 evaluations from the shell.")
     sub = ap.add_subparsers(dest="command", required=True)
+    common = _model_options()
 
-    s = sub.add_parser("score", help="score a clip (streams the reasoning), or a CSV batch")
+    s = sub.add_parser("score", parents=[common], help="score a clip (streams the reasoning), or a CSV batch")
     s.add_argument("video", nargs="?", help="video file")
     s.add_argument("--prompt", help="the text-to-video prompt the clip was generated from")
     s.add_argument("--batch", help="CSV with columns video,prompt")
     s.add_argument("--out", help="JSONL output for --batch (resumes: rows already there are skipped)")
-    s.add_argument("--model", help="hub id, local folder, or 'smoke' (default: $VS2_MODEL or TIGER-Lab/VideoScore2)")
-    s.add_argument("--seed", type=int, help="fix the sampling seed (reproducible; not official)")
-    s.add_argument("--greedy", action="store_true", help="greedy decoding (not official)")
-    s.add_argument("--temperature", type=float, default=OFFICIAL_TEMPERATURE,
-                   help=f"sampling temperature (official {OFFICIAL_TEMPERATURE:g})")
-    s.add_argument("--max-new-tokens", type=int, default=OFFICIAL_MAX_NEW_TOKENS)
-    s.add_argument("--fps", type=float, default=OFFICIAL_FPS,
-                   help=f"frames sampled per second (official {OFFICIAL_FPS:g})")
     s.add_argument("--json", action="store_true", help="print the result as one JSON object; stream to stderr")
-    s.add_argument("--dtype", help=f"weights' dtype: {', '.join(DTYPES)} (default: $VS2_DTYPE, else bfloat16 on "
-                                   "GPUs, float32 on CPU; the official run uses float32)")
+    cli_rank.add_parser(sub, common)
 
     f = sub.add_parser("frames", help="print the frame plan (no model needed)")
     f.add_argument("video")
@@ -68,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=os.environ.get("VS2_LOG", "WARNING").upper(),
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        return {"score": _score, "frames": _frames, "parse": _parse, "prompt": _prompt,
+        return {"score": _score, "rank": _rank, "frames": _frames, "parse": _parse, "prompt": _prompt,
                 "make-smoke-model": _make_smoke}[args.command](args)
     except (VS2Error, ValueError) as exc:  # bad input, or option values refused by the dataclasses
         log.debug("the command failed", exc_info=exc)
@@ -79,15 +91,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _options(args: argparse.Namespace) -> GenerationOptions:
+def options_from(args: argparse.Namespace) -> GenerationOptions:
     return GenerationOptions(seed=args.seed, greedy=args.greedy, temperature=args.temperature,
-                             max_new_tokens=args.max_new_tokens, fps=args.fps)
+                             max_new_tokens=args.max_new_tokens, fps=args.fps, samples=args.samples)
 
 
 def _score(args: argparse.Namespace) -> int:
     from .model import Evaluator
 
-    options = _options(args)
+    options = options_from(args)
     if args.batch:
         if not args.out:
             raise CLIError("--batch needs --out FILE.jsonl")
@@ -98,16 +110,24 @@ def _score(args: argparse.Namespace) -> int:
     if args.prompt is None:
         raise CLIError("--prompt is required: the text-to-video prompt the clip was generated from")
     evaluator = Evaluator(args.model, dtype=args.dtype, limits=Limits.from_env())
-    result = _stream_one(evaluator, args.video, args.prompt, options, sys.stderr if args.json else sys.stdout)
+    samples = _stream_one(evaluator, args.video, args.prompt, options, sys.stderr if args.json else sys.stdout)
     if args.json:
-        print(result.to_json(indent=2))
+        print(json.dumps(samples_dict(samples), ensure_ascii=False, indent=2))
     return 0
 
 
-def _stream_one(evaluator, video: str, prompt: str, options: GenerationOptions, out) -> Result:
+def _rank(args: argparse.Namespace) -> int:
+    from .model import Evaluator
+
+    options = options_from(args)
+    return cli_rank.run(Evaluator(args.model, dtype=args.dtype, limits=Limits.from_env()), args, options)
+
+
+def _stream_one(evaluator, video: str, prompt: str, options: GenerationOptions, out) -> tuple[Result, ...]:
+    """Stream one clip's evaluation to ``out`` (the first sample's text live), then its summary."""
     from .events import Finished, Job, Piece, Planned, Status
 
-    result = None
+    samples: tuple[Result, ...] = ()
     for event in evaluator.stream([Job(video, prompt)], options):
         if isinstance(event, Planned):
             p = event.plan
@@ -115,13 +135,18 @@ def _stream_one(evaluator, video: str, prompt: str, options: GenerationOptions, 
                   f"{p.info.duration_s:.1f} s @ {p.info.native_fps:g} fps]", file=out, flush=True)
         elif isinstance(event, Status):
             print(f"[{event.message}]", file=out, flush=True)
-        elif isinstance(event, Piece):
-            print(event.text, end="", file=out, flush=True)
+        elif isinstance(event, Piece) and event.sample == 0:
+            print(printable(event.text), end="", file=out, flush=True)
         elif isinstance(event, Finished):
-            result = event.results[0]
+            (samples,) = event.samples
     print(file=out)
-    _print_summary(result, out)
-    return result
+    _print_summary(samples[0], out)
+    if len(samples) > 1:
+        for line in stability_lines(summarize(samples)):
+            print(line, file=out)
+        print(f"[each sample alone: python -m vs2demo score … --seed N, N = {samples[0].options.seed}…"
+              f"{samples[-1].options.seed}]", file=out)
+    return samples
 
 
 def _print_summary(result: Result, out) -> None:
@@ -164,7 +189,8 @@ def _batch_line(evaluator, row: batch.Row, options: GenerationOptions) -> tuple[
     problem = row.problem()
     if problem is None:
         try:
-            return evaluator.score(row.video, row.prompt, options).to_json(), None
+            samples = evaluator.evaluate(row.video, row.prompt, options)
+            return json.dumps(samples_dict(samples), ensure_ascii=False), None
         except ModelLoadError:
             raise  # nothing else can be scored: stop with the one message
         except VS2Error as exc:

@@ -239,10 +239,19 @@ class Evaluator:
         yield Status(f"Loaded {info.model_id} on {info.device} ({info.dtype}) in {info.load_s:.1f} s")
 
     def score(self, video: str, prompt: str, options: GenerationOptions | None = None) -> Result:
-        """Evaluate one clip and return its result (no streaming)."""
-        for event in self.stream([Job(video, prompt)], options):
+        """Evaluate one clip and return its result (its first sample; no streaming)."""
+        return self.evaluate(video, prompt, options)[0]
+
+    def evaluate(self, video: str, prompt: str, options: GenerationOptions | None = None) -> tuple[Result, ...]:
+        """Evaluate one clip and return every sample's result (one unless options.samples > 1)."""
+        return self.evaluate_many([Job(video, prompt)], options)[0]
+
+    def evaluate_many(self, jobs: Sequence[Job], options: GenerationOptions | None = None
+                      ) -> tuple[tuple[Result, ...], ...]:
+        """Evaluate several clips as one batch (no streaming); per job, every sample's result."""
+        for event in self.stream(jobs, options):
             if isinstance(event, Finished):
-                return event.results[0]
+                return event.samples
         raise GenerationError("generation ended without a result")
 
     def _result(self, job: Job, clip: PreparedClip, cached: bool, summary: GenerationSummary, row: int,

@@ -86,3 +86,25 @@ def summarize(samples: Sequence[Result]) -> Stability:
             soft_mean=round(statistics.fmean(soft), 4) if soft else None,
             soft_std=round(statistics.pstdev(soft), 4) if soft else None, label=label(hard)))
     return Stability(tuple(r.options.seed for r in samples), tuple(dims))
+
+
+def samples_dict(samples: Sequence[Result], paths: bool = True) -> dict:
+    """One clip's JSON: its first sample as a single result reads; with several samples, every sample and the
+    stability summary too."""
+    data = samples[0].to_dict(paths)
+    if len(samples) > 1:
+        data["samples"] = [s.to_dict(paths) for s in samples]
+        data["stability"] = summarize(samples).to_dict()
+    return data
+
+
+def stability_lines(summary: Stability) -> list[str]:
+    """The summary as plain text lines for a terminal."""
+    out = [f"[{summary.samples} samples, seeds {summary.seeds[0]}…{summary.seeds[-1]}: how stable each score is]"]
+    for d in summary.dimensions:
+        spread = " ".join(f"{s}×{n}" for s, n in zip(SCORE_VALUES, d.counts) if n) + (
+            f" none×{d.missing}" if d.missing else "")
+        soft = "" if d.soft_mean is None else f"  soft {d.soft_mean:.3f} ± {d.soft_std:.3f}"
+        agreement = "" if d.agreement is None else f"  agreement {100 * d.agreement:.0f}%"
+        out.append(f"  {d.title:<36} {d.label:<10} {spread}{agreement}{soft}")
+    return out

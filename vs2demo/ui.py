@@ -24,7 +24,7 @@ from .parse import NONE
 from .rank import OVERALL, RANK_BY, rank
 from .result import Result
 from .serving import watch_listener
-from .stability import summarize
+from .stability import samples_dict, summarize
 from .verdict import compare as compare_results
 from .verdict import compare_samples
 
@@ -251,15 +251,6 @@ def _took(result: Result) -> str:
     return ("Stopped early: " if result.stopped else "") + took
 
 
-def _public_json(samples: tuple[Result, ...]) -> dict[str, Any]:
-    """One clip's JSON: its first sample as before; with several samples, every sample and the stability too."""
-    data = samples[0].to_dict(paths=False)
-    if len(samples) > 1:
-        data["samples"] = [s.to_dict(paths=False) for s in samples]
-        data["stability"] = summarize(samples).to_dict()
-    return data
-
-
 def _final(done: Finished, replay: bool) -> dict[str, Any]:
     (samples,) = done.samples
     result = samples[0]
@@ -272,7 +263,7 @@ def _final(done: Finished, replay: bool) -> dict[str, Any]:
         status += " · not the official settings: " + ", ".join(deviations)
     if result.parse_method == NONE:
         status += " · no score could be parsed: the raw output is below"
-    data = _public_json(samples)
+    data = samples_dict(samples, paths=False)
     cards = render.cards_html(result, replay) + panels.stability_html(summarize(samples)) + panels.samples_html(
         samples)
     return {"status": render.status_html(status), "text": result.raw_output,
@@ -284,7 +275,7 @@ def _final_compare(done: Finished) -> dict[str, Any]:
     a, b = done.results
     rows = compare_samples(*done.samples)
     table = [[*row[:-1], s.describe()] for row, s in zip(render.comparison_rows(compare_results(a, b)), rows)]
-    data = {"clip_a": _public_json(done.samples[0]), "clip_b": _public_json(done.samples[1])}
+    data = {"clip_a": samples_dict(done.samples[0], paths=False), "clip_b": samples_dict(done.samples[1], paths=False)}
     if len(done.samples[0]) > 1:
         data["verdict"] = {r.key: {"wins_a": r.wins_a, "wins_b": r.wins_b, "ties": r.ties, "winner": r.winner.value,
                                    "says": r.describe()} for r in rows}
@@ -303,7 +294,7 @@ def _final_rank(done: Finished, frames: dict[int, FramesReady], prompt: str, by:
         value = "no score" if c.value is None else f"{c.value:.2f}"
         gallery.append((path, f"#{c.rank} {c.name} · {value}"))
     data = {"prompt": prompt, "leaderboard": board.to_dict(),
-            "clips": {names[i]: _public_json(s) for i, s in enumerate(done.samples)}}
+            "clips": {names[i]: samples_dict(s, paths=False) for i, s in enumerate(done.samples)}}
     return {"status": render.status_html(_took(done.results[0]) + f" · best: {board.best.name}"),
             "board": panels.leaderboard_html(board, prompt), "gallery": gallery, "json": data,
             "file": files.write_json("ranking", data), "ranked": [done.samples[c.index] for c in board.clips]}
