@@ -58,3 +58,26 @@ def evaluator(smoke_dir: Path):
     ev = Evaluator("smoke")
     ev.load()
     return ev
+
+
+@pytest.fixture(scope="module")
+def shots() -> Path:
+    """Where browser tests save a screenshot of each state they check ($VS2_SCREENSHOTS or a temporary folder)."""
+    import tempfile
+
+    folder = Path(os.environ.get("VS2_SCREENSHOTS") or tempfile.mkdtemp(prefix="vs2-screenshots-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"\nscreenshots: {folder}")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    from tests.helpers import CHROMIUM, FLAGS
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield b
+        b.close()

@@ -3,6 +3,7 @@ the CLI, raw HTTP uploads, and the scripts the subprocess tests run."""
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import sys
@@ -128,3 +129,34 @@ threads = [threading.Thread(target=work, args=(k,)) for k in range(16)]
 assert os.readlink("/proc/self/fd/2") == before, os.readlink("/proc/self/fd/2")
 sys.stderr.write("STDERR-ALIVE\n")
 """
+
+
+# ---- the real browser: Debian's chromium driven by Playwright (no browser download) ----------------------
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def serve(evaluator):
+    """The page on ``evaluator`` for a browser; returns (demo, url)."""
+    demo, client = launch(evaluator)
+    return demo, client.src
+
+
+def upload_in_page(page, elem_id: str, path: Path) -> None:
+    page.locator(f"#{elem_id} input[type=file]").set_input_files(str(path))
+
+
+
+
+
+def ready_to_score(browser, url: str, clip: str, prompt: str, **page_options):
+    """A fresh page with a clip uploaded and a prompt typed, once the frame plan is shown."""
+    page = browser.new_page(**page_options)
+    page.goto(url)
+    upload_in_page(page, "vs2-video", ASSETS / clip)
+    page.get_by_label("Text-to-video prompt").first.fill(prompt)
+    page.wait_for_selector("text=The model will see", timeout=30_000)  # the plan, before any GPU time
+    return page

@@ -6,67 +6,20 @@ Screenshots go to $VS2_SCREENSHOTS or a temporary folder, printed at the start o
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+from tests.helpers import ASSETS, CHROMIUM, ready_to_score, serve, upload_in_page
+
 if not CHROMIUM and os.environ.get("VS2_REQUIRE_BROWSER"):
     raise RuntimeError("VS2_REQUIRE_BROWSER is set but Debian's chromium is not installed")
 pytestmark = pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is not installed (apt-get install chromium)")
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 # Records every distinct value the reasoning box takes, every 10 ms, so the test sees it grow.
 WATCH = """(sel) => { window.__seen = []; window.__watch = setInterval(() => {
   const t = document.querySelector(sel + ' textarea'); if (!t) return;
   const v = t.value; if (window.__seen[window.__seen.length - 1] !== v) window.__seen.push(v); }, 10); }"""
-
-
-@pytest.fixture(scope="module")
-def shots() -> Path:
-    folder = Path(os.environ.get("VS2_SCREENSHOTS") or tempfile.mkdtemp(prefix="vs2-screenshots-"))
-    folder.mkdir(parents=True, exist_ok=True)
-    print(f"\nscreenshots: {folder}")
-    return folder
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield b
-        b.close()
-
-
-def serve(evaluator):
-    from tests.helpers import free_port
-    from vs2demo.page import build_demo, launch_kwargs
-
-    demo = build_demo(evaluator)
-    port = free_port()
-    demo.launch(server_port=port, prevent_thread_lock=True, quiet=True, **launch_kwargs(demo, evaluator))
-    return demo, f"http://127.0.0.1:{port}/"
-
-
-def upload(page, elem_id: str, path: Path) -> None:
-    page.locator(f"#{elem_id} input[type=file]").set_input_files(str(path))
-
-
-def ready_to_score(browser, url: str, clip: str, prompt: str, **page_options):
-    """A fresh page with a clip uploaded and a prompt typed, once the frame plan is shown."""
-    page = browser.new_page(**page_options)
-    page.goto(url)
-    upload(page, "vs2-video", ASSETS / clip)
-    page.get_by_label("Text-to-video prompt").first.fill(prompt)
-    page.wait_for_selector("text=The model will see", timeout=30_000)  # the plan, before any GPU time
-    return page
 
 
 def test_score_then_compare_in_a_real_browser(evaluator, browser, shots) -> None:
@@ -93,8 +46,8 @@ def test_score_then_compare_in_a_real_browser(evaluator, browser, shots) -> None
         page.screenshot(path=str(shots / "score.png"), full_page=True)
 
         page.get_by_role("tab", name="Compare two clips").click()
-        upload(page, "vs2-video-a", ASSETS / "ball_bounces.mp4")
-        upload(page, "vs2-video-b", ASSETS / "ball_sinks.mp4")
+        upload_in_page(page, "vs2-video-a", ASSETS / "ball_bounces.mp4")
+        upload_in_page(page, "vs2-video-b", ASSETS / "ball_sinks.mp4")
         page.locator("#vs2-prompt-a textarea").fill("a red ball bouncing on a wooden floor")
         for side in ("a", "b"):  # both uploads finished and planned
             page.wait_for_selector(f"#vs2-plan-{side} >> text=The model will see", timeout=30_000)

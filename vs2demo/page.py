@@ -42,7 +42,7 @@ def build(app: DemoApp) -> gr.Blocks:
                                       elem_id="vs2-samples")
             gr.Markdown(f"Limits: {app.evaluator.limits.describe()}.")
         settings = [seed, greedy, temperature, max_new, fps, samples]
-        with gr.Tabs():
+        with gr.Tabs(overflow_behavior="wrap"):  # on a phone every tab stays in sight, none behind "…"
             with gr.Tab("Score a clip", id="score"):
                 _score_tab(app, settings)
             with gr.Tab("Compare two clips", id="compare"):
@@ -96,7 +96,7 @@ def _score_tab(app: DemoApp, settings: list) -> None:
             c["status"] = gr.HTML(elem_id="vs2-status")
             c["text"] = gr.Textbox(label="Reasoning (streamed as the model writes it)", lines=10, max_lines=18,
                                    autoscroll=True, interactive=False, elem_id="vs2-reasoning")
-            with gr.Row(equal_height=False):
+            with gr.Row(equal_height=False, elem_classes="vs2-stack-narrow"):
                 c["radar"] = gr.Plot(label="Scores", elem_id="vs2-radar", min_width=280)
                 c["cards"] = gr.HTML(elem_id="vs2-cards", min_width=280)
     c["gallery"], c["times"] = _seekable_gallery("Frames the model saw (click to seek the player)", video,

@@ -15,12 +15,15 @@ from .stability import STABLE_AGREEMENT, Stability
 from .verdict import CLEAR_SHARE, OVERALL_RULE, SOFT_TIE_MARGIN, SampledRow
 
 CSS = """
-.vs2-stability{width:100%;border-collapse:collapse;font-size:.9em;margin:.4em 0}
+.vs2-stability{width:100%;border-collapse:collapse;font-size:.8em;margin:.4em 0;table-layout:fixed;
+overflow-wrap:anywhere}
 .vs2-stability td,.vs2-stability th{padding:.25em .5em;text-align:left;
 border-bottom:1px solid var(--border-color-primary)}
 .vs2-label{font-weight:700}.vs2-label.stable::before{content:"● "}.vs2-label.unstable::before{content:"▲ "}
 .vs2-hist{font-family:monospace;white-space:pre}
 .vs2-sample summary{cursor:pointer}.vs2-sample pre{white-space:pre-wrap;font-size:.85em}
+@media (max-width: 700px){.vs2-stack-narrow{flex-direction:column !important}
+.vs2-stack-narrow > *{min-width:0 !important;width:100% !important}}
 .vs2-board{width:100%;border-collapse:collapse}.vs2-board td,.vs2-board th{padding:.3em .5em;text-align:left;
 border-bottom:1px solid var(--border-color-primary)}
 """
@@ -43,7 +46,7 @@ def stability_html(summary: Stability) -> str:
             "common score; unstable: otherwise")
     return (f"<div><b>How stable is it? {summary.samples} samples</b> (an extra, not the official single sample)"
             "<table class='vs2-stability'><tr><th>Dimension</th><th>Scores given</th><th>Agreement</th>"
-            f"<th>Soft (mean ± sd)</th><th>Label</th></tr>{''.join(rows)}</table>"
+            f"<th>Soft mean ± sd</th><th>Label</th></tr>{''.join(rows)}</table>"
             f"<div class='vs2-meta'>{escape(rule)}</div></div>")
 
 
