@@ -5,6 +5,8 @@ from __future__ import annotations
 from .dimensions import DIMENSIONS, SCORE_VALUES
 from .framing import FACTOR, FRAME_FACTOR, MAX_FRAMES, MIN_FRAMES, VIDEO_MAX_PIXELS
 from .options import OFFICIAL_FPS, OFFICIAL_TEMPERATURE
+from .stability import STABLE_AGREEMENT
+from .verdict import CLEAR_SHARE, SOFT_TIE_MARGIN
 
 PAPER = "https://arxiv.org/abs/2509.22799"
 # VideoScore-Bench-v2 (in domain) and the average over four out-of-domain benchmarks, as published
@@ -40,4 +42,16 @@ ABOUT = f"""### What happens when you press Evaluate
 
 Sampling (temperature {OFFICIAL_TEMPERATURE:g}) is the official setting, so two runs can differ; set a seed in
 Settings to make runs reproducible.
+
+### How sure is the judge? (extras)
+- **Samples.** With *Samples per clip* K > 1 the clip is scored K times with seeds s, s+1, …; each sample can be
+  reproduced alone with its seed. A dimension is *stable* when at least {100 * STABLE_AGREEMENT:.0f}% of the samples
+  give the same score, *±1* when every sample is within one of the most common score, and *unstable* otherwise.
+- **Compare.** Overall is the sum of the three scores (the paper's pairwise protocol). With K samples, sample k
+  of A meets sample k of B, and a clip is better only when it wins at least {100 * CLEAR_SHARE:.0f}% of the pairs;
+  otherwise the verdict is *too close to call*. With one sample, soft scores break a tie only when they differ by
+  {SOFT_TIE_MARGIN:g} or more.
+- **Rank (best of N).** Clips for one prompt are ranked by the sum of their official soft scores, as the paper's
+  Best-of-N reranking does; with K samples the leaderboard counts how often each clip ranked first and flags
+  ranks that some sample ordered differently.
 """
