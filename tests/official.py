@@ -36,8 +36,8 @@ class OfficialOutput:
 
 
 def official_generate(model: Any, processor: Any, inputs: Any, *, seed: int | None, max_new_tokens: int = 1024,
-                      temperature: float = 0.7, greedy: bool = False, min_new_tokens: int | None = None
-                      ) -> tuple[OfficialOutput, Any]:
+                      temperature: float = 0.7, greedy: bool = False, min_new_tokens: int | None = None,
+                      use_cache: bool = True) -> tuple[OfficialOutput, Any]:
     """generate(output_scores=True, return_dict_in_generate=True), then the official parse and soft score."""
     import torch
 
@@ -46,7 +46,7 @@ def official_generate(model: Any, processor: Any, inputs: Any, *, seed: int | No
     sampling = {"do_sample": False} if greedy else {"do_sample": True, "temperature": temperature}
     with torch.inference_mode():
         out = model.generate(**inputs, **sampling, max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens,
-                             use_cache=True,
+                             use_cache=use_cache,
                              output_scores=True, return_dict_in_generate=True)
     ids = out.sequences[0, inputs["input_ids"].shape[1]:].tolist()
     text = processor.tokenizer.decode(ids, **OFFICIAL_DECODE)

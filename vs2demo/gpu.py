@@ -1,8 +1,11 @@
 """The one GPU-bound call, wrapped for ZeroGPU (``spaces.GPU`` is a no-op anywhere else), behind a small runner.
 
-ZeroGPU runs the wrapped function in a worker forked from this process and pickles its arguments and every
-event it yields, so the wrapped function takes plain values (a runner key, a run id, jobs, options) and finds
-the runner it belongs to in ``_RUNNERS``; the events it yields carry thumbnails, never full frames.
+Only GPU work runs inside the lease: the runner plans, decodes and preprocesses every clip first (into the
+evaluator's clip cache), then calls the wrapped function. ZeroGPU runs that function in a worker forked from this
+process and pickles its arguments and every event it yields, so it takes plain values (a runner key, a run id,
+jobs, options, and each clip's cache key, never its frames) and finds its runner in ``_RUNNERS``; the events
+it yields carry thumbnails, never full frames. The lease's length comes from the decoding speed measured on
+earlier runs and the request's settings.
 """
 
 from __future__ import annotations
@@ -14,17 +17,26 @@ from collections.abc import Iterator, Sequence
 
 import spaces
 
-from .events import Event, Job
+from .events import Event, Finished, Job
+from .inputs import ReadyClip
 from .model import Evaluator
 from .options import GenerationOptions
 
 ON_ZERO_GPU = bool(os.environ.get("SPACES_ZERO_GPU"))
+DEFAULT_STEPS_PER_S = 15.0  # decoding steps per second assumed before any run was measured (conservative)
+LEASE_MARGIN_S = 20  # loading the batch onto the GPU, the prefill and the results
+PREFILL_S_PER_ROW = 2
 _RUNNERS: dict[int, Runner] = {}
 _keys = itertools.count()
 
 
+def lease_seconds(max_new_tokens: int, rows: int, steps_per_s: float) -> int:
+    """How long a GPU lease to ask for: every decoding step at the measured speed, plus a margin per row."""
+    return int(LEASE_MARGIN_S + PREFILL_S_PER_ROW * rows + max_new_tokens / max(steps_per_s, 1e-3))
+
+
 class Runner:
-    """Owns the shared evaluator and the stop flag of every run in flight, keyed per run."""
+    """Owns the shared evaluator, the stop flag of every run in flight (keyed per run) and the measured speed."""
 
     def __init__(self, evaluator: Evaluator) -> None:
         self.evaluator = evaluator
@@ -32,11 +44,28 @@ class Runner:
         self._stops: dict[int, tuple[str, threading.Event]] = {}  # run id -> (who started it, its flag)
         self._lock = threading.Lock()
         self._runs = itertools.count()
+        self.steps_per_s = DEFAULT_STEPS_PER_S
         _RUNNERS[self.key] = self
 
     def stream(self, jobs: Sequence[Job], options: GenerationOptions, owner: str) -> Iterator[Event]:
         """Evaluate ``jobs`` for ``owner`` (a session); ``stop(owner)`` ends the run early."""
-        yield from _gpu_stream(self.key, next(self._runs), owner, jobs, options)
+        ready = yield from self.evaluator.prepare_stream(jobs, options)  # CPU work, before any GPU lease
+        handles = [r.by_key() for r in ready] if ON_ZERO_GPU else ready
+        events = _gpu_stream(self.key, next(self._runs), owner, jobs, options, handles)
+        try:
+            for event in events:
+                if isinstance(event, Finished):
+                    self._measured(event)
+                yield event
+        finally:
+            events.close()  # a visitor who left ends the generation now, not when this generator is collected
+
+    def _measured(self, done: Finished) -> None:
+        """Remember the slowest decoding speed seen (steps per second of a whole batch), for the next lease."""
+        t = done.results[0].timings
+        if t.new_tokens >= 16 and t.generate_s > 0:
+            rate = t.new_tokens / t.generate_s
+            self.steps_per_s = rate if self.steps_per_s == DEFAULT_STEPS_PER_S else min(self.steps_per_s, rate)
 
     def stop(self, owner: str) -> bool:
         """Ask every run of ``owner`` to end; True if one was running."""
@@ -46,26 +75,25 @@ class Runner:
             flag.set()
         return bool(flags)
 
-    def running(self, owner: str) -> bool:
-        with self._lock:
-            return any(who == owner for who, _ in self._stops.values())
-
-    def _run(self, run: int, owner: str, jobs: Sequence[Job], options: GenerationOptions) -> Iterator[Event]:
+    def _run(self, run: int, owner: str, jobs: Sequence[Job], options: GenerationOptions,
+             ready: Sequence[ReadyClip]) -> Iterator[Event]:
         flag = threading.Event()
         with self._lock:
             self._stops[run] = (owner, flag)
         try:
-            yield from self.evaluator.stream(jobs, options, flag)
+            yield from self.evaluator.generate_stream(jobs, options, ready, flag)
         finally:
             with self._lock:
                 del self._stops[run]
 
 
-def estimate_seconds(key: int, run: int, owner: str, jobs: Sequence[Job], options: GenerationOptions) -> int:
-    """ZeroGPU duration: loading margin plus the token budget at a conservative ~15 tokens/s per batch."""
-    return int(30 + options.max_new_tokens / 15 + 10 * len(jobs))
+def estimate_seconds(key: int, run: int, owner: str, jobs: Sequence[Job], options: GenerationOptions,
+                     ready: Sequence[ReadyClip]) -> int:
+    """ZeroGPU's duration for this call, from the runner's measured speed and the request's settings."""
+    return lease_seconds(options.max_new_tokens, len(jobs) * options.samples, _RUNNERS[key].steps_per_s)
 
 
 @spaces.GPU(duration=estimate_seconds)
-def _gpu_stream(key: int, run: int, owner: str, jobs: Sequence[Job], options: GenerationOptions) -> Iterator[Event]:
-    yield from _RUNNERS[key]._run(run, owner, jobs, options)
+def _gpu_stream(key: int, run: int, owner: str, jobs: Sequence[Job], options: GenerationOptions,
+                ready: Sequence[ReadyClip]) -> Iterator[Event]:
+    yield from _RUNNERS[key]._run(run, owner, jobs, options, ready)

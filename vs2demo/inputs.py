@@ -43,6 +43,19 @@ def file_digest(path: str) -> str:
 ClipKey = tuple[str, float]  # (content digest, fps)
 
 
+@dataclass(frozen=True, eq=False)
+class ReadyClip:
+    """A job's prepared clip, or only where to find it: its cache key. Across a process boundary (a ZeroGPU
+    worker is a fork of the server, which sees the cache as it was) the key travels, not the frames."""
+
+    key: ClipKey
+    cached: bool  # found in the cache rather than decoded for this request
+    clip: PreparedClip | None = None
+
+    def by_key(self) -> ReadyClip:
+        return ReadyClip(self.key, self.cached)
+
+
 class ClipCache:
     """Prepared clips, least recently used first out, bounded by entries and by total bytes (thread-safe)."""
 

@@ -21,7 +21,7 @@ from .dimensions import SCORE_VALUES
 from .errors import GenerationError, InputError, ModelLoadError, VS2Error
 from .events import Event, Finished, FramesReady, Job, Piece, Planned, Status
 from .generation import GenerationSummary, RowDecoder, RowKey, Sampling, official_digit_steps, stream_generate
-from .inputs import ClipCache, PreparedClip, file_digest, model_inputs, video_inputs
+from .inputs import ClipCache, ClipKey, PreparedClip, ReadyClip, file_digest, model_inputs, video_inputs
 from .options import (
     OFFICIAL_FPS,
     SMOKE_MODEL,
@@ -100,12 +100,24 @@ class Evaluator:
             raise ModelLoadError(
                 f"Cannot load model {self.model_id!r}: {_first_line(exc)}. Check the hub id or local folder and "
                 "your network (offline, set HF_HUB_OFFLINE=1 with a cached copy), or use --model smoke.") from exc
+        self._install(model, processor)
+        smoke = self.model_id == SMOKE_MODEL or (Path(path) / "SMOKE_MODEL").exists()
+        return ModelInfo(self.model_id, device, dtype, smoke, time.perf_counter() - start)
+
+    def _install(self, model: Any, processor: Any) -> None:
         rope.install(model)  # transformers 4.53.2's positions for long clips (see rope.py)
         record_after_all_processors(model)  # p(1..5) from the scores generate() samples (digits.py)
         processor.tokenizer.padding_side = "left"  # generation continues on the right
         self.model, self.processor = model, processor
-        smoke = self.model_id == SMOKE_MODEL or (Path(path) / "SMOKE_MODEL").exists()
-        return ModelInfo(self.model_id, device, dtype, smoke, time.perf_counter() - start)
+
+    def use(self, model: Any, processor: Any, description: str) -> ModelInfo:
+        """Serve a model built elsewhere (the GPU benchmark builds the full architecture with random weights),
+        prepared exactly as ``load`` prepares a checkpoint. Its results are labelled like the smoke model's."""
+        with self._load_lock:
+            self._install(model, processor)
+            dtype = str(model.dtype).removeprefix("torch.")
+            self.info = ModelInfo(description, str(model.device), dtype, True, 0.0)
+            return self.info
 
     def _resolve_path(self) -> str:
         if self.model_id == SMOKE_MODEL:
@@ -120,10 +132,10 @@ class Evaluator:
         """The frame plan for a clip: cheap, no model needed, refuses bad files with InputError."""
         return plan_frames(probe(video, self.limits), fps)
 
-    def prepare(self, video: str, fps: float = OFFICIAL_FPS, plan: FramePlan | None = None
-                ) -> tuple[PreparedClip, bool]:
+    def prepare(self, video: str, fps: float = OFFICIAL_FPS, plan: FramePlan | None = None,
+                key: ClipKey | None = None) -> tuple[PreparedClip, bool]:
         """Frames and video tensors for a clip, reused when the same bytes come again at the same fps."""
-        key = (file_digest(video), fps)
+        key = key or (file_digest(video), fps)
         hit = self.cache.get(key)
         if hit is not None:
             return hit, True
@@ -169,7 +181,12 @@ class Evaluator:
         iterator (or setting ``stop``) ends generation early; the model stays loaded.
         """
         options = options or GenerationOptions()
-        stop = stop or threading.Event()
+        ready = yield from self.prepare_stream(jobs, options)
+        yield from self.generate_stream(jobs, options, ready, stop)
+
+    def prepare_stream(self, jobs: Sequence[Job], options: GenerationOptions
+                       ) -> Generator[Event, None, list[ReadyClip]]:
+        """The CPU half: check prompts, plan, load, decode and preprocess every clip (into the cache)."""
         for job in jobs:
             validate_prompt(job.prompt)
         plans = []
@@ -177,19 +194,34 @@ class Evaluator:
             plans.append(self.plan(job.video, options.fps))
             yield Planned(i, plans[-1])
         yield from self._load_with_status()
-        prepared, cached = [], []
+        ready = []
         for i, (job, plan) in enumerate(zip(jobs, plans)):
             yield Status(f"Reading {len(plan.indices)} frames at {plan.resized_width}×{plan.resized_height}…", i)
-            clip, hit = self.prepare(job.video, options.fps, plan)
-            prepared.append(clip)
-            cached.append(hit)
+            key = (file_digest(job.video), options.fps)
+            clip, hit = self.prepare(job.video, options.fps, plan, key)
+            ready.append(ReadyClip(key, hit, clip))
             yield FramesReady(i, clip.frames.plan, thumbnail_array(clip.frames))
+        return ready
+
+    def generate_stream(self, jobs: Sequence[Job], options: GenerationOptions, ready: Sequence[ReadyClip],
+                        stop: threading.Event | None = None) -> Iterator[Event]:
+        """The GPU half: generate every (job, sample) row from prepared clips, then the results. A ``ReadyClip``
+        without its clip is found in the cache by key (what a ZeroGPU worker, a fork of this process, receives)."""
+        stop = stop or threading.Event()
+        prepared = [r.clip or self._cached(job, r, options.fps) for job, r in zip(jobs, ready)]
         yield Status("Thinking…")
         options = options.seeded_for_samples()
         outputs = yield from self._generate_rows(jobs, prepared, options, stop)
-        samples = tuple(tuple(self._result(job, prepared[j], cached[j], *outputs[(j, k)], options.for_sample(k))
+        samples = tuple(tuple(self._result(job, prepared[j], ready[j].cached, *outputs[(j, k)], options.for_sample(k))
                               for k in range(options.samples)) for j, job in enumerate(jobs))
         yield Finished(tuple(s[0] for s in samples), samples)
+
+    def _cached(self, job: Job, ready: ReadyClip, fps: float) -> PreparedClip:
+        hit = self.cache.get(ready.key)
+        if hit is not None:
+            return hit
+        log.info("%s was not kept in the clip cache (over its byte budget): preparing it again", job.video)
+        return self.prepare(job.video, fps)[0]
 
     def _generate_rows(self, jobs: Sequence[Job], prepared: Sequence[PreparedClip], options: GenerationOptions,
                        stop: threading.Event) -> Generator[Event, None, dict[RowKey, tuple[GenerationSummary, int]]]:
