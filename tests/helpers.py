@@ -15,6 +15,7 @@ import httpx
 from gradio_client import Client
 
 from vs2demo.events import Finished, FramesReady, Job, Piece, Planned, Status
+from vs2demo.inputs import PreparedClip, ReadyClip
 from vs2demo.model import Evaluator
 from vs2demo.options import GenerationOptions
 from vs2demo.result import ModelInfo, Timings, build_result
@@ -29,7 +30,8 @@ SLOW = "<think>" + "The ball keeps bouncing. " * 400 + "</think>"  # ~50 s at 4 
 
 
 class ScriptedEvaluator(Evaluator):
-    """Streams ``text`` in small pieces for every clip, then results parsed from it (no model)."""
+    """Streams ``text`` in small pieces for every clip, then results parsed from it (no model): the CPU half
+    (plans, frames) is real, the generation is scripted."""
 
     def __init__(self, text: str, delay_s: float = 0.02) -> None:
         super().__init__("smoke")
@@ -37,15 +39,20 @@ class ScriptedEvaluator(Evaluator):
         self.ended: list[str] = []  # how each stream ended: "done", "stopped" or "closed"
         self.started = 0  # streams that began writing text
 
-    def stream(self, jobs: Sequence[Job], options: GenerationOptions | None = None, stop=None) -> Iterator:
-        options = options or GenerationOptions()
-        frames = []
+    def prepare_stream(self, jobs: Sequence[Job], options: GenerationOptions) -> Iterator:
+        """Real plans and frames (no model): what the page shows before the text."""
+        ready = []
         for i, job in enumerate(jobs):
             yield Planned(i, self.plan(job.video, options.fps))
-        yield Status("Thinking…")
         for i, job in enumerate(jobs):
-            frames.append(load_frames(job.video, options.fps, self.limits))
-            yield FramesReady(i, frames[-1].plan, thumbnail_array(frames[-1]))
+            frames = load_frames(job.video, options.fps, self.limits)
+            ready.append(ReadyClip((job.video, options.fps), False, PreparedClip(frames, {}, 0.0)))
+            yield FramesReady(i, frames.plan, thumbnail_array(frames))
+        return ready
+
+    def generate_stream(self, jobs: Sequence[Job], options: GenerationOptions, ready: Sequence[ReadyClip],
+                        stop=None) -> Iterator:
+        yield Status("Thinking…")
         emitted = ""
         self.started += 1
         try:
@@ -62,8 +69,8 @@ class ScriptedEvaluator(Evaluator):
         stopped = emitted != self.text
         self.ended.append("stopped" if stopped else "done")
         timings = Timings(0.0, 0.0, 0.01, 0.1, len(emitted) // 4)
-        yield Finished(tuple(build_result(job.video, job.prompt, emitted, f.plan, INFO, options, timings, stopped)
-                             for job, f in zip(jobs, frames)))
+        yield Finished(tuple(build_result(job.video, job.prompt, emitted, r.clip.frames.plan, INFO, options, timings,
+                                          stopped) for job, r in zip(jobs, ready)))
 
 
 def fail_first_generate(monkeypatch, evaluator) -> None:

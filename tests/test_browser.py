@@ -92,13 +92,13 @@ def test_example_runs_once_then_replays(smoke_dir, browser, shots) -> None:
 
     evaluator = Evaluator("smoke")
     calls = []
-    real = evaluator.stream
+    real = evaluator.generate_stream  # the model's half of an evaluation
 
     def counted(*args, **kwargs):
         calls.append(1)
         yield from real(*args, **kwargs)
 
-    evaluator.stream = counted
+    evaluator.generate_stream = counted
     demo, url = serve(evaluator)
     try:
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
