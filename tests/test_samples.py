@@ -20,7 +20,7 @@ def finished(evaluator, jobs, options) -> Finished:
 
 @pytest.fixture(scope="module")
 def clips(make_clip):
-    return [make_clip(3.0), make_clip(4.0, 30, (240, 320)), make_clip(2.5, 24, (320, 240))]
+    return [make_clip(3.0), make_clip(4.0, 30, (240, 320)), make_clip(2.5, 24, (288, 224))]
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 USABLE_SHARE = 0.8  # of the free memory: the rest is headroom for the allocator and activations we do not model
+TEXT_TOKENS = 512  # a generous bound on a prompt's text tokens (the template is ~120, prompts ≤ 2000 characters)
 
 
 def kv_bytes_per_token(config: Any, dtype_bytes: int) -> int:
@@ -26,6 +27,16 @@ def row_bytes(prompt_tokens: int, max_new_tokens: int, kv_per_token: int, vocab:
     input and output), and the prefill's hidden states (a few copies of the prompt's activations)."""
     tokens = prompt_tokens + max_new_tokens
     return tokens * kv_per_token + 2 * 4 * vocab + 4 * prompt_tokens * hidden * dtype_bytes
+
+
+def model_row_bytes(model: Any, visual_tokens: int, max_new_tokens: int) -> int:
+    """``row_bytes`` for this model, a clip of ``visual_tokens`` and the request's token budget."""
+    import torch
+
+    dtype_bytes = torch.finfo(model.dtype).bits // 8
+    text = model.config.get_text_config()
+    return row_bytes(visual_tokens + TEXT_TOKENS, max_new_tokens, kv_bytes_per_token(model.config, dtype_bytes),
+                     text.vocab_size, text.hidden_size, dtype_bytes)
 
 
 def rows_per_chunk(rows: int, free_bytes: int, per_row: int) -> int:

@@ -172,6 +172,11 @@ class GenerationSummary:
     ttft_s: float | None  # from the start of generate() to the first streamed token
     stopped: bool  # ended early by the stop flag
 
+    @classmethod
+    def empty(cls, digit_ids: list[int]) -> GenerationSummary:
+        """The outcome of rows that never ran because the caller stopped first."""
+        return cls((), (), DigitRecorder(digit_ids), 0.0, None, True)
+
 
 def stream_generate(model: Any, inputs: dict[str, Any], sampling: Sampling, *, tokenizer: Any, digit_ids: list[int],
                     stop_ids: set[int], stop: threading.Event, lock: threading.Lock,

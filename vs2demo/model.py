@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import rope
-from .batching import chunks, free_bytes, kv_bytes_per_token, row_bytes, rows_per_chunk
+from .batching import chunks, free_bytes, model_row_bytes, rows_per_chunk
 from .digits import DigitRecorder, record_after_all_processors
 from .dimensions import SCORE_VALUES
 from .errors import GenerationError, InputError, ModelLoadError, VS2Error
@@ -36,7 +36,6 @@ from .result import ModelInfo, Result, Timings, build_result
 from .video import FramePlan, plan_frames, probe, read_frames, thumbnail_array
 
 log = logging.getLogger(__name__)
-TEXT_TOKENS = 512  # a generous bound on the prompt's text tokens (the template is ~120, prompts ≤ 2000 chars)
 
 
 def pick_device_dtype(device: str | None = None, dtype: str | None = None) -> tuple[str, str]:
@@ -228,7 +227,9 @@ class Evaluator:
         """Every (job, sample) row, batched: sample-major, so every clip's first sample streams first, in chunks
         of as many rows as free memory holds. Returns where each row's outcome is."""
         keys = [(j, k) for k in range(options.samples) for j in range(len(jobs))]
-        size = rows_per_chunk(len(keys), free_bytes(self.info.device), self._row_bytes(prepared, options))
+        visual = max(c.frames.plan.visual_tokens for c in prepared)
+        per_row = model_row_bytes(self.model, visual, options.max_new_tokens)
+        size = rows_per_chunk(len(keys), free_bytes(self.info.device), per_row)
         outputs: dict[RowKey, tuple[GenerationSummary, int]] = {}
         for part in chunks(keys, size):
             if stop.is_set():
@@ -249,19 +250,9 @@ class Evaluator:
                 raise _generation_error(exc) from exc
             outputs.update({key: (summary, row) for row, key in enumerate(part)})
         if len(outputs) < len(keys):  # stopped before some chunks ran: those rows stay empty
-            empty = _empty_summary(self.digit_ids())
+            empty = GenerationSummary.empty(self.digit_ids())
             outputs.update({key: (empty, 0) for key in keys if key not in outputs})
         return outputs
-
-    def _row_bytes(self, prepared: Sequence[PreparedClip], options: GenerationOptions) -> int:
-        import torch
-
-        config = self.model.config
-        dtype_bytes = torch.finfo(self.model.dtype).bits // 8
-        text = config.get_text_config()
-        prompt = max(c.frames.plan.visual_tokens for c in prepared) + TEXT_TOKENS
-        return row_bytes(prompt, options.max_new_tokens, kv_bytes_per_token(config, dtype_bytes), text.vocab_size,
-                         text.hidden_size, dtype_bytes)
 
     def _load_with_status(self) -> Iterator[Status]:
         if self.loaded:
@@ -299,11 +290,6 @@ class Evaluator:
                             summary.stopped, official, lambda pos: recorder.logprobs(row, decoded.token_at(pos)))
 
 
-def _empty_summary(digit_ids: list[int]) -> GenerationSummary:
-    """The outcome of rows that never ran because the caller stopped first."""
-    return GenerationSummary((), (), DigitRecorder(digit_ids), 0.0, None, True)
-
-
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
 
@@ -318,18 +304,6 @@ def _generation_error(exc: BaseException) -> VS2Error:
     return GenerationError(f"Generation failed: {type(exc).__name__}: {_first_line(exc)}")
 
 
-__all__ = [
-    "Evaluator",
-    "Event",
-    "Finished",
-    "FramesReady",
-    "GenerationError",
-    "InputError",
-    "Job",
-    "ModelLoadError",
-    "Piece",
-    "Planned",
-    "PreparedClip",
-    "Status",
-    "pick_device_dtype",
-]
+# the events are re-exported: callers may take the evaluator and what it streams from one module
+__all__ = ["Evaluator", "Event", "Finished", "FramesReady", "GenerationError", "InputError", "Job", "ModelLoadError",
+           "Piece", "Planned", "PreparedClip", "Status", "pick_device_dtype"]
