@@ -106,3 +106,14 @@ def test_several_samples_refuse_greedy_decoding() -> None:
         GenerationOptions(samples=4, greedy=True)
     with pytest.raises(ValueError, match="samples must be between 1 and 16"):
         GenerationOptions(samples=17)
+
+
+def test_the_other_samples_report_progress(evaluator, clips) -> None:
+    from vs2demo.events import Progress
+
+    events = list(evaluator.stream([Job(clips[0], PROMPT)], GenerationOptions(seed=3, samples=4, **OPTS)))
+    progress = [e for e in events if isinstance(e, Progress)]
+    assert progress and progress[-1] == Progress(4, 4)
+    assert [p.finished for p in progress] == sorted(p.finished for p in progress)
+    single = list(evaluator.stream([Job(clips[0], PROMPT)], GenerationOptions(seed=3, **OPTS)))
+    assert not any(isinstance(e, Progress) for e in single)  # one sample: nothing to report

@@ -125,7 +125,7 @@ def _rank(args: argparse.Namespace) -> int:
 
 def _stream_one(evaluator, video: str, prompt: str, options: GenerationOptions, out) -> tuple[Result, ...]:
     """Stream one clip's evaluation to ``out`` (the first sample's text live), then its summary."""
-    from .events import Finished, Job, Piece, Planned, Status
+    from .events import Finished, Job, Piece, Planned, Progress, Status
 
     samples: tuple[Result, ...] = ()
     for event in evaluator.stream([Job(video, prompt)], options):
@@ -137,6 +137,8 @@ def _stream_one(evaluator, video: str, prompt: str, options: GenerationOptions, 
             print(f"[{event.message}]", file=out, flush=True)
         elif isinstance(event, Piece) and event.sample == 0:
             print(printable(event.text), end="", file=out, flush=True)
+        elif isinstance(event, Progress):
+            print(f"[{event.finished} of {event.rows} samples finished]", file=sys.stderr, flush=True)
         elif isinstance(event, Finished):
             (samples,) = event.samples
     print(file=out)

@@ -56,6 +56,14 @@ class Piece:
 
 
 @dataclass(frozen=True)
+class Progress:
+    """While several samples generate in one batch (only the first streams its text): how many have finished."""
+
+    finished: int
+    rows: int
+
+
+@dataclass(frozen=True)
 class Finished:
     """Each job's result (its first sample), and every sample of every job (one each unless samples > 1)."""
 
@@ -67,4 +75,4 @@ class Finished:
             object.__setattr__(self, "samples", tuple((r,) for r in self.results))
 
 
-Event = Status | Planned | FramesReady | Piece | Finished
+Event = Status | Planned | FramesReady | Piece | Progress | Finished

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .digits import DigitRecorder, RowSampler
-from .events import Piece
+from .events import Piece, Progress
 from .options import OFFICIAL_DECODE
 from .parse import official_score_positions
 
@@ -100,6 +100,8 @@ class TokenStreamer:
         self._prompt_seen = False
         self._pending = [""] * len(self.keys)
         self._last_flush = 0.0
+        self._finished = 0
+        self._sampled = any(sample > 0 for _, sample in self.keys)  # progress is only worth telling for samples
         self.first_token_at: float | None = None
 
     def put(self, value: Any) -> None:
@@ -109,8 +111,12 @@ class TokenStreamer:
         now = time.perf_counter()
         if self.first_token_at is None:
             self.first_token_at = now
+        finished = self._finished
         for row, token in enumerate(value.reshape(-1).tolist()):
             self._pending[row] += self.rows[row].push(int(token))
+        self._finished = sum(r.finished for r in self.rows)
+        if self._finished != finished and self._sampled:
+            self.out.put(Progress(self._finished, len(self.rows)))
         if now - self._last_flush >= self.FLUSH_S:
             self._flush(now)
 

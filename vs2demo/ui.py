@@ -16,7 +16,7 @@ from gradio.utils import get_upload_folder
 
 from . import charts, files, panels, render
 from .errors import VS2Error
-from .events import Finished, FramesReady, Job, Piece, Planned, Status
+from .events import Finished, FramesReady, Job, Piece, Planned, Progress, Status
 from .gpu import Runner
 from .model import Evaluator
 from .options import OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, OFFICIAL_TEMPERATURE, GenerationOptions
@@ -220,6 +220,10 @@ class DemoApp:
                     shown[slots.gallery] = files.thumbnail_files(event.plan, event.thumbnails)
                     shown[slots.times] = list(event.plan.timestamps)
                     yield view.update(**{slots.gallery: shown[slots.gallery], slots.times: shown[slots.times]})
+            elif isinstance(event, Progress):
+                streaming = f"{view.streaming} {options.samples} samples each; the first streams · " \
+                            f"{event.finished} of {event.rows} finished"
+                yield view.update(status=render.status_html(streaming))
             elif isinstance(event, Piece):
                 if event.sample == 0:
                     texts[event.index] += event.text
