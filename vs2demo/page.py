@@ -29,7 +29,9 @@ def build(app: DemoApp) -> gr.Blocks:
         gr.HTML(render.banner_html(smoke, app.evaluator.model_id))
         with gr.Accordion("Settings (official defaults marked)", open=False):
             with gr.Row():
-                seed = gr.Number(label="Seed (empty = random, as official)", value=None, precision=0)
+                # a text box: Gradio's number box turns "empty" into 0 once shown, which would seed every run
+                seed = gr.Textbox(label="Seed (empty = random, as official)", value="", placeholder="random",
+                                  max_lines=1, elem_id="vs2-seed")
                 greedy = gr.Checkbox(label="Greedy decoding (official: sampling)", value=False)
                 temperature = gr.Slider(0.05, 2.0, value=OFFICIAL_TEMPERATURE, step=0.05,
                                         label=f"Temperature (official {OFFICIAL_TEMPERATURE})")

@@ -105,10 +105,24 @@ def public(message: str, paths: list[str | None]) -> str:
     return message
 
 
-def _options(seed: float | None, greedy: bool, temperature: float, max_new_tokens: float, fps: float,
+def _seed(seed: str | float | None) -> int | None:
+    """Empty means random (the official behaviour); anything else must be a whole number."""
+    text = "" if seed is None else str(seed).strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value.is_integer():
+        raise gr.Error(f"The seed must be a whole number, or empty for a random one (got {text[:20]!r}).")
+    return int(value)
+
+
+def _options(seed: str | float | None, greedy: bool, temperature: float, max_new_tokens: float, fps: float,
              samples: float | None = 1) -> GenerationOptions:
     try:
-        return GenerationOptions(seed=None if seed in (None, "") else int(seed), greedy=bool(greedy),
+        return GenerationOptions(seed=_seed(seed), greedy=bool(greedy),
                                  temperature=float(temperature), max_new_tokens=int(max_new_tokens), fps=float(fps),
                                  samples=int(samples or 1))
     except ValueError as exc:
@@ -138,7 +152,7 @@ class DemoApp:
             return render.status_html("Stopping…")  # the run's own last update follows
         return render.status_html("Nothing was running.")
 
-    def score(self, video: str | None, prompt: str, seed: float | None = None, greedy: bool = False,
+    def score(self, video: str | None, prompt: str, seed: str | float | None = None, greedy: bool = False,
               temperature: float = OFFICIAL_TEMPERATURE, max_new_tokens: float = OFFICIAL_MAX_NEW_TOKENS,
               fps: float = OFFICIAL_FPS, samples: float = 1, request: gr.Request = None, replay: bool = False
               ) -> Iterator[tuple]:
@@ -152,7 +166,7 @@ class DemoApp:
         yield from self._drive(SCORE_VIEW, jobs, options, request, reset, lambda done, _: _final(done, replay))
 
     def compare(self, video_a: str | None, video_b: str | None, prompt_a: str, separate: bool = False,
-                prompt_b: str | None = None, seed: float | None = None, greedy: bool = False,
+                prompt_b: str | None = None, seed: str | float | None = None, greedy: bool = False,
                 temperature: float = OFFICIAL_TEMPERATURE, max_new_tokens: float = OFFICIAL_MAX_NEW_TOKENS,
                 fps: float = OFFICIAL_FPS, samples: float = 1, request: gr.Request = None) -> Iterator[tuple]:
         """Outputs: status, plan A, plan B, reasoning A, reasoning B, radar, verdict, table, gallery A,
@@ -165,7 +179,7 @@ class DemoApp:
                  "verdict": "", "table": None, "gallery_a": None, "gallery_b": None, "json": None, "file": None}
         yield from self._drive(COMPARE_VIEW, jobs, options, request, reset, lambda done, _: _final_compare(done))
 
-    def rank(self, videos: list[str] | None, prompt: str, by: str = OVERALL, seed: float | None = None,
+    def rank(self, videos: list[str] | None, prompt: str, by: str = OVERALL, seed: str | float | None = None,
              greedy: bool = False, temperature: float = OFFICIAL_TEMPERATURE,
              max_new_tokens: float = OFFICIAL_MAX_NEW_TOKENS, fps: float = OFFICIAL_FPS, samples: float = 1,
              request: gr.Request = None) -> Iterator[tuple]:
