@@ -15,8 +15,7 @@ from .stability import STABLE_AGREEMENT, Stability
 from .verdict import CLEAR_SHARE, OVERALL_RULE, SOFT_TIE_MARGIN, SampledRow
 
 CSS = """
-.vs2-stability{width:100%;border-collapse:collapse;font-size:.8em;margin:.4em 0;table-layout:fixed;
-overflow-wrap:anywhere}
+.vs2-stability{width:100%;min-width:420px;border-collapse:collapse;font-size:.8em;margin:.4em 0}
 .vs2-stability td,.vs2-stability th{padding:.25em .5em;text-align:left;
 border-bottom:1px solid var(--border-color-primary)}
 .vs2-label{font-weight:700}.vs2-label.stable::before{content:"● "}.vs2-label.unstable::before{content:"▲ "}
@@ -24,6 +23,7 @@ border-bottom:1px solid var(--border-color-primary)}
 .vs2-sample summary{cursor:pointer}.vs2-sample pre{white-space:pre-wrap;font-size:.85em}
 @media (max-width: 700px){.vs2-stack-narrow{flex-direction:column !important}
 .vs2-stack-narrow > *{min-width:0 !important;width:100% !important}}
+.vs2-scroll{overflow-x:auto;max-width:100%}
 .vs2-board{width:100%;border-collapse:collapse}.vs2-board td,.vs2-board th{padding:.3em .5em;text-align:left;
 border-bottom:1px solid var(--border-color-primary)}
 """
@@ -45,8 +45,8 @@ def stability_html(summary: Stability) -> str:
     rule = (f"stable: ≥ {100 * STABLE_AGREEMENT:.0f}% of samples agree; ±1: every sample within one of the most "
             "common score; unstable: otherwise")
     return (f"<div><b>How stable is it? {summary.samples} samples</b> (an extra, not the official single sample)"
-            "<table class='vs2-stability'><tr><th>Dimension</th><th>Scores given</th><th>Agreement</th>"
-            f"<th>Soft mean ± sd</th><th>Label</th></tr>{''.join(rows)}</table>"
+            "<div class='vs2-scroll'><table class='vs2-stability'><tr><th>Dimension</th><th>Scores given</th>"
+            f"<th>Agreement</th><th>Soft mean ± sd</th><th>Label</th></tr>{''.join(rows)}</table></div>"
             f"<div class='vs2-meta'>{escape(rule)}</div></div>")
 
 
@@ -94,5 +94,5 @@ def leaderboard_html(board: Leaderboard, prompt: str) -> str:
                     f"<td>{flag}</td></tr>")
     return (f"<div><b>Best of {len(board.clips)} for:</b> {escape(prompt)}<br><span class='vs2-meta'>Ranked by {by}"
             f"{'' if board.samples == 1 else f', averaged over {board.samples} samples'}.</span>"
-            "<table class='vs2-board'><tr><th>Rank</th><th>Clip</th><th>Score</th><th>Ranked first</th>"
-            f"<th>Rank certainty</th></tr>{''.join(rows)}</table></div>")
+            "<div class='vs2-scroll'><table class='vs2-board'><tr><th>Rank</th><th>Clip</th><th>Score</th>"
+            f"<th>Ranked first</th><th>Rank certainty</th></tr>{''.join(rows)}</table></div></div>")
