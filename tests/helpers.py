@@ -153,8 +153,8 @@ def serve(evaluator):
 
 
 def upload_in_page(page, elem_id: str, path: Path) -> None:
+    """Choose ``path`` in the file input of the component with id ``elem_id``."""
     page.locator(f"#{elem_id} input[type=file]").set_input_files(str(path))
-
 
 
 

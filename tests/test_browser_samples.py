@@ -17,6 +17,8 @@ def choose_samples(page, k: int) -> None:
 
 
 @pytest.mark.parametrize("viewport,scheme", [({"width": 1280, "height": 900}, "light"),
+                                             ({"width": 1280, "height": 900}, "dark"),
+                                             ({"width": 390, "height": 844}, "light"),
                                              ({"width": 390, "height": 844}, "dark")])
 def test_samples_compare_and_rank_views(evaluator, browser, shots, viewport, scheme) -> None:
     demo, url = serve(evaluator)

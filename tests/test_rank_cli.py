@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import json
 
+import pytest
+
 from tests.helpers import ASSETS, cli
 
 CLIPS = [str(ASSETS / n) for n in ("ball_bounces.mp4", "ball_sinks.mp4", "ball_blurred.mp4")]
@@ -51,11 +53,12 @@ def test_rank_a_folder(smoke_dir, tmp_path) -> None:
     assert [r["rank"] for r in ranked] == list(range(1, len(ranked) + 1))
 
 
-def test_rank_needs_clips_and_a_prompt(smoke_dir) -> None:
-    for args, message in ((["--prompt", "x"], "give the clips"), ([CLIPS[0]], "--prompt is required")):
-        run = cli("rank", *args, "--model", "smoke")
-        assert run.returncode == 2 and run.stderr.strip().splitlines()[-1].startswith("error: ")
-        assert message in run.stderr
+@pytest.mark.parametrize("args,message", [(["--prompt", "x"], "give the clips"),
+                                          ([CLIPS[0]], "--prompt is required")])
+def test_rank_needs_clips_and_a_prompt(smoke_dir, args, message) -> None:
+    run = cli("rank", *args, "--model", "smoke")
+    assert run.returncode == 2 and run.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert message in run.stderr
 
 
 def test_score_with_samples_prints_stability(smoke_dir) -> None:

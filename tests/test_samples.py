@@ -117,3 +117,8 @@ def test_the_other_samples_report_progress(evaluator, clips) -> None:
     assert [p.finished for p in progress] == sorted(p.finished for p in progress)
     single = list(evaluator.stream([Job(clips[0], PROMPT)], GenerationOptions(seed=3, **OPTS)))
     assert not any(isinstance(e, Progress) for e in single)  # one sample: nothing to report
+
+
+def test_deviations_name_every_seed_of_the_samples() -> None:
+    assert GenerationOptions(seed=10, samples=4).deviations() == ["seeds 10–13", "4 samples"]
+    assert GenerationOptions(seed=10, samples=4).for_sample(2).deviations() == ["seed 12"]

@@ -71,19 +71,25 @@ def check_output(path: Path) -> None:
 
 def finished_rows(path: Path) -> set[tuple[str | None, str | None]]:
     """Rows already in the JSONL (results and error records alike), after repairing a cut-off last line."""
+    return set(records(path))
+
+
+def records(path: Path) -> dict[tuple[str | None, str | None], dict]:
+    """The JSONL's records by (video, prompt), after repairing a cut-off last line; lines that are not records
+    of ours are kept in the file as they are and left out here."""
     if not path.exists():
-        return set()
+        return {}
     _repair_tail(path)
-    done: set[tuple[str | None, str | None]] = set()
+    found: dict[tuple[str | None, str | None], dict] = {}
     with path.open(encoding="utf-8", errors="replace") as f:
         for line in f:
             try:
                 record = json.loads(line)
             except ValueError:
-                continue  # not ours: kept as it is, never rewritten
+                continue
             if isinstance(record, dict) and "video" in record and "prompt" in record:
-                done.add((record["video"], record["prompt"]))
-    return done
+                found[(record["video"], record["prompt"])] = record
+    return found
 
 
 def _repair_tail(path: Path) -> None:
@@ -104,9 +110,9 @@ def _repair_tail(path: Path) -> None:
             f.truncate(cut)
 
 
-def error_record(row: Row, message: str) -> str:
-    return json.dumps({"video": row.video, "prompt": row.prompt, "line": row.line, "error": message},
-                      ensure_ascii=False)
+def error_record(row: Row, message: str) -> dict:
+    """The JSONL record of a row that could not be scored."""
+    return {"video": row.video, "prompt": row.prompt, "line": row.line, "error": message}
 
 
 def printable(text: str) -> str:

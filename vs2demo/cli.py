@@ -197,7 +197,7 @@ def _batch_line(evaluator, row: batch.Row, options: GenerationOptions) -> tuple[
             raise  # nothing else can be scored: stop with the one message
         except VS2Error as exc:
             problem = str(exc)
-    return batch.error_record(row, problem), problem
+    return json.dumps(batch.error_record(row, problem), ensure_ascii=False), problem
 
 
 def _frames(args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ from .batch import printable
 from .errors import InputError, ModelLoadError, VS2Error
 from .events import Job
 from .prompt import validate_prompt
-from .rank import OVERALL, RANK_BY, Leaderboard, rank_values
+from .rank import OVERALL, RANK_BY, Leaderboard, rank_values, soft_sum
 from .stability import samples_dict
 
 BATCH = 8  # clips per generate() call (times K samples), chunked further when memory is short
@@ -63,7 +63,7 @@ def run(evaluator, args: argparse.Namespace, options) -> int:
     out = Path(args.out) if args.out else None
     if out:
         batch.check_output(out)
-    done = _read(out)
+    done = batch.records(out) if out else {}
     todo = [r for r in rows if r.key not in done]
     good = []
     with tqdm(total=len(rows), initial=len(rows) - len(todo), desc="ranking", unit="clip", file=sys.stderr) as bar:
@@ -75,7 +75,7 @@ def run(evaluator, args: argparse.Namespace, options) -> int:
                 evaluator.plan(row.video, options.fps)
                 good.append(row)
             except VS2Error as exc:
-                done[row.key] = _write(out, json.loads(batch.error_record(row, str(exc))))
+                done[row.key] = _write(out, batch.error_record(row, str(exc)))
                 tqdm.write(f"error: {printable(str(row.video))}: {printable(str(exc))}", file=sys.stderr)
                 bar.update()
         for part in [good[i:i + BATCH] for i in range(0, len(good), BATCH)]:
@@ -95,21 +95,6 @@ def run(evaluator, args: argparse.Namespace, options) -> int:
     return 0 if all("error" not in done[r.key] for r in rows) else 1
 
 
-def _read(out: Path | None) -> dict[tuple[str | None, str | None], dict]:
-    records: dict = {}
-    if out is None or not out.exists():
-        return records
-    batch.finished_rows(out)  # repairs a line cut short by an interrupted run
-    for line in out.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict) and "video" in record and "prompt" in record:
-            records[(record["video"], record["prompt"])] = record
-    return records
-
-
 def _write(out: Path | None, record: dict) -> dict:
     if out is not None:
         with out.open("a", encoding="utf-8") as sink:
@@ -117,17 +102,12 @@ def _write(out: Path | None, record: dict) -> dict:
     return record
 
 
-def _sample_value(sample: dict, by: str) -> float | None:
-    softs = [s["soft"] for key, s in sample["scores"].items() if by in (OVERALL, key)]
-    return None if any(v is None for v in softs) else round(sum(softs), 4)
-
-
 def _board(rows: Sequence[batch.Row], done: dict, by: str) -> Leaderboard:
     values = []
     for row in rows:
         record = done[row.key]
         samples = record.get("samples", [record]) if "error" not in record else []
-        values.append([_sample_value(s, by) for s in samples])
+        values.append([soft_sum({key: s["soft"] for key, s in sample["scores"].items()}, by) for sample in samples])
     k = max((len(v) for v in values), default=1) or 1
     return rank_values([str(r.video) for r in rows], [v or [None] * k for v in values], by)
 

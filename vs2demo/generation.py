@@ -111,12 +111,13 @@ class TokenStreamer:
         now = time.perf_counter()
         if self.first_token_at is None:
             self.first_token_at = now
-        finished = self._finished
         for row, token in enumerate(value.reshape(-1).tolist()):
             self._pending[row] += self.rows[row].push(int(token))
-        self._finished = sum(r.finished for r in self.rows)
-        if self._finished != finished and self._sampled:
-            self.out.put(Progress(self._finished, len(self.rows)))
+        if self._sampled:  # counted per step only when there is progress to tell
+            finished = sum(r.finished for r in self.rows)
+            if finished != self._finished:
+                self._finished = finished
+                self.out.put(Progress(finished, len(self.rows)))
         if now - self._last_flush >= self.FLUSH_S:
             self._flush(now)
 

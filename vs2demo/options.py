@@ -76,7 +76,9 @@ class GenerationOptions:
     def deviations(self) -> list[str]:
         """Which settings differ from the official script (empty when the run is official)."""
         out = []
-        if self.seed is not None:
+        if self.seed is not None and self.samples > 1:
+            out.append(f"seeds {self.seed}–{self.seed + self.samples - 1}")
+        elif self.seed is not None:
             out.append(f"seed {self.seed}")
         if self.greedy:
             out.append("greedy decoding")

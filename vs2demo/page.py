@@ -18,7 +18,6 @@ from .ui import ASSETS, COMPARE_VIEW, MAX_RANK_CLIPS, RANK_VIEW, SCORE_VIEW, Dem
 # Probing reads a file's headers and one frame: quick, but a handful at once must not exhaust memory.
 PLAN_QUEUE = {"concurrency_id": "plan", "concurrency_limit": 2, "show_progress": "hidden"}
 MODEL_RUN = {"concurrency_id": serving.MODEL_SLOT, "concurrency_limit": 1}
-FPS = 4  # the settings' order: seed, greedy, temperature, max new tokens, fps, samples
 
 
 def build(app: DemoApp) -> gr.Blocks:
@@ -46,9 +45,9 @@ def build(app: DemoApp) -> gr.Blocks:
         settings = [seed, greedy, temperature, max_new, fps, samples]
         with gr.Tabs(overflow_behavior="wrap"):  # on a phone every tab stays in sight, none behind "…"
             with gr.Tab("Score a clip", id="score"):
-                _score_tab(app, settings)
+                _score_tab(app, settings, fps)
             with gr.Tab("Compare two clips", id="compare"):
-                _compare_tab(app, settings)
+                _compare_tab(app, settings, fps)
             with gr.Tab("Rank clips (best of N)", id="rank"):
                 _rank_tab(app, settings)
             with gr.Tab("How it works", id="about"):
@@ -83,7 +82,7 @@ def _plan_on_change(app: DemoApp, video: gr.Video, fps: gr.Slider, plan: gr.HTML
         trigger(app.plan, [video, fps], plan, api_visibility="private", **PLAN_QUEUE)
 
 
-def _score_tab(app: DemoApp, settings: list) -> None:
+def _score_tab(app: DemoApp, settings: list, fps: gr.Slider) -> None:
     c: dict[str, Any] = {}
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=300):
@@ -108,7 +107,7 @@ def _score_tab(app: DemoApp, settings: list) -> None:
         c["json"] = gr.JSON(label="Result (model, settings, frames, timings)")
         c["file"] = gr.File(label="Result as JSON")
     outputs = _outputs(SCORE_VIEW, c)
-    _plan_on_change(app, video, settings[FPS], c["plan"])
+    _plan_on_change(app, video, fps, c["plan"])
     event = run.click(app.score, [video, prompt, *settings], outputs, api_name="score", **MODEL_RUN)
     stop.click(app.stop, None, c["status"], cancels=_cancels(event), queue=False, api_visibility="private")
     examples = _examples()
@@ -117,7 +116,7 @@ def _score_tab(app: DemoApp, settings: list) -> None:
                     label="Examples (each computed once, then replayed)")
 
 
-def _compare_tab(app: DemoApp, settings: list) -> None:
+def _compare_tab(app: DemoApp, settings: list, fps: gr.Slider) -> None:
     c: dict[str, Any] = {}
     videos = {}
     with gr.Row(equal_height=False):
@@ -151,7 +150,7 @@ def _compare_tab(app: DemoApp, settings: list) -> None:
         c["json"] = gr.JSON(label="Both results")
         c["file"] = gr.File(label="Comparison as JSON")
     for clip in "ab":
-        _plan_on_change(app, videos[clip], settings[FPS], c[f"plan_{clip}"])
+        _plan_on_change(app, videos[clip], fps, c[f"plan_{clip}"])
     event = run.click(app.compare, [videos["a"], videos["b"], prompt_a, separate, prompt_b, *settings],
                       _outputs(COMPARE_VIEW, c), api_name="compare", **MODEL_RUN)
     stop.click(app.stop, None, c["status"], cancels=_cancels(event), queue=False, api_visibility="private")

@@ -9,7 +9,7 @@ neighbour's: some sample ordered the two the other way round.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 from .dimensions import DIMENSIONS
@@ -45,12 +45,17 @@ class Leaderboard:
         return {"by": self.by, "samples": self.samples, "clips": [asdict(c) for c in self.clips]}
 
 
-def value(result: Result, by: str = OVERALL) -> float | None:
-    """The official soft score summed over the three dimensions (or one dimension's); None if one is missing."""
+def soft_sum(softs: Mapping[str, float | None], by: str = OVERALL) -> float | None:
+    """The official soft scores (by dimension key) summed over the three dimensions, or one dimension's; None if
+    one is missing."""
     if by not in RANK_BY:
         raise ValueError(f"rank by one of {', '.join(RANK_BY)}, not {by!r}")
-    softs = [s.soft for s in result.scores if by in (OVERALL, s.key)]
-    return None if any(v is None for v in softs) else round(sum(softs), 4)
+    chosen = [v for key, v in softs.items() if by in (OVERALL, key)]
+    return None if any(v is None for v in chosen) else round(sum(chosen), 4)
+
+
+def value(result: Result, by: str = OVERALL) -> float | None:
+    return soft_sum({s.key: s.soft for s in result.scores}, by)
 
 
 def _order(values: Sequence[float | None]) -> list[int]:

@@ -66,38 +66,27 @@ class RequestGuard:
         if body is None:
             return await _reply(send, 413, f"The request is larger than {limit} bytes.")
         if path == f"{API}/queue/join" or path.startswith(f"{API}/call/"):
-            refusal = self._over_bound(scope, body)
-            if refusal:
-                return await _reply(send, 429, refusal)
-            body = self._with_defaults(path, body)
-            scope = {**scope, "headers": [(k, str(len(body)).encode() if k == b"content-length" else v)
-                                          for k, v in scope["headers"]]}
+            payload, fn = self._decode(path, body)
+            if fn is not None and fn.concurrency_id == MODEL_SLOT:  # quick, non-model events pass as they are
+                refusal = self._over_bound(scope, payload.get("session_hash"))
+                if refusal:
+                    return await _reply(send, 429, refusal)
+            if fn is not None and _fill_defaults(payload, fn):
+                body = json.dumps(payload).encode()
+                scope = {**scope, "headers": [(k, str(len(body)).encode() if k == b"content-length" else v)
+                                              for k, v in scope["headers"]]}
         return await self.app(scope, _replay(body, receive), send)
 
-    def _with_defaults(self, path: str, body: bytes) -> bytes:
-        """A raw HTTP caller may leave out trailing settings, as gradio_client callers may: each missing value
-        becomes its component's default (the official setting). Gradio itself would refuse the call."""
+    def _decode(self, path: str, body: bytes) -> tuple[dict, Any]:
+        """The JSON payload and the event it asks for; ({}, None) when it is not ours to judge (Gradio refuses it)."""
         try:
             payload = json.loads(body)
-            fn = self._target(path, payload)
-            data = payload.get("data")
-        except (ValueError, AttributeError):
-            return body
-        if fn is None or not isinstance(data, list) or len(data) >= len(fn.inputs):
-            return body
-        payload["data"] = data + [getattr(block, "value", None) for block in fn.inputs[len(data):]]
-        return json.dumps(payload).encode()
+        except ValueError:
+            return {}, None
+        return (payload, self._target(path, payload)) if isinstance(payload, dict) else ({}, None)
 
-    def _over_bound(self, scope: dict, body: bytes) -> str | None:
+    def _over_bound(self, scope: dict, session: str | None) -> str | None:
         """A refusal when this request would queue one model run too many for its session or address."""
-        try:
-            payload = json.loads(body)
-            session = payload.get("session_hash")
-        except (ValueError, AttributeError):
-            return None  # Gradio refuses it itself
-        fn = self._target(scope["path"], payload)
-        if fn is None or fn.concurrency_id != MODEL_SLOT:
-            return None  # quick, non-model events are never refused here
         per_session, per_address = Counter(), Counter()
         for event in list(self.demo._queue.event_ids_to_events.values()):  # waiting and running
             if event.concurrency_id == MODEL_SLOT:
@@ -116,6 +105,16 @@ class RequestGuard:
             return next((fn for fn in self.demo.fns.values() if fn.api_name == name), None)
         index = payload.get("fn_index")
         return self.demo.fns.get(index) if isinstance(index, int) else None
+
+
+def _fill_defaults(payload: dict, fn: Any) -> bool:
+    """A raw HTTP caller may leave out trailing settings, as gradio_client callers may: each missing value becomes
+    its component's default (the official setting); Gradio itself would refuse the call. True if any was added."""
+    data = payload.get("data")
+    if not isinstance(data, list) or len(data) >= len(fn.inputs):
+        return False
+    payload["data"] = data + [getattr(block, "value", None) for block in fn.inputs[len(data):]]
+    return True
 
 
 def _address(scope_or_request: Any) -> str:

@@ -7,7 +7,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,13 @@ class View:
     outputs: tuple[str, ...]  # the handler's outputs, in order
     clips: tuple[ClipSlots, ...]
     streaming: str  # the status while text streams
+
+    def streaming_status(self, samples: int, progress: Progress | None = None) -> str:
+        """What the status says while text streams; with several samples, how many have finished."""
+        if samples == 1:
+            return self.streaming
+        done = "" if progress is None else f" · {progress.finished} of {progress.rows} finished"
+        return f"{self.streaming} {samples} samples each; the first streams{done}"
 
     def update(self, **values: Any) -> tuple:
         """One streamed update: the named outputs change, every other output is left as it is."""
@@ -213,13 +220,13 @@ class DemoApp:
     # -- the driver -----------------------------------------------------------------------------
 
     def _drive(self, view: View, jobs: list[Job], options: GenerationOptions, request: gr.Request | None,
-               reset: dict[str, Any], final: Callable[[tuple[Result, ...]], dict[str, Any]]) -> Iterator[tuple]:
+               reset: dict[str, Any], final: Callable[[Finished, dict[int, FramesReady]], dict[str, Any]]
+               ) -> Iterator[tuple]:
         texts = [""] * len(jobs)
         shown: dict[str, Any] = {}  # plans and frames, repeated in the final update for API callers
         frames: dict[int, FramesReady] = {}
         throttle = _Throttle()
-        streaming = view.streaming + (f" {options.samples} samples each; the first streams" if options.samples > 1
-                                      else "")
+        streaming = view.streaming_status(options.samples)
         yield view.update(**reset)
         for event in self._events(jobs, options, request):
             slots = view.clips[event.index] if getattr(event, "index", None) in range(len(view.clips)) else None
@@ -235,8 +242,7 @@ class DemoApp:
                     shown[slots.times] = list(event.plan.timestamps)
                     yield view.update(**{slots.gallery: shown[slots.gallery], slots.times: shown[slots.times]})
             elif isinstance(event, Progress):
-                streaming = f"{view.streaming} {options.samples} samples each; the first streams · " \
-                            f"{event.finished} of {event.rows} finished"
+                streaming = view.streaming_status(options.samples, event)
                 yield view.update(status=render.status_html(streaming))
             elif isinstance(event, Piece):
                 if event.sample == 0:
@@ -274,9 +280,8 @@ def _final(done: Finished, replay: bool) -> dict[str, Any]:
     result = samples[0]
     t = result.timings
     status = _took(result) + f" · {t.new_tokens} tokens · {t.tokens_per_s:.1f} tokens/s"
-    if len(samples) > 1:
-        status += f" · {len(samples)} samples (seeds {samples[0].options.seed}–{samples[-1].options.seed})"
-    deviations = result.deviations() + ([f"{len(samples)} samples"] if len(samples) > 1 else [])
+    run = replace(result.options, samples=len(samples))  # what was asked for: sample 0's seed, K samples
+    deviations = run.deviations() + result.model.deviations
     if deviations:
         status += " · not the official settings: " + ", ".join(deviations)
     if result.parse_method == NONE:
