@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import batch, cli_rank
+from . import batch, cli_explain, cli_rank
 from .batch import printable
 from .errors import ModelLoadError, VS2Error
 from .options import DTYPES, OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, OFFICIAL_TEMPERATURE, GenerationOptions, Limits
@@ -57,7 +57,11 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--batch", help="CSV with columns video,prompt")
     s.add_argument("--out", help="JSONL output for --batch (resumes: rows already there are skipped)")
     s.add_argument("--json", action="store_true", help="print the result as one JSON object; stream to stderr")
+    s.add_argument("--explain", action="store_true",
+                   help="then explain the first sample: which seconds and sentences each score rests on (an extra)")
+    cli_explain.add_options(s)
     cli_rank.add_parser(sub, common)
+    cli_explain.add_parser(sub, common)
 
     f = sub.add_parser("frames", help="print the frame plan (no model needed)")
     f.add_argument("video")
@@ -80,8 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=os.environ.get("VS2_LOG", "WARNING").upper(),
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        return {"score": _score, "rank": _rank, "frames": _frames, "parse": _parse, "prompt": _prompt,
-                "make-smoke-model": _make_smoke}[args.command](args)
+        return {"score": _score, "explain": _explain, "rank": _rank, "frames": _frames, "parse": _parse,
+                "prompt": _prompt, "make-smoke-model": _make_smoke}[args.command](args)
     except (VS2Error, ValueError) as exc:  # bad input, or option values refused by the dataclasses
         log.debug("the command failed", exc_info=exc)
         print(f"error: {printable(str(exc))}", file=sys.stderr)
@@ -109,10 +113,27 @@ def _score(args: argparse.Namespace) -> int:
         raise CLIError("give a VIDEO file, or --batch FILE.csv --out FILE.jsonl")
     if args.prompt is None:
         raise CLIError("--prompt is required: the text-to-video prompt the clip was generated from")
+    return _score_one(args, options, explain=args.explain)
+
+
+def _explain(args: argparse.Namespace) -> int:
+    return _score_one(args, options_from(args), explain=True)
+
+
+def _score_one(args: argparse.Namespace, options: GenerationOptions, explain: bool) -> int:
+    """Stream one clip's evaluation; with ``explain``, explain its first sample after it (options checked first)."""
+    from .model import Evaluator
+
+    explain_options = cli_explain.options_from(args) if explain else None
     evaluator = Evaluator(args.model, dtype=args.dtype, limits=Limits.from_env())
-    samples = _stream_one(evaluator, args.video, args.prompt, options, sys.stderr if args.json else sys.stdout)
+    out = sys.stderr if args.json else sys.stdout
+    samples = _stream_one(evaluator, args.video, args.prompt, options, out)
+    record = samples_dict(samples)
+    if explain_options is not None:
+        explanation = cli_explain.run_explain(evaluator, samples[0], explain_options, out)
+        record["explanation"] = explanation.to_dict()
     if args.json:
-        print(json.dumps(samples_dict(samples), ensure_ascii=False, indent=2))
+        print(json.dumps(record, ensure_ascii=False, indent=2))
     return 0
 
 

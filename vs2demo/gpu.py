@@ -14,18 +14,22 @@ import itertools
 import os
 import threading
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import spaces
 
 from .events import Event, Finished, Job
+from .explain import ExplainOptions, ExplainProgress, explain_stream
 from .inputs import ReadyClip
 from .model import Evaluator
 from .options import GenerationOptions
+from .result import Result
 
 ON_ZERO_GPU = bool(os.environ.get("SPACES_ZERO_GPU"))
 DEFAULT_STEPS_PER_S = 15.0  # decoding steps per second assumed before any run was measured (conservative)
 LEASE_MARGIN_S = 20  # loading the batch onto the GPU, the prefill and the results
 PREFILL_S_PER_ROW = 2
+EXPLAIN_LEASE_S = 120  # re-scoring passes of one clip: forward passes only, no decoding loop
 _RUNNERS: dict[int, Runner] = {}
 _keys = itertools.count()
 
@@ -59,6 +63,11 @@ class Runner:
                 yield event
         finally:
             events.close()  # a visitor who left ends the generation now, not when this generator is collected
+
+    def explain(self, result: Result, options: ExplainOptions) -> Iterator[ExplainProgress | Any]:
+        """Explain ``result``: its progress, then the Explanation. The clip is decoded before any GPU lease."""
+        self.evaluator.prepare(result.video, result.plan.fps)  # CPU work, into the cache
+        yield from _gpu_explain(self.key, result, options)
 
     def _measured(self, done: Finished) -> None:
         """Remember the slowest decoding speed seen (steps per second of a whole batch), for the next lease."""
@@ -97,3 +106,11 @@ def estimate_seconds(key: int, run: int, owner: str, jobs: Sequence[Job], option
 def _gpu_stream(key: int, run: int, owner: str, jobs: Sequence[Job], options: GenerationOptions,
                 ready: Sequence[ReadyClip]) -> Iterator[Event]:
     yield from _RUNNERS[key]._run(run, owner, jobs, options, ready)
+
+
+@spaces.GPU(duration=EXPLAIN_LEASE_S)
+def _gpu_explain(key: int, result: Result, options: ExplainOptions) -> Iterator[ExplainProgress | Any]:
+    """Progress, then the explanation itself as the last item (a generator's return value does not cross
+    ZeroGPU's process boundary; yielded items do)."""
+    explanation = yield from explain_stream(_RUNNERS[key].evaluator, result, options)
+    yield explanation

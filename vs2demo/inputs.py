@@ -120,14 +120,17 @@ def video_inputs(processor: Any, frames: Frames) -> dict[str, Any]:
     }
 
 
-def model_inputs(processor: Any, prepared: Sequence[PreparedClip], prompts: Sequence[str]) -> dict[str, Any]:
-    """The tensors generate() receives for one or more clips (left-padded into one batch)."""
+def model_inputs(processor: Any, prepared: Sequence[PreparedClip], prompts: Sequence[str],
+                 allow_empty: bool = False) -> dict[str, Any]:
+    """The tensors generate() receives for one or more clips (left-padded into one batch). ``allow_empty``
+    lets an empty prompt through (the evidence probe's, never a visitor's)."""
     import torch
 
     merge = processor.video_processor.merge_size ** 2
     texts = []
     for clip, prompt in zip(prepared, prompts):
-        chat = processor.apply_chat_template(messages(prompt, clip.frames.plan.info.path, clip.frames.plan.fps),
+        chat = processor.apply_chat_template(
+            messages(prompt, clip.frames.plan.info.path, clip.frames.plan.fps, allow_empty),
                                              tokenize=False, add_generation_prompt=True)
         n_tokens = int(clip.video_inputs["video_grid_thw"].prod()) // merge
         texts.append(chat.replace(processor.video_token, processor.video_token * n_tokens, 1))

@@ -287,7 +287,8 @@ class Evaluator:
         tokenizer = self.processor.tokenizer
         official = tuple(recorder.logprobs(row, step) for step in official_digit_steps(tokenizer, decoded.ids))
         return build_result(job.video, job.prompt, decoded.text, clip.frames.plan, self.info, options, timings,
-                            summary.stopped, official, lambda pos: recorder.logprobs(row, decoded.token_at(pos)))
+                            summary.stopped, official, lambda pos: recorder.logprobs(row, decoded.token_at(pos)),
+                            tuple(decoded.ids))
 
 
 def _first_line(exc: BaseException) -> str:

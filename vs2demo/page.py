@@ -7,8 +7,9 @@ from typing import Any
 
 import gradio as gr
 
-from . import panels, render, serving, texts
+from . import evidence_view, panels, render, serving, texts
 from .dimensions import DIMENSIONS
+from .evidence import DEFAULT_COUNTERFACTUAL
 from .gpu import ON_ZERO_GPU
 from .model import Evaluator
 from .options import OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, OFFICIAL_TEMPERATURE, SAMPLE_CHOICES, SMOKE_MODEL
@@ -102,6 +103,13 @@ def _score_tab(app: DemoApp, settings: list, fps: gr.Slider) -> None:
                 c["cards"] = gr.HTML(elem_id="vs2-cards", min_width=280)
     c["gallery"], c["times"] = _seekable_gallery("Frames the model saw (click to seek the player)", video,
                                                  "vs2-frames")
+    c["result"] = gr.State(None)
+    with gr.Row(equal_height=True):
+        explain = gr.Button("Explain this result: which seconds and sentences each score rests on (an extra)",
+                            elem_id="vs2-explain", scale=2)
+        counterfactual = gr.Textbox(label="Other prompt for the \"is it reading the prompt?\" probe",
+                                    value=DEFAULT_COUNTERFACTUAL, max_lines=1, elem_id="vs2-counterfactual", scale=2)
+    evidence = gr.HTML(elem_id="vs2-evidence")
     with gr.Accordion("Raw output, settings and download", open=False):
         c["raw"] = gr.Textbox(label="Raw model output", lines=8, interactive=False, elem_id="vs2-raw")
         c["json"] = gr.JSON(label="Result (model, settings, frames, timings)")
@@ -109,6 +117,9 @@ def _score_tab(app: DemoApp, settings: list, fps: gr.Slider) -> None:
     outputs = _outputs(SCORE_VIEW, c)
     _plan_on_change(app, video, fps, c["plan"])
     event = run.click(app.score, [video, prompt, *settings], outputs, api_name="score", **MODEL_RUN)
+    run.click(lambda: "", None, evidence, queue=False, api_visibility="private")  # a new run: the old evidence goes
+    explain.click(app.explain, [c["result"], counterfactual], [c["status"], evidence, c["json"], c["file"]],
+                  api_name="explain", concurrency_id="explain", concurrency_limit=1)
     stop.click(app.stop, None, c["status"], cancels=_cancels(event), queue=False, api_visibility="private")
     examples = _examples()
     if examples:
@@ -208,7 +219,8 @@ def _examples() -> list[list[str]]:
 
 def launch_kwargs(demo: gr.Blocks, evaluator: Evaluator) -> dict[str, Any]:
     """What every launch of the page passes: its stylesheet, the exact upload limit and the request guard."""
-    return {"css": render.CSS + panels.CSS, **serving.launch_settings(demo, evaluator.limits.max_file_bytes)}
+    return {"css": render.CSS + panels.CSS + evidence_view.CSS, "head": evidence_view.SCRIPT,
+            **serving.launch_settings(demo, evaluator.limits.max_file_bytes)}
 
 
 def build_demo(evaluator: Evaluator | None = None) -> gr.Blocks:

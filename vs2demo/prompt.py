@@ -51,15 +51,16 @@ def validate_prompt(prompt: str | None) -> str:
     return prompt
 
 
-def user_text(prompt: str) -> str:
-    """The exact text of the user turn for a text-to-video prompt (no escaping, no trimming)."""
+def user_text(prompt: str, allow_empty: bool = False) -> str:
+    """The exact text of the user turn for a text-to-video prompt (no escaping, no trimming).
+    ``allow_empty``: the evidence probe "is the judge reading the prompt?" asks with an empty one on purpose."""
     # Concatenation, not str.format / string.Template: '$', braces and backslashes stay literal.
-    return _PREFIX + validate_prompt(prompt) + _SUFFIX
+    return _PREFIX + ("" if allow_empty and prompt == "" else validate_prompt(prompt)) + _SUFFIX
 
 
-def messages(prompt: str, video: Any, fps: float = OFFICIAL_FPS) -> list[dict[str, Any]]:
+def messages(prompt: str, video: Any, fps: float = OFFICIAL_FPS, allow_empty: bool = False) -> list[dict[str, Any]]:
     """The chat the official script builds: one user turn, video item first, then the text."""
     return [{"role": "user", "content": [
         {"type": "video", "video": video, "fps": fps},
-        {"type": "text", "text": user_text(prompt)},
+        {"type": "text", "text": user_text(prompt, allow_empty)},
     ]}]

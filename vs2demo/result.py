@@ -77,6 +77,7 @@ class Result:
     options: GenerationOptions
     timings: Timings
     stopped: bool = False  # ended early by the caller
+    token_ids: tuple[int, ...] = ()  # the generated ids, stop token included: what re-scoring feeds back
     official_settings: bool = field(init=False)
 
     def __post_init__(self) -> None:
@@ -145,7 +146,7 @@ def dimension_scores(
 
 def build_result(video: str, prompt: str, raw: str, plan: FramePlan, model: ModelInfo, options: GenerationOptions,
                  timings: Timings, stopped: bool = False, official_logprobs: tuple[LogProbs, ...] = NO_LOGPROBS,
-                 logprobs_at: Any = None) -> Result:
+                 logprobs_at: Any = None, token_ids: tuple[int, ...] = ()) -> Result:
     """A result from a finished text: the official parse (or the labelled fallback) and the soft scores.
 
     ``official_logprobs`` are the digits' log-probabilities where the official search finds each score;
@@ -155,4 +156,4 @@ def build_result(video: str, prompt: str, raw: str, plan: FramePlan, model: Mode
     parsed_logprobs = tuple(None if logprobs_at is None or p is None else logprobs_at(p) for p in parsed.digit_pos)
     return Result(video=video, prompt=prompt, raw_output=raw, think=think_text(raw), parse_method=parsed.method,
                   parse_notes=parsed.notes, scores=dimension_scores(parsed, official_logprobs, parsed_logprobs),
-                  plan=plan, model=model, options=options, timings=timings, stopped=stopped)
+                  plan=plan, model=model, options=options, timings=timings, stopped=stopped, token_ids=token_ids)

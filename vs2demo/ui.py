@@ -17,6 +17,9 @@ from gradio.utils import get_upload_folder
 from . import charts, files, panels, render
 from .errors import VS2Error
 from .events import Finished, FramesReady, Job, Piece, Planned, Progress, Status
+from .evidence import DEFAULT_COUNTERFACTUAL, Explanation
+from .evidence_view import evidence_html
+from .explain import ExplainOptions, ExplainProgress
 from .gpu import Runner
 from .model import Evaluator
 from .options import OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, OFFICIAL_TEMPERATURE, GenerationOptions
@@ -64,7 +67,8 @@ class View:
         return tuple(values.get(s, gr.skip()) for s in self.outputs)
 
 
-SCORE_VIEW = View(("status", "plan", "text", "radar", "cards", "gallery", "raw", "json", "file", "times"),
+# "result" (the run's samples, for "Explain this result") is per-visitor state: API clients never see it
+SCORE_VIEW = View(("status", "plan", "text", "radar", "cards", "gallery", "raw", "json", "file", "times", "result"),
                   (ClipSlots("plan", "text", "gallery", "times"),), "Thinking… (streaming)")
 COMPARE_VIEW = View(("status", "plan_a", "plan_b", "text_a", "text_b", "radar", "verdict", "table", "gallery_a",
                      "gallery_b", "json", "file", "times_a", "times_b"),
@@ -169,7 +173,7 @@ class DemoApp:
         jobs = [Job(uploaded(video), prompt)]  # the evaluator checks prompts first, before any work
         options = _options(seed, greedy, temperature, max_new_tokens, fps, samples)
         reset = {"status": render.status_html("Checking the clip…"), "text": "", "radar": None, "cards": "",
-                 "gallery": None, "raw": "", "json": None, "file": None}
+                 "gallery": None, "raw": "", "json": None, "file": None, "result": None}
         yield from self._drive(SCORE_VIEW, jobs, options, request, reset, lambda done, _: _final(done, replay))
 
     def compare(self, video_a: str | None, video_b: str | None, prompt_a: str, separate: bool = False,
@@ -212,6 +216,38 @@ class DemoApp:
         first = samples[0]
         cards = render.cards_html(first) + panels.stability_html(summarize(samples)) + panels.samples_html(samples)
         return cards, first.raw_output, charts.radar([(Path(first.video).name, first)])
+
+    def explain(self, samples: tuple[Result, ...] | None, counterfactual: str = DEFAULT_COUNTERFACTUAL,
+                request: gr.Request = None) -> Iterator[tuple]:
+        """An extra after a result on this page (same session): which seconds and sentences each score rests on, by
+        re-scoring the same output with evidence hidden (the scores never change). ``counterfactual``: the other
+        prompt the alignment probe tries. Outputs: status, evidence panel, result JSON with the explanation,
+        download."""
+        if not samples or not all(isinstance(r, Result) for r in samples):
+            raise gr.Error("Evaluate a clip first (press Evaluate): the explanation re-scores this page's result.")
+        result = samples[0]
+        try:
+            options = ExplainOptions(counterfactual=(counterfactual or "").strip() or DEFAULT_COUNTERFACTUAL)
+        except (ValueError, VS2Error) as exc:
+            raise gr.Error(f"Other prompt: {exc}") from exc
+        yield render.status_html("Explaining: preparing the clip…"), "", gr.skip(), gr.skip()
+        explanation: Explanation | None = None
+        try:
+            for item in self.runner.explain(result, options):
+                if isinstance(item, ExplainProgress):
+                    yield render.status_html(item.message), gr.skip(), gr.skip(), gr.skip()
+                else:
+                    explanation = item
+        except VS2Error as exc:
+            log.warning("explaining failed for a visitor: %s", exc, exc_info=exc.__cause__ is not None)
+            raise gr.Error(public(str(exc), [result.video])) from exc
+        if explanation is None:
+            raise gr.Error("The explanation ended without a result.")
+        record = {**samples_dict(samples, paths=False), "explanation": explanation.to_dict()}
+        status = (f"Explained in {explanation.seconds:.1f} s ({explanation.passes} re-scoring passes) · an extra: "
+                  "the scores above are unchanged")
+        yield (render.status_html(status), evidence_html(result, explanation), record,
+               files.write_json("result-explained", record))
 
     def replay(self, video: str, prompt: str) -> Iterator[tuple]:
         """What example caching records: a fixed-seed official-settings run, labelled as a replay."""
@@ -291,7 +327,7 @@ def _final(done: Finished, replay: bool) -> dict[str, Any]:
         samples)
     return {"status": render.status_html(status), "text": result.raw_output,
             "radar": charts.radar([("clip", result)]), "cards": cards,
-            "raw": result.raw_output, "json": data, "file": files.write_json("result", data)}
+            "raw": result.raw_output, "json": data, "file": files.write_json("result", data), "result": samples}
 
 
 def _final_compare(done: Finished) -> dict[str, Any]:
