@@ -135,7 +135,7 @@ def split_sentences(raw: str, char_end: Sequence[int], max_sentences: int = DEFA
                     ) -> tuple[Sentence, ...]:
     """The think block's sentences as character spans of ``raw``, with their generated-token spans.
 
-    ``char_end[i]`` is where generated token i ends in ``raw``. Short pieces join the next one, then the two
+    ``char_end[i]`` is where generated token i ends in ``raw``. Short pieces join a neighbour, then the two
     neighbours with the least text merge until at most ``max_sentences`` remain."""
     open_at = raw.find("<think>")
     if open_at < 0:
@@ -156,24 +156,23 @@ def split_sentences(raw: str, char_end: Sequence[int], max_sentences: int = DEFA
 
 
 def _merge_short(raw: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """A piece too short to measure alone ("Yes.") joins the sentence before it (the first one: the next)."""
+    def short(span: tuple[int, int]) -> bool:
+        return len(raw[span[0]:span[1]].strip()) < MIN_SENTENCE_CHARS
+
     out: list[tuple[int, int]] = []
-    for a, b in spans:
-        if out and len(raw[out[-1][0]:out[-1][1]].strip()) < MIN_SENTENCE_CHARS:
-            out[-1] = (out[-1][0], b)
+    for span in spans:
+        if out and (short(span) or (short(out[-1]) and len(out) == 1)):
+            out[-1] = (out[-1][0], span[1])
         else:
-            out.append((a, b))
-    if len(out) > 1 and len(raw[out[-1][0]:out[-1][1]].strip()) < MIN_SENTENCE_CHARS:
-        out[-2:] = [(out[-2][0], out[-1][1])]
+            out.append(span)
     return out
 
 
 def token_span(char_end: Sequence[int], start: int, end: int) -> tuple[int, int]:
     """Generated tokens [first, last) whose text ends inside (start, end]: the tokens that wrote the span."""
     first = bisect.bisect_right(char_end, start)
-    last = bisect.bisect_left(char_end, end)
-    if last < len(char_end) and char_end[last] == end:
-        last += 1
-    return first, max(first, min(last, len(char_end)))
+    return first, max(first, bisect.bisect_right(char_end, end))
 
 
 # ---- numbers -----------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import Any
 import spaces
 
 from .events import Event, Finished, Job
-from .explain import ExplainOptions, ExplainProgress, explain_stream
+from .explain import ExplainOptions, ExplainProgress
 from .inputs import ReadyClip
 from .model import Evaluator
 from .options import GenerationOptions
@@ -66,7 +66,8 @@ class Runner:
 
     def explain(self, result: Result, options: ExplainOptions) -> Iterator[ExplainProgress | Any]:
         """Explain ``result``: its progress, then the Explanation. The clip is decoded before any GPU lease."""
-        self.evaluator.prepare(result.video, result.plan.fps)  # CPU work, into the cache
+        if ON_ZERO_GPU:  # decoding is CPU work: into the cache before the lease (elsewhere it happens inside)
+            self.evaluator.prepare(result.video, result.plan.fps)
         yield from _gpu_explain(self.key, result, options)
 
     def _measured(self, done: Finished) -> None:
@@ -112,5 +113,5 @@ def _gpu_stream(key: int, run: int, owner: str, jobs: Sequence[Job], options: Ge
 def _gpu_explain(key: int, result: Result, options: ExplainOptions) -> Iterator[ExplainProgress | Any]:
     """Progress, then the explanation itself as the last item (a generator's return value does not cross
     ZeroGPU's process boundary; yielded items do)."""
-    explanation = yield from explain_stream(_RUNNERS[key].evaluator, result, options)
+    explanation = yield from _RUNNERS[key].evaluator.explain_stream(result, options)
     yield explanation

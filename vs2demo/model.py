@@ -277,6 +277,12 @@ class Evaluator:
                 return event.samples
         raise GenerationError("generation ended without a result")
 
+    def explain_stream(self, result: Result, options: Any = None) -> Generator[Any, None, Any]:
+        """Explain a finished result (an extra; see explain.py): progress, then returns the Explanation."""
+        from .explain import explain_stream
+
+        return explain_stream(self, result, options)
+
     def _result(self, job: Job, clip: PreparedClip, cached: bool, summary: GenerationSummary, row: int,
                 options: GenerationOptions) -> Result:
         decoded: RowDecoder = summary.rows[row] if summary.rows else RowDecoder(self.processor.tokenizer, set())
