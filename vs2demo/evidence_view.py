@@ -21,6 +21,9 @@ from .explain_text import check_line, likelihood, probe_lines, seconds
 from .result import Result
 
 PLAYER = "#vs2-video video"  # the score tab's player, which segments and sentences seek
+# Colour strength is absolute, never relative to the largest effect: a move of FULL_SCALE expected-score points (or
+# more) is full colour, so a clip where nothing matters looks blank instead of showing noise at full strength.
+FULL_SCALE = 1.0
 
 CSS = """
 .vs2-evidence{font-size:.9em}.vs2-evidence .vs2-extra{font-size:.85em;opacity:.85}
@@ -114,12 +117,16 @@ def subtitles_vtt(e: Explanation) -> str:
 
 
 def _signed(x: float | None) -> str:
-    return "–" if x is None else f"{x:+.2f}"
+    if x is None:
+        return "–"
+    return "0.00" if abs(x) < 0.005 else f"{x:+.2f}"
+
+
+def _strength(x: float | None) -> float:
+    return 0.0 if x is None else round(min(1.0, abs(x) / FULL_SCALE), 3)
 
 
 def _strips(e: Explanation) -> str:
-    biggest = max((abs(s.expected_delta) for row in e.moments for s in row if s.expected_delta is not None),
-                  default=0.0) or 1.0
     sentences_of = {i: [s.index for s in e.sentences if i in e.grounded_segments(s.index)] for i in
                     range(len(e.segments))}
     rows = []
@@ -128,13 +135,13 @@ def _strips(e: Explanation) -> str:
         for seg, s in zip(e.segments, row):
             delta = s.expected_delta
             text = _signed(delta)
-            kind = "" if not delta else ("down" if delta < 0 else "up")
+            kind = "" if _signed(delta) in ("0.00", "–") else ("down" if delta < 0 else "up")
             what = (f"{seconds(seg)}: hiding it moves {d.title.lower()} by {text} "
                     f"(expected score, reasoning held fixed)")
             cells.append(
                 f'<button type="button" class="vs2-seg {kind}" data-seg="{seg.index}" data-t="{seg.start_s}" '
                 f'data-sentences="{escape(json.dumps(sentences_of[seg.index]))}" '
-                f'style="--a:{0 if delta is None else round(abs(delta) / biggest, 3)};'
+                f'style="--a:{_strength(delta)};'
                 f'flex-grow:{max(seg.end_s - seg.start_s, 0.01):.3f}" title="{escape(what)}" '
                 f'aria-label="{escape(what)}">{text}</button>')
         rows.append(f'<div class="vs2-strip" data-dimension="{d.key}"><span class="vs2-strip-label">'
@@ -145,15 +152,13 @@ def _strips(e: Explanation) -> str:
 
 
 def _sentences(e: Explanation) -> str:
-    top = [max((abs(r[d].expected_delta or 0.0) for r in e.removals), default=0.0) or 1.0
-           for d in range(len(DIMENSIONS))]
     out = []
     for s in e.sentences:
         grounded = e.grounded_segments(s.index)
         row = e.grounding[s.index]
         strongest = max(grounded, key=lambda i: row[i]) if grounded else None
         removal = e.removals[s.index]
-        weights = " ".join(f'data-w{d}="{round(abs(r.expected_delta or 0.0) / top[d], 3)}"'
+        weights = " ".join(f'data-w{d}="{_strength(r.expected_delta)}"'
                            for d, r in enumerate(removal))
         effects = "".join(f'<span class="vs2-eff" data-d="{d}">[{_signed(r.expected_delta)}]</span>'
                           for d, r in enumerate(removal))
@@ -176,7 +181,9 @@ def evidence_html(result: Result, e: Explanation) -> str:
     return (
         f'<div class="vs2-evidence vs2-ev" data-vtt="{escape(subtitles_vtt(e))}">'
         f'<p class="vs2-extra"><b>{escape(e.label)}.</b> Hiding a segment replaces its frames by a neutral fill; '
-        f'numbers are the change in the expected score with the reasoning held fixed.{watch}</p>'
+        "each number is how the expected score moves when those seconds are hidden, with the reasoning held fixed "
+        "(red: it drops, so the score rests on them; blue: it rises). Click a segment or a sentence to see what goes "
+        f"with it.{watch}</p>"
         f'<ul class="vs2-probes">{probes}</ul>'
         f'<div class="vs2-strips" role="group" aria-label="Effect of hiding each segment, per dimension">'
         f'{_strips(e)}</div>'

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from .dimensions import DIMENSIONS, SCORE_VALUES
+from .evidence import DEFAULT_MAX_SEGMENTS, DEFAULT_MAX_SENTENCES
+from .evidence_view import FULL_SCALE
+from .explain_text import BARELY_EXPECTED, BARELY_NATS_PER_TOKEN
 from .framing import FACTOR, FRAME_FACTOR, MAX_FRAMES, MIN_FRAMES, VIDEO_MAX_PIXELS
 from .options import OFFICIAL_FPS, OFFICIAL_TEMPERATURE
 from .stability import STABLE_AGREEMENT
@@ -54,4 +57,25 @@ Settings to make runs reproducible.
 - **Rank (best of N).** Clips for one prompt are ranked by the sum of their official soft scores, as the paper's
   Best-of-N reranking does; with K samples the leaderboard counts how often each clip ranked first and flags
   ranks that some sample ordered differently.
+
+### Explain this result: which seconds and sentences a score rests on (an extra)
+After a result, *Explain this result* re-reads the model's own output with parts of the evidence hidden. No new
+text is sampled and the scores above never change: each variant is one teacher-forced pass over the same tokens.
+- **Seconds.** The clip's frame pairs (one second at {OFFICIAL_FPS:g} fps) are merged into at most
+  {DEFAULT_MAX_SEGMENTS} segments. Each is hidden in turn by the processor's own neutral colour (the number of
+  visual tokens and every position stay as they were). Each strip shows, per dimension, how the *expected* score
+  moves when that segment is hidden, **with the reasoning held fixed**: red cells lower the score (it rests on
+  those seconds), blue cells raise it, at full colour from a move of {FULL_SCALE:g} point; the number is written in
+  every cell.
+- **Sentences.** The reasoning is split into at most {DEFAULT_MAX_SENTENCES} sentences. A sentence is *about* the
+  seconds whose hiding makes it much less likely (at least half its largest drop); clicking it marks those seconds
+  and seeks the player, and the player shows it as a subtitle during them. Choosing a dimension tints each sentence
+  by how much *removing it* moves that score.
+- **Probes.** The whole clip hidden ("is the judge watching?": does its reasoning become less likely by at least
+  {BARELY_NATS_PER_TOKEN:g} nats per token?), an empty prompt and another prompt ("is it reading the prompt?": does
+  text-to-video alignment move by {BARELY_EXPECTED:g} or more?).
+
+What this measures: how sensitive *this model's output* is to the hidden evidence. It is not a ground truth about
+the video: a model can rest a correct score on the wrong seconds, and a neutral fill is itself an unusual input.
+The unaltered pass must give back the probabilities recorded while generating; the largest difference is shown.
 """
