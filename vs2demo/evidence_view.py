@@ -6,7 +6,8 @@
 - the reasoning as sentences; choosing a dimension tints each by how much removing it moves that score (the
   number is written beside it too: colour is never the only carrier); a sentence is a button: it marks its
   seconds in the strips and seeks the player to the strongest one;
-- subtitles: each sentence during the seconds it is grounded in (WebVTT, attached to the player by SCRIPT).
+- subtitles: each sentence during the seconds it is grounded in (WebVTT, attached to the player by ATTACH_SUBTITLES
+  once the panel is shown).
 """
 
 from __future__ import annotations
@@ -91,11 +92,12 @@ SCRIPT = """<script>
       if (sent.dataset.t) seek(parseFloat(sent.dataset.t));
     }
   });
-  new MutationObserver(() => { const r = document.querySelector('.vs2-ev[data-vtt]');
-    if (r && !r.dataset.attached) { r.dataset.attached = '1'; window.vs2Subtitles(r); } })
-    .observe(document.documentElement, {childList: true, subtree: true});
 })();
 </script>""".replace("__PLAYER__", PLAYER)
+
+
+# Run after the panel is rendered (the explain event's follow-up): the player gets the panel's subtitles.
+ATTACH_SUBTITLES = "() => { window.vs2Subtitles && window.vs2Subtitles(document.querySelector('.vs2-ev')); return []; }"
 
 
 def _vtt_time(t: float) -> str:

@@ -119,7 +119,8 @@ def _score_tab(app: DemoApp, settings: list, fps: gr.Slider) -> None:
     event = run.click(app.score, [video, prompt, *settings], outputs, api_name="score", **MODEL_RUN)
     run.click(lambda: "", None, evidence, queue=False, api_visibility="private")  # a new run: the old evidence goes
     explain.click(app.explain, [c["result"], counterfactual], [c["status"], evidence, c["json"], c["file"]],
-                  api_name="explain", concurrency_id="explain", concurrency_limit=1)
+                  api_name="explain", concurrency_id="explain", concurrency_limit=1).then(
+        None, None, None, js=evidence_view.ATTACH_SUBTITLES, api_visibility="private")
     stop.click(app.stop, None, c["status"], cancels=_cancels(event), queue=False, api_visibility="private")
     examples = _examples()
     if examples:
