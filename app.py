@@ -1,4 +1,4 @@
-"""VideoScore2 explorer: `python app.py [--model ID|PATH|smoke] [--dtype D] [--host H] [--port P] [--share]`.
+"""VideoScore2 explorer: `python app.py [--model ID|PATH|smoke] [--dtype D] [--host H] [--port P] [--share] [--mcp]`.
 
 Importing this module builds `demo` (what a Space serves) and loads no model; the model loads on first use, once,
 for everyone.
@@ -41,6 +41,9 @@ def main() -> None:
     ap.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     ap.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     ap.add_argument("--share", action="store_true", help="create a public gradio.live link")
+    ap.add_argument("--mcp", action="store_true",
+                    help="also serve the score, compare and rank tools to AI agents over MCP at /gradio_api/mcp/ "
+                         "(on a Space: set GRADIO_MCP_SERVER=true)")
     args = ap.parse_args()
     served_evaluator, served = evaluator, demo
     if (args.model and args.model != evaluator.model_id) or args.dtype:
@@ -50,7 +53,7 @@ def main() -> None:
         # ZeroGPU: weights must be placed on "cuda" in the main process, before any GPU call.
         served_evaluator.load()
     served.launch(server_name=args.host, server_port=args.port, share=args.share,
-                  **launch_kwargs(served, served_evaluator))
+                  **launch_kwargs(served, served_evaluator, mcp=args.mcp))
 
 
 if __name__ == "__main__":

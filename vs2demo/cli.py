@@ -60,8 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--explain", action="store_true",
                    help="then explain the first sample: which seconds and sentences each score rests on (an extra)")
     cli_explain.add_options(s)
+    add_report_option(s)
     cli_rank.add_parser(sub, common)
-    cli_explain.add_parser(sub, common)
+    add_report_option(cli_explain.add_parser(sub, common))
 
     f = sub.add_parser("frames", help="print the frame plan (no model needed)")
     f.add_argument("video")
@@ -76,6 +77,11 @@ def _parser() -> argparse.ArgumentParser:
     m = sub.add_parser("make-smoke-model", help="build the tiny offline test model into DIR")
     m.add_argument("dir")
     return ap
+
+
+def add_report_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--report", metavar="FILE.html",
+                   help="also write one self-contained HTML report (frames embedded, opens offline)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -129,12 +135,27 @@ def _score_one(args: argparse.Namespace, options: GenerationOptions, explain: bo
     out = sys.stderr if args.json else sys.stdout
     samples = _stream_one(evaluator, args.video, args.prompt, options, out)
     record = samples_dict(samples)
+    explanation = None
     if explain_options is not None:
         explanation = cli_explain.run_explain(evaluator, samples[0], explain_options, out)
         record["explanation"] = explanation.to_dict()
+    if args.report:
+        _write_report(evaluator, samples, explanation, Path(args.report), out)
     if args.json:
         print(json.dumps(record, ensure_ascii=False, indent=2))
     return 0
+
+
+def _write_report(evaluator, samples: tuple[Result, ...], explanation, path: Path, out) -> None:
+    from .report import report_html
+
+    result = samples[0]
+    html = report_html(samples, evaluator.thumbnails(result.video, result.plan.fps), explanation)
+    try:
+        path.write_text(html, encoding="utf-8")
+    except OSError as exc:
+        raise CLIError(f"cannot write the report to {printable(str(path))}: {exc.strerror}") from exc
+    print(f"[report: {printable(str(path))}]", file=out)
 
 
 def _rank(args: argparse.Namespace) -> int:

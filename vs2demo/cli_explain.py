@@ -23,13 +23,14 @@ def add_options(p: argparse.ArgumentParser) -> None:
                    help="the other prompt the alignment probe tries (default: an unrelated still life)")
 
 
-def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
     e = sub.add_parser("explain", parents=[common],
                        help="score a clip, then show which seconds and sentences each score rests on (an extra)")
     e.add_argument("video", help="video file")
     e.add_argument("--prompt", required=True, help="the text-to-video prompt the clip was generated from")
     e.add_argument("--json", action="store_true", help="print result and explanation as one JSON object")
     add_options(e)
+    return e
 
 
 def options_from(args: argparse.Namespace) -> ExplainOptions:

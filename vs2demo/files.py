@@ -54,6 +54,12 @@ def write_json(kind: str, data: dict) -> str:
     return write_file(f"videoscore2_{kind}_{hashlib.sha256(raw).hexdigest()[:16]}.json", raw)
 
 
+def write_report(html: str) -> str:
+    """An HTML report, named by its content like the JSON downloads."""
+    raw = html.encode("utf-8")
+    return write_file(f"videoscore2_report_{hashlib.sha256(raw).hexdigest()[:16]}.html", raw)
+
+
 def thumbnail_files(plan: FramePlan, small) -> list[tuple[str, str]]:
     """(file, caption) per frame the model saw, as WebP files."""
     out = []

@@ -13,12 +13,12 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
 import spaces
 
-from .events import Event, Finished, Job
+from .events import Event, Finished, Job, Status
 from .explain import ExplainOptions, ExplainProgress
 from .inputs import ReadyClip
 from .model import Evaluator
@@ -30,6 +30,7 @@ DEFAULT_STEPS_PER_S = 15.0  # decoding steps per second assumed before any run w
 LEASE_MARGIN_S = 20  # loading the batch onto the GPU, the prefill and the results
 PREFILL_S_PER_ROW = 2
 EXPLAIN_LEASE_S = 120  # re-scoring passes of one clip: forward passes only, no decoding loop
+STOPPED_BEFORE_MODEL = "Stopped before the model ran: nothing was scored."
 _RUNNERS: dict[int, Runner] = {}
 _keys = itertools.count()
 
@@ -52,17 +53,47 @@ class Runner:
         _RUNNERS[self.key] = self
 
     def stream(self, jobs: Sequence[Job], options: GenerationOptions, owner: str) -> Iterator[Event]:
-        """Evaluate ``jobs`` for ``owner`` (a session); ``stop(owner)`` ends the run early."""
-        ready = yield from self.evaluator.prepare_stream(jobs, options)  # CPU work, before any GPU lease
-        handles = [r.by_key() for r in ready] if ON_ZERO_GPU else ready
-        events = _gpu_stream(self.key, next(self._runs), owner, jobs, options, handles)
+        """Evaluate ``jobs`` for ``owner`` (a session); ``stop(owner)`` ends the run at the next step, whatever the
+        stage: while clips are read the run ends before the model is called, with a status that says so."""
+        run = next(self._runs)
+        flag = self._register(run, owner)
         try:
-            for event in events:
-                if isinstance(event, Finished):
-                    self._measured(event)
-                yield event
+            ready = yield from self._prepare(jobs, options, flag)  # CPU work, before any GPU lease
+            if ready is None:
+                yield Status(STOPPED_BEFORE_MODEL)
+                return
+            handles = [r.by_key() for r in ready] if ON_ZERO_GPU else ready
+            events = _gpu_stream(self.key, run, owner, jobs, options, handles)
+            try:
+                for event in events:
+                    if isinstance(event, Finished):
+                        self._measured(event)
+                    yield event
+            finally:
+                events.close()  # a visitor who left ends the generation now, not when this generator is collected
         finally:
-            events.close()  # a visitor who left ends the generation now, not when this generator is collected
+            with self._lock:
+                self._stops.pop(run, None)
+
+    def _prepare(self, jobs: Sequence[Job], options: GenerationOptions, flag: threading.Event
+                 ) -> Generator[Event, None, list[ReadyClip] | None]:
+        """The evaluator's CPU half, checking the stop flag after each step (None: stopped before the model)."""
+        steps = self.evaluator.prepare_stream(jobs, options)
+        while True:
+            if flag.is_set():
+                steps.close()
+                return None
+            try:
+                event = next(steps)
+            except StopIteration as done:
+                return None if flag.is_set() else done.value
+            yield event
+
+    def _register(self, run: int, owner: str) -> threading.Event:
+        with self._lock:
+            if run not in self._stops:
+                self._stops[run] = (owner, threading.Event())
+            return self._stops[run][1]
 
     def explain(self, result: Result, options: ExplainOptions) -> Iterator[ExplainProgress | Any]:
         """Explain ``result``: its progress, then the Explanation. The clip is decoded before any GPU lease."""
@@ -87,14 +118,9 @@ class Runner:
 
     def _run(self, run: int, owner: str, jobs: Sequence[Job], options: GenerationOptions,
              ready: Sequence[ReadyClip]) -> Iterator[Event]:
-        flag = threading.Event()
-        with self._lock:
-            self._stops[run] = (owner, flag)
-        try:
-            yield from self.evaluator.generate_stream(jobs, options, ready, flag)
-        finally:
-            with self._lock:
-                del self._stops[run]
+        # the flag registered when the run began (in a ZeroGPU worker: that process's own copy of it)
+        flag = self._register(run, owner)
+        yield from self.evaluator.generate_stream(jobs, options, ready, flag)
 
 
 def estimate_seconds(key: int, run: int, owner: str, jobs: Sequence[Job], options: GenerationOptions,

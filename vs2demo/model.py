@@ -145,6 +145,11 @@ class Evaluator:
         self.cache.put(key, prepared)
         return prepared, False
 
+    def thumbnails(self, video: str, fps: float = OFFICIAL_FPS) -> Any:
+        """Small copies of the frames the model sees (from the clip cache when the clip was prepared; no model)."""
+        hit = self.cache.get((file_digest(video), fps))
+        return thumbnail_array(hit.frames if hit is not None else read_frames(self.plan(video, fps)))
+
     def model_inputs(self, prepared: Sequence[PreparedClip], prompts: Sequence[str]) -> dict[str, Any]:
         """The tensors generate() receives for one or more clips (left-padded into one batch)."""
         return model_inputs(self.processor, prepared, prompts)

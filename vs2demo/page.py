@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import gradio as gr
@@ -65,16 +66,18 @@ def _seekable_gallery(label: str, video: gr.Video, elem_id: str) -> tuple[gr.Gal
     gallery = gr.Gallery(label=label, columns=6, height=220, object_fit="contain", allow_preview=False,
                          elem_id=elem_id)
     times = gr.State([])
-    seek_to = gr.Number(visible=False)
+    seek_to = gr.Textbox(visible=False)  # "seconds|nonce": the same frame clicked again still changes it
 
-    def timestamp(times: list[float], evt: gr.SelectData) -> float:
-        return times[evt.index] if isinstance(evt.index, int) and 0 <= evt.index < len(times) else 0.0
+    def timestamp(times: list[float], evt: gr.SelectData) -> str:
+        t = times[evt.index] if isinstance(evt.index, int) and 0 <= evt.index < len(times) else 0.0
+        return f"{t}|{time.monotonic_ns()}"
 
     gallery.select(timestamp, times, seek_to, queue=False, api_visibility="private")
-    # seeking happens in the browser: the player is the visitor's own <video> element
+    # seeking happens in the browser: the player is the visitor's own <video> element, brought into view
     seek_to.change(None, seek_to, None, api_visibility="private",
-                   js=f"(t) => {{ const v = document.querySelector('#{video.elem_id} video'); "
-                      "if (v) { v.currentTime = t; v.pause(); } return []; }")
+                   js=f"(s) => {{ const v = document.querySelector('#{video.elem_id} video'); "
+                      "if (v && s) { v.currentTime = parseFloat(String(s).split('|')[0]); v.pause(); "
+                      "v.scrollIntoView({block: 'nearest'}); } return []; }")
     return gallery, times
 
 
@@ -110,17 +113,29 @@ def _score_tab(app: DemoApp, settings: list, fps: gr.Slider) -> None:
         counterfactual = gr.Textbox(label="Other prompt for the \"is it reading the prompt?\" probe",
                                     value=DEFAULT_COUNTERFACTUAL, max_lines=1, elem_id="vs2-counterfactual", scale=2)
     evidence = gr.HTML(elem_id="vs2-evidence")
+    explanation = gr.State(None)
+    with gr.Row(equal_height=True):
+        report = gr.Button("Download a report (one HTML file that opens offline)", elem_id="vs2-report-button")
+        report_file = gr.File(label="Report", elem_id="vs2-report")
     with gr.Accordion("Raw output, settings and download", open=False):
         c["raw"] = gr.Textbox(label="Raw model output", lines=8, interactive=False, elem_id="vs2-raw")
         c["json"] = gr.JSON(label="Result (model, settings, frames, timings)")
         c["file"] = gr.File(label="Result as JSON")
     outputs = _outputs(SCORE_VIEW, c)
     _plan_on_change(app, video, fps, c["plan"])
-    event = run.click(app.score, [video, prompt, *settings], outputs, api_name="score", **MODEL_RUN)
-    run.click(lambda: "", None, evidence, queue=False, api_visibility="private")  # a new run: the old evidence goes
-    explain.click(app.explain, [c["result"], counterfactual], [c["status"], evidence, c["json"], c["file"]],
+    # check first (one clear message, in the status), then a run with Evaluate disabled until it ends
+    check = run.click(app.check, [video, prompt, fps], c["status"], api_visibility="private", **PLAN_QUEUE)
+    start = check.success(lambda: (gr.Button(interactive=False), "", None, None), None,
+                          [run, evidence, explanation, report_file], queue=False,
+                          api_visibility="private")  # a new run: the old evidence and report go
+    event = start.then(app.score, [video, prompt, *settings], outputs, api_name="score", **MODEL_RUN)
+    event.then(lambda: gr.Button(interactive=True), None, run, queue=False, api_visibility="private")
+    explain.click(app.explain, [c["result"], counterfactual],
+                  [c["status"], evidence, c["json"], c["file"], explanation],
                   api_name="explain", concurrency_id="explain", concurrency_limit=1).then(
         None, None, None, js=evidence_view.ATTACH_SUBTITLES, api_visibility="private")
+    report.click(app.report, [c["result"], explanation], report_file, api_name="report", concurrency_id="plan",
+                 concurrency_limit=2)
     stop.click(app.stop, None, c["status"], cancels=_cancels(event), queue=False, api_visibility="private")
     examples = _examples()
     if examples:
@@ -152,9 +167,10 @@ def _compare_tab(app: DemoApp, settings: list, fps: gr.Slider) -> None:
                                            min_width=300)
     with gr.Row(equal_height=False):
         c["radar"] = gr.Plot(label="Both clips", elem_id="vs2-radar-compare", min_width=300)
-        with gr.Column(min_width=300):
-            c["verdict"] = gr.HTML(elem_id="vs2-verdict")
-            c["table"] = gr.Dataframe(headers=render.COMPARISON_HEADERS, interactive=False, wrap=True)
+        c["verdict"] = gr.HTML(elem_id="vs2-verdict", min_width=300)
+    # the whole width: seven columns never fit beside the radar (headers broke mid-word, columns were cut)
+    c["table"] = gr.Dataframe(headers=render.COMPARISON_HEADERS, interactive=False, wrap=True,
+                              elem_id="vs2-compare-table", column_widths=render.COMPARISON_WIDTHS)
     for clip in "ab":
         c[f"gallery_{clip}"], c[f"times_{clip}"] = _seekable_gallery(
             f"Frames clip {clip.upper()}'s evaluation saw", videos[clip], f"vs2-frames-{clip}")
@@ -218,10 +234,11 @@ def _examples() -> list[list[str]]:
     return [[str(ASSETS / e["video"]), e["prompt"]] for e in json.loads(index.read_text(encoding="utf-8"))]
 
 
-def launch_kwargs(demo: gr.Blocks, evaluator: Evaluator) -> dict[str, Any]:
-    """What every launch of the page passes: its stylesheet, the exact upload limit and the request guard."""
+def launch_kwargs(demo: gr.Blocks, evaluator: Evaluator, mcp: bool = False) -> dict[str, Any]:
+    """What every launch of the page passes: its stylesheet, the exact upload limit and the request guard; with
+    ``mcp``, Gradio's MCP server too (else Gradio's own $GRADIO_MCP_SERVER decides, as on a Space)."""
     return {"css": render.CSS + panels.CSS + evidence_view.CSS, "head": evidence_view.SCRIPT,
-            **serving.launch_settings(demo, evaluator.limits.max_file_bytes)}
+            **({"mcp_server": True} if mcp else {}), **serving.launch_settings(demo, evaluator.limits.max_file_bytes)}
 
 
 def build_demo(evaluator: Evaluator | None = None) -> gr.Blocks:

@@ -30,7 +30,7 @@ CSS = """
 .vs2-meta{font-size:.8em;opacity:.85}
 .vs2-bars{display:flex;align-items:flex-end;gap:3px;height:40px;margin-top:.4em}
 .vs2-bar{flex:1;background:var(--color-accent);min-height:1px;border-radius:2px 2px 0 0}
-.vs2-bar.best{background:#16a34a}
+.vs2-bar.best{background:#16a34a}.vs2-bar.written{outline:2px solid var(--body-text-color);outline-offset:-1px}
 .vs2-barlabels{display:flex;gap:3px;font-size:.7em;text-align:center}.vs2-barlabels span{flex:1}
 """
 
@@ -77,16 +77,31 @@ def badge_html(method: str, replay: bool = False) -> str:
     return f'{extra}<span class="vs2-badge {cls}">{escape(text)}</span>'
 
 
-def _bars(probs: tuple[float, ...]) -> str:
+def _bars(probs: tuple[float, ...], hard: int | None) -> str:
+    """p(1)…p(5) as bars. The written (sampled) score and the most probable one are marked apart, in words
+    under the bars as well as in colour: sampling at temperature 0.7 often writes a score that is not the
+    most probable one."""
     total = sum(probs) or 1.0
-    best = max(range(len(probs)), key=lambda k: probs[k])
+    best = SCORE_VALUES[max(range(len(probs)), key=lambda k: probs[k])]
+
+    def kind(s: int) -> str:
+        return " ".join(k for k, on in (("written", s == hard), ("best", s == best)) if on)
+
     bars = "".join(
-        f'<div class="vs2-bar{" best" if k == best else ""}" style="height:{100 * p / total:.1f}%" '
-        f'title="p({s}) = {p / total:.3f}"></div>'
-        for k, (s, p) in enumerate(zip(SCORE_VALUES, probs))
+        f'<div class="vs2-bar {kind(s)}" style="height:{100 * p / total:.1f}%" title="p({s}) = {p / total:.3f}">'
+        "</div>" for s, p in zip(SCORE_VALUES, probs)
     )
-    labels = "".join(f"<span>{s}</span>" for s in SCORE_VALUES)
-    return f'<div class="vs2-bars">{bars}</div><div class="vs2-barlabels">{labels}</div>'
+    labels = "".join(f'<span class="{kind(s)}">{s}{"✎" if s == hard else ""}{"★" if s == best else ""}</span>'
+                     for s in SCORE_VALUES)
+    key = ("✎★ written, and the most probable" if hard == best else
+           f"✎ written ({hard}) · ★ most probable ({best}): sampling can write a less probable score"
+           if hard is not None else f"★ most probable ({best})")
+    return (f'<div class="vs2-bars">{bars}</div><div class="vs2-barlabels">{labels}</div>'
+            f'<div class="vs2-meta">{escape(key)}</div>')
+
+
+CARD_KEY = ("soft (official) = the best digit × its share of p(1…5), lower when the model hesitates; expected = "
+            "Σ s·p(s) / Σ p; confidence = the most probable digit's share (extras)")
 
 
 def cards_html(result: Result, replay: bool = False) -> str:
@@ -101,10 +116,11 @@ def cards_html(result: Result, replay: bool = False) -> str:
             extras = ("no probability on any digit" if s.expected is None else
                       f"expected {s.expected:.2f} · confidence {100 * s.confidence:.0f}%")
             meta = f"soft {s.soft:.3f} (official){source}<br>{extras} (extras)"
-        bars = _bars(s.probs) if s.probs else ""
+        bars = _bars(s.probs, s.hard) if s.probs else ""
         cards.append(f'<div class="vs2-card"><h4>{escape(s.title)}</h4><div class="vs2-hard">{hard}'
                      f'<span class="vs2-meta"> / 5</span></div><div class="vs2-meta">{meta}</div>{bars}</div>')
-    return f'<div>{badge_html(result.parse_method, replay)}{notes}</div><div class="vs2-cards">{"".join(cards)}</div>'
+    return (f'<div>{badge_html(result.parse_method, replay)}{notes}</div><div class="vs2-cards">{"".join(cards)}</div>'
+            f'<div class="vs2-meta">{escape(CARD_KEY)}</div>')
 
 
 def thumbnails(plan: FramePlan, small: np.ndarray) -> list[tuple[Image.Image, str]]:
@@ -122,3 +138,4 @@ def comparison_rows(rows: tuple[Row, ...]) -> list[list]:
 
 
 COMPARISON_HEADERS = ["Dimension", "Clip A", "Clip B", "A − B", "Soft A", "Soft B", "Better"]
+COMPARISON_WIDTHS = ["30%", "10%", "10%", "9%", "12%", "12%", "17%"]

@@ -24,7 +24,9 @@ from .gpu import Runner
 from .model import Evaluator
 from .options import OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, OFFICIAL_TEMPERATURE, GenerationOptions
 from .parse import NONE
+from .prompt import validate_prompt
 from .rank import OVERALL, RANK_BY, rank
+from .report import report_html
 from .result import Result
 from .serving import watch_listener
 from .stability import samples_dict, summarize
@@ -158,18 +160,47 @@ class DemoApp:
             gr.Warning(message)
             return render.error_html(message)
 
+    def check(self, video: str | None, prompt: str, fps: float = OFFICIAL_FPS) -> Iterator[str]:
+        """Before a run (page only): the clip and the prompt, checked in a moment. A problem is shown once, in the
+        status, and raised, which ends the chain before the run starts (no error marks over every output)."""
+        try:
+            path = uploaded(video)
+            validate_prompt(prompt)
+            self.evaluator.plan(path, float(fps))
+        except (VS2Error, gr.Error) as exc:
+            message = public(exc.message if isinstance(exc, gr.Error) else str(exc), [video])
+            yield render.error_html(message)
+            raise gr.Error(message, print_exception=False) from exc
+        yield render.status_html("Checking the clip…")
+
     def stop(self, request: gr.Request) -> Any:
         if self.runner.stop(_owner(request)):
             return render.status_html("Stopping…")  # the run's own last update follows
-        return render.status_html("Nothing was running.")
+        gr.Info("Nothing was running.")
+        return gr.skip()  # the last result and its status stay as they were
 
     def score(self, video: str | None, prompt: str, seed: str | float | None = None, greedy: bool = False,
               temperature: float = OFFICIAL_TEMPERATURE, max_new_tokens: float = OFFICIAL_MAX_NEW_TOKENS,
               fps: float = OFFICIAL_FPS, samples: float = 1, request: gr.Request = None, replay: bool = False
               ) -> Iterator[tuple]:
-        """Outputs: status, plan, reasoning, radar, cards, gallery, raw output, result JSON, download.
-        Every setting after the prompt has the official default, so API callers may leave them out; samples > 1
-        (an extra) adds how stable each dimension is, and every sample, to the cards and the JSON."""
+        """Score one AI-generated video with VideoScore2: it reasons about the clip, then gives three scores from 1
+        to 5 (visual quality, text-to-video alignment, physical/common-sense consistency) with the official soft
+        scores. Every setting after the prompt has the official default; leave them out for the official run.
+
+        Args:
+            video: the video file to score (an upload or a URL).
+            prompt: the text-to-video prompt the video was generated from.
+            seed: a whole number for a reproducible run; empty for a random one (official).
+            greedy: greedy decoding instead of sampling (not official).
+            temperature: sampling temperature (official 0.7).
+            max_new_tokens: the longest reasoning allowed, in tokens (official 1024).
+            fps: frames per second the model watches (official 2).
+            samples: score K times with seeds s…s+K-1 to see how stable each score is (1, 4, 8 or 16; official 1).
+
+        Returns:
+            status, frame plan, reasoning, radar chart, score cards, frames, raw output, the result as JSON (scores
+            under "scores", each with hard, soft, expected, confidence and p(1..5)), and a JSON download.
+        """
         jobs = [Job(uploaded(video), prompt)]  # the evaluator checks prompts first, before any work
         options = _options(seed, greedy, temperature, max_new_tokens, fps, samples)
         reset = {"status": render.status_html("Checking the clip…"), "text": "", "radar": None, "cards": "",
@@ -180,8 +211,26 @@ class DemoApp:
                 prompt_b: str | None = None, seed: str | float | None = None, greedy: bool = False,
                 temperature: float = OFFICIAL_TEMPERATURE, max_new_tokens: float = OFFICIAL_MAX_NEW_TOKENS,
                 fps: float = OFFICIAL_FPS, samples: float = 1, request: gr.Request = None) -> Iterator[tuple]:
-        """Outputs: status, plan A, plan B, reasoning A, reasoning B, radar, verdict, table, gallery A,
-        gallery B, result JSON, download. With samples > 1 the verdict counts wins over paired samples."""
+        """Compare two AI-generated videos made for the same prompt (or two prompts) with VideoScore2: both are
+        scored in one batch and a verdict names the better clip per dimension and overall (the sum of the three).
+
+        Args:
+            video_a: the first video file.
+            video_b: the second video file.
+            prompt_a: the prompt both videos were generated from (clip A's when separate is true).
+            separate: true when clip B was generated from a different prompt.
+            prompt_b: clip B's prompt, used only when separate is true.
+            seed: a whole number for a reproducible run; empty for a random one (official).
+            greedy: greedy decoding instead of sampling (not official).
+            temperature: sampling temperature (official 0.7).
+            max_new_tokens: the longest reasoning allowed, in tokens (official 1024).
+            fps: frames per second the model watches (official 2).
+            samples: K paired samples; a clip is better only when it wins at least 75% of the pairs.
+
+        Returns:
+            status, both plans, both reasonings, radar, verdict, table, both frame strips, both results as JSON
+            (under "clip_a" and "clip_b"), and a JSON download.
+        """
         if not video_a or not video_b:
             raise gr.Error("Upload two clips to compare.")
         jobs = [Job(uploaded(video_a), prompt_a), Job(uploaded(video_b), prompt_b if separate else prompt_a)]
@@ -194,8 +243,24 @@ class DemoApp:
              greedy: bool = False, temperature: float = OFFICIAL_TEMPERATURE,
              max_new_tokens: float = OFFICIAL_MAX_NEW_TOKENS, fps: float = OFFICIAL_FPS, samples: float = 1,
              request: gr.Request = None) -> Iterator[tuple]:
-        """Best-of-N: 2 to 8 clips for one prompt, ranked by the sum of the official soft scores (or one
-        dimension's). Outputs: status, leaderboard, clips by rank (click one for its full result), JSON, download."""
+        """Best-of-N: rank 2 to 8 AI-generated videos made for one prompt by the sum of VideoScore2's official soft
+        scores (or one dimension's), as the paper's Best-of-N reranking does.
+
+        Args:
+            videos: 2 to 8 video files generated for the same prompt.
+            prompt: the prompt every video was generated from.
+            by: "overall" (the sum of the three) or one dimension: visual_quality, text_to_video_alignment,
+                physical_consistency.
+            seed: a whole number for a reproducible run; empty for a random one (official).
+            greedy: greedy decoding instead of sampling (not official).
+            temperature: sampling temperature (official 0.7).
+            max_new_tokens: the longest reasoning allowed, in tokens (official 1024).
+            fps: frames per second the model watches (official 2).
+            samples: K samples per clip; the leaderboard counts how often each clip ranked first.
+
+        Returns:
+            status, leaderboard, clips by rank, the leaderboard and every clip's results as JSON, and a download.
+        """
         videos = [v for v in (videos or []) if v]
         if not 2 <= len(videos) <= MAX_RANK_CLIPS:
             raise gr.Error(f"Upload 2 to {MAX_RANK_CLIPS} clips generated for the same prompt (got {len(videos)}).")
@@ -222,7 +287,7 @@ class DemoApp:
         """An extra after a result on this page (same session): which seconds and sentences each score rests on, by
         re-scoring the same output with evidence hidden (the scores never change). ``counterfactual``: the other
         prompt the alignment probe tries. Outputs: status, evidence panel, result JSON with the explanation,
-        download."""
+        download (and, for the page's report, the explanation itself as state)."""
         if not samples or not all(isinstance(r, Result) for r in samples):
             raise gr.Error("Evaluate a clip first (press Evaluate): the explanation re-scores this page's result.")
         result = samples[0]
@@ -230,12 +295,12 @@ class DemoApp:
             options = ExplainOptions(counterfactual=(counterfactual or "").strip() or DEFAULT_COUNTERFACTUAL)
         except (ValueError, VS2Error) as exc:
             raise gr.Error(f"Other prompt: {exc}") from exc
-        yield render.status_html("Explaining: preparing the clip…"), "", gr.skip(), gr.skip()
+        yield render.status_html("Explaining: preparing the clip…"), "", gr.skip(), gr.skip(), None
         explanation: Explanation | None = None
         try:
             for item in self.runner.explain(result, options):
                 if isinstance(item, ExplainProgress):
-                    yield render.status_html(item.message), gr.skip(), gr.skip(), gr.skip()
+                    yield render.status_html(item.message), gr.skip(), gr.skip(), gr.skip(), gr.skip()
                 else:
                     explanation = item
         except VS2Error as exc:
@@ -247,7 +312,21 @@ class DemoApp:
         status = (f"Explained in {explanation.seconds:.1f} s ({explanation.passes} re-scoring passes) · an extra: "
                   "the scores above are unchanged")
         yield (render.status_html(status), evidence_html(result, explanation), record,
-               files.write_json("result-explained", record))
+               files.write_json("result-explained", record), explanation)
+
+    def report(self, samples: tuple[Result, ...] | None, explanation: Explanation | None = None) -> str:
+        """The page's result as one self-contained HTML file (frames embedded, opens offline); with the evidence
+        when the result was explained."""
+        if not samples or not all(isinstance(r, Result) for r in samples):
+            raise gr.Error("Evaluate a clip first (press Evaluate): the report is of this page's result.")
+        result = samples[0]
+        try:
+            thumbs = self.evaluator.thumbnails(result.video, result.plan.fps)
+        except VS2Error as exc:  # the upload was removed from the server's cache meanwhile: the report goes on
+            log.warning("no frames for the report: %s", exc)
+            thumbs = None
+        html = report_html(samples, thumbs, explanation if isinstance(explanation, Explanation) else None)
+        return files.write_report(html)
 
     def replay(self, video: str, prompt: str) -> Iterator[tuple]:
         """What example caching records: a fixed-seed official-settings run, labelled as a replay."""
@@ -273,8 +352,9 @@ class DemoApp:
                 yield view.update(status=render.status_html(event.message))
             elif isinstance(event, FramesReady):
                 frames[event.index] = event
-                if slots:
-                    shown[slots.gallery] = files.thumbnail_files(event.plan, event.thumbnails)
+                if slots:  # a new strip, nothing selected: the last run's selection does not carry over
+                    shown[slots.gallery] = gr.Gallery(files.thumbnail_files(event.plan, event.thumbnails),
+                                                      selected_index=None)
                     shown[slots.times] = list(event.plan.timestamps)
                     yield view.update(**{slots.gallery: shown[slots.gallery], slots.times: shown[slots.times]})
             elif isinstance(event, Progress):
@@ -307,15 +387,19 @@ def _owner(request: gr.Request | None) -> str:
 
 
 def _took(result: Result) -> str:
-    took = f"Done in {result.timings.generate_s:.1f} s on {result.model.device} ({result.model.dtype})"
-    return ("Stopped early: " if result.stopped else "") + took
+    where = f"{result.timings.generate_s:.1f} s on {result.model.device} ({result.model.dtype})"
+    return f"Stopped early after {where}" if result.stopped else f"Done in {where}"
+
+
+def _tokens(n: int) -> str:
+    return f"{n} token" if n == 1 else f"{n} tokens"
 
 
 def _final(done: Finished, replay: bool) -> dict[str, Any]:
     (samples,) = done.samples
     result = samples[0]
     t = result.timings
-    status = _took(result) + f" · {t.new_tokens} tokens · {t.tokens_per_s:.1f} tokens/s"
+    status = _took(result) + f" · {_tokens(t.new_tokens)} · {t.tokens_per_s:.1f} tokens/s"
     run = replace(result.options, samples=len(samples))  # what was asked for: sample 0's seed, K samples
     deviations = run.deviations() + result.model.deviations
     if deviations:

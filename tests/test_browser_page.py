@@ -1,0 +1,102 @@
+"""The page's own behaviour in a real browser (scripted evaluator): one clear message for a bad clip, Evaluate
+disabled while a run goes on, Stop with nothing running leaves the result alone, thumbnails seek every time, and
+the frame selection does not carry into the next run. Screenshots of each state."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import ASSETS, CHROMIUM, ScriptedEvaluator, ready_to_score, serve, upload_in_page
+
+pytestmark = pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is not installed (apt-get install chromium)")
+
+TEXT = ("<think>The ball bounces and lands softly.</think>\n(1) visual quality: 4\n(2) text-to-video alignment: 4\n"
+        "(3) physical/common-sense consistency: 3")
+VIEWS = [({"width": 1280, "height": 900}, "light"), ({"width": 390, "height": 844}, "dark")]
+
+
+@pytest.fixture(scope="module")
+def served():
+    slow = ScriptedEvaluator(TEXT, delay_s=0.08)
+    demo, url = serve(slow)
+    yield slow, url
+    demo.close()
+
+
+def status(page) -> str:
+    return page.locator("#vs2-status").inner_text()
+
+
+def player_time(page) -> float:
+    return page.evaluate("document.querySelector('#vs2-video video').currentTime")
+
+
+@pytest.mark.parametrize("viewport,scheme", VIEWS)
+def test_a_bad_clip_gets_one_message_and_the_page_stays_ready(browser, served, shots, tmp_path, viewport,
+                                                               scheme) -> None:
+    _, url = served
+    tag = f"{viewport['width']}-{scheme}"
+    bad = tmp_path / "not_a_video.mp4"
+    bad.write_bytes(b"this is plain text, not a video\n" * 20)
+    page = browser.new_page(viewport=viewport, color_scheme=scheme)
+    try:
+        page.goto(url + f"?__theme={scheme}")
+        upload_in_page(page, "vs2-video", bad)
+        page.get_by_label("Text-to-video prompt").first.fill("a red ball bouncing")
+        page.click("#vs2-evaluate")
+        page.wait_for_selector("#vs2-status .vs2-error", timeout=30_000)
+        assert "Checking the clip" not in status(page) and status(page).strip()
+        # the reason is in the status; no output carries Gradio's error mark
+        for output in ("#vs2-reasoning", "#vs2-cards", "#vs2-radar", "#vs2-frames"):
+            assert page.locator(f"{output} .error").count() == 0, output
+        assert page.locator("#vs2-evaluate").is_enabled()
+        page.screenshot(path=str(shots / f"bad-clip-{tag}.png"), full_page=True)
+        upload_in_page(page, "vs2-video", ASSETS / "ball_bounces.mp4")  # the next try works
+        page.wait_for_selector("text=The model will see", timeout=30_000)
+        page.click("#vs2-evaluate")
+        page.wait_for_selector("#vs2-status >> text=Done in", timeout=60_000)
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("viewport,scheme", VIEWS)
+def test_run_stop_and_thumbnails(browser, served, shots, viewport, scheme) -> None:
+    _, url = served
+    tag = f"{viewport['width']}-{scheme}"
+    page = ready_to_score(browser, url + f"?__theme={scheme}", "ball_bounces.mp4", "a red ball bouncing",
+                          viewport=viewport, color_scheme=scheme)
+    try:
+        page.click("#vs2-evaluate")
+        page.wait_for_function("document.querySelector('#vs2-reasoning textarea').value.length > 8",
+                               timeout=30_000)
+        assert page.locator("#vs2-evaluate").is_disabled()  # no second run on top of the first
+        page.wait_for_selector("#vs2-status >> text=Done in", timeout=60_000)
+        page.wait_for_function("!document.querySelector('#vs2-evaluate').disabled", timeout=10_000)
+        done = status(page)
+        assert "tokens" in done and "Stopped" not in done
+
+        page.click("#vs2-stop")  # nothing is running: the result and its status stay
+        page.wait_for_selector("text=Nothing was running.", timeout=10_000)  # the handler ran and said so
+        assert status(page) == done
+
+        thumbs = page.locator("#vs2-frames .thumbnail-item")
+        third = thumbs.nth(2)
+        third.click()
+        page.wait_for_function("document.querySelector('#vs2-video video').currentTime > 0.5", timeout=10_000)
+        first_seek = player_time(page)
+        page.evaluate("document.querySelector('#vs2-video video').currentTime = 0")
+        third.click()  # the same thumbnail again seeks again
+        page.wait_for_function(f"Math.abs(document.querySelector('#vs2-video video').currentTime - {first_seek})"
+                               " < 0.05", timeout=10_000)
+        in_view = page.evaluate("(() => { const r = document.querySelector('#vs2-video video')"
+                                ".getBoundingClientRect(); return r.bottom > 0 && r.top < innerHeight; })()")
+        assert in_view  # the player was brought into view
+        page.screenshot(path=str(shots / f"thumbnail-seek-{tag}.png"), full_page=True)
+
+        page.click("#vs2-evaluate")  # the next run starts with nothing selected
+        page.wait_for_selector("#vs2-status >> text=Done in", timeout=60_000)
+        page.wait_for_function("document.querySelectorAll('#vs2-frames .thumbnail-item').length >= 3",
+                               timeout=10_000)
+        assert page.locator("#vs2-frames .thumbnail-item.selected").count() == 0
+    finally:
+        page.close()

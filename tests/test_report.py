@@ -1,0 +1,117 @@
+"""The self-contained HTML report (pure, CLI, API) and Stop before the model runs (the runner)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import ASSETS, SETTINGS, ScriptedEvaluator, cli, launch
+from vs2demo.events import Finished, Job, Status
+from vs2demo.gpu import STOPPED_BEFORE_MODEL, Runner
+from vs2demo.options import GenerationOptions
+from vs2demo.report import command, report_html
+
+PROMPT = "a red ball <b>bouncing</b> on a wooden floor"
+REMOTE = re.compile(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", re.IGNORECASE)
+
+
+@pytest.fixture(scope="module")
+def samples(evaluator, clip):
+    return evaluator.evaluate(clip, PROMPT, GenerationOptions(seed=5, samples=2))
+
+
+def test_report_is_self_contained_and_complete(evaluator, samples) -> None:
+    result = samples[0]
+    html = report_html(samples, evaluator.thumbnails(result.video, result.plan.fps))
+    assert not REMOTE.search(html) and "<script" not in html  # nothing to fetch: it opens offline
+    assert html.count('src="data:image/jpeg;base64,') == len(result.plan.indices)  # every frame, embedded
+    assert "&lt;b&gt;bouncing&lt;/b&gt;" in html and "<b>bouncing</b>" not in html  # the prompt is text
+    assert "<svg" in html and "How stable (2 samples)" in html
+    assert "seeds 5–6" in html and result.model.banner in html  # deviations, and the smoke model's warning
+    for s in result.scores:
+        assert s.title in html and (s.soft is None or f"{s.soft:.3f}" in html)
+    assert "Evidence" not in html
+
+
+def test_report_command_reproduces_the_settings(samples) -> None:
+    line = shlex.split(command(samples[0], len(samples)))
+    assert line[:4] == ["python", "-m", "vs2demo", "score"] and line[line.index("--prompt") + 1] == PROMPT
+    assert line[line.index("--seed") + 1] == "5" and line[line.index("--samples") + 1] == "2"
+    assert line[line.index("--model") + 1] == "smoke" and "--fps" not in line  # official fps: not spelled out
+
+
+def test_report_carries_the_evidence(evaluator, samples) -> None:
+    from vs2demo.explain import explain
+
+    explanation = explain(evaluator, samples[0])
+    html = report_html(samples, None, explanation)
+    assert "Evidence (an extra)" in html and html.count('class="vs2-strip"') == 3
+    assert "(frames not available)" in html
+
+
+def test_cli_report(tmp_path, clip, smoke_dir) -> None:
+    out = tmp_path / "report.html"
+    done = cli("explain", clip, "--prompt", "a ball", "--model", "smoke", "--seed", "2", "--report", str(out))
+    assert done.returncode == 0, done.stderr
+    html = out.read_text(encoding="utf-8")
+    assert html.startswith("<!doctype html>") and "Evidence (an extra)" in html and not REMOTE.search(html)
+    bad = cli("score", clip, "--prompt", "a ball", "--model", "smoke", "--report", str(tmp_path / "no" / "r.html"))
+    assert bad.returncode == 2 and bad.stderr.startswith("error: cannot write the report")
+
+
+def test_api_report_after_a_result(evaluator) -> None:
+    from gradio_client import handle_file
+
+    demo, client = launch(evaluator)
+    try:
+        with pytest.raises(Exception, match="Evaluate a clip first"):
+            client.predict(api_name="/report")
+        client.predict(handle_file(str(ASSETS / "ball_bounces.mp4")), "a ball", *SETTINGS, api_name="/score")
+        path = client.predict(api_name="/report")
+        assert Path(path).read_text(encoding="utf-8").count("data:image/jpeg;base64,") == 6
+    finally:
+        demo.close()
+
+
+class SlowReading(ScriptedEvaluator):
+    """Reading the clip takes a while (a long 1080p clip would): time to press Stop."""
+
+    def __init__(self) -> None:
+        super().__init__("<think>ok</think>")
+        self.reading = threading.Event()
+
+    def prepare_stream(self, jobs, options):
+        steps = super().prepare_stream(jobs, options)
+        while True:
+            try:
+                event = next(steps)
+            except StopIteration as done:
+                return done.value
+            self.reading.set()
+            time.sleep(0.3)
+            yield event
+
+
+def test_stop_while_reading_frames_ends_before_the_model() -> None:
+    slow = SlowReading()
+    runner = Runner(slow)
+    events = []
+
+    def run() -> None:
+        events.extend(runner.stream([Job(str(ASSETS / "ball_bounces.mp4"), "a ball")], GenerationOptions(), "me"))
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    assert slow.reading.wait(10)
+    assert runner.stop("me")
+    worker.join(10)
+    assert not worker.is_alive() and slow.started == 0  # the model was never asked to write
+    assert isinstance(events[-1], Status) and events[-1].message == STOPPED_BEFORE_MODEL
+    assert not any(isinstance(e, Finished) for e in events)
+    assert not runner.stop("me")  # nothing left running for that visitor
+
