@@ -131,6 +131,8 @@ def _score_one(args: argparse.Namespace, options: GenerationOptions, explain: bo
     from .model import Evaluator
 
     explain_options = cli_explain.options_from(args) if explain else None
+    if args.report and not Path(args.report).parent.is_dir():  # before minutes of model time, not after
+        raise CLIError(f"cannot write the report to {printable(args.report)}: no such folder")
     evaluator = Evaluator(args.model, dtype=args.dtype, limits=Limits.from_env())
     out = sys.stderr if args.json else sys.stdout
     samples = _stream_one(evaluator, args.video, args.prompt, options, out)

@@ -15,11 +15,18 @@ from .gpu import ON_ZERO_GPU
 from .model import Evaluator
 from .options import OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, OFFICIAL_TEMPERATURE, SAMPLE_CHOICES, SMOKE_MODEL
 from .rank import OVERALL
+from .tools import AgentTools
 from .ui import ASSETS, COMPARE_VIEW, MAX_RANK_CLIPS, RANK_VIEW, SCORE_VIEW, DemoApp, View
 
 # Probing reads a file's headers and one frame: quick, but a handful at once must not exhaust memory.
 PLAN_QUEUE = {"concurrency_id": "plan", "concurrency_limit": 2, "show_progress": "hidden"}
 MODEL_RUN = {"concurrency_id": serving.MODEL_SLOT, "concurrency_limit": 1}
+# The page's streaming endpoints (HTML, charts, per-visitor state) are callable by name but undocumented: the
+# documented API, and so the MCP tools, are the JSON tools (tools.py), which an agent can use as they are.
+PAGE_API = "undocumented"
+# Stop never waits for the model: its own group without a limit (queued, so that its "nothing was running" note can
+# reach the visitor).
+STOP = {"concurrency_id": "stop", "concurrency_limit": None, "show_progress": "hidden"}
 
 
 def build(app: DemoApp) -> gr.Blocks:
@@ -54,7 +61,16 @@ def build(app: DemoApp) -> gr.Blocks:
                 _rank_tab(app, settings)
             with gr.Tab("How it works", id="about"):
                 gr.Markdown(texts.ABOUT)
+        _agent_tools(app)
     return demo
+
+
+def _agent_tools(app: DemoApp) -> None:
+    """score, compare and rank as JSON tools for programs and agents (/score_json, …; MCP tools score, compare,
+    rank). The page's own streaming endpoints stay callable by name but undocumented, so an agent sees these."""
+    tools = AgentTools(app)
+    for fn in (tools.score, tools.compare, tools.rank):
+        gr.api(fn, api_name=f"{fn.__name__}_json", **MODEL_RUN)
 
 
 def _outputs(view: View, components: dict[str, Any]) -> list[Any]:
@@ -128,15 +144,17 @@ def _score_tab(app: DemoApp, settings: list, fps: gr.Slider) -> None:
     start = check.success(lambda: (gr.Button(interactive=False), "", None, None), None,
                           [run, evidence, explanation, report_file], queue=False,
                           api_visibility="private")  # a new run: the old evidence and report go
-    event = start.then(app.score, [video, prompt, *settings], outputs, api_name="score", **MODEL_RUN)
+    event = start.then(app.score, [video, prompt, *settings], outputs, api_name="score", api_visibility=PAGE_API,
+                       **MODEL_RUN)
     event.then(lambda: gr.Button(interactive=True), None, run, queue=False, api_visibility="private")
     explain.click(app.explain, [c["result"], counterfactual],
                   [c["status"], evidence, c["json"], c["file"], explanation],
-                  api_name="explain", concurrency_id="explain", concurrency_limit=1).then(
+                  api_name="explain", concurrency_id="explain", concurrency_limit=1,
+                  api_visibility="undocumented").then(  # callable; not an MCP tool (it needs this session's result)
         None, None, None, js=evidence_view.ATTACH_SUBTITLES, api_visibility="private")
     report.click(app.report, [c["result"], explanation], report_file, api_name="report", concurrency_id="plan",
-                 concurrency_limit=2)
-    stop.click(app.stop, None, c["status"], cancels=_cancels(event), queue=False, api_visibility="private")
+                 concurrency_limit=2, api_visibility="undocumented")
+    stop.click(app.stop, None, c["status"], cancels=_cancels(event), api_visibility="private", **STOP)
     examples = _examples()
     if examples:
         gr.Examples(examples, [video, prompt], outputs, fn=app.replay, cache_examples=True, cache_mode="lazy",
@@ -180,8 +198,8 @@ def _compare_tab(app: DemoApp, settings: list, fps: gr.Slider) -> None:
     for clip in "ab":
         _plan_on_change(app, videos[clip], fps, c[f"plan_{clip}"])
     event = run.click(app.compare, [videos["a"], videos["b"], prompt_a, separate, prompt_b, *settings],
-                      _outputs(COMPARE_VIEW, c), api_name="compare", **MODEL_RUN)
-    stop.click(app.stop, None, c["status"], cancels=_cancels(event), queue=False, api_visibility="private")
+                      _outputs(COMPARE_VIEW, c), api_name="compare", api_visibility=PAGE_API, **MODEL_RUN)
+    stop.click(app.stop, None, c["status"], cancels=_cancels(event), api_visibility="private", **STOP)
 
 
 def _rank_tab(app: DemoApp, settings: list) -> None:
@@ -213,8 +231,9 @@ def _rank_tab(app: DemoApp, settings: list) -> None:
         c["json"] = gr.JSON(label="Leaderboard and every clip's results")
         c["file"] = gr.File(label="Ranking as JSON")
     event = run.click(app.rank, [clips, prompt, by, *settings], _outputs(RANK_VIEW, c), api_name="rank",
+                      api_visibility=PAGE_API,
                       **MODEL_RUN)
-    stop.click(app.stop, None, c["status"], cancels=_cancels(event), queue=False, api_visibility="private")
+    stop.click(app.stop, None, c["status"], cancels=_cancels(event), api_visibility="private", **STOP)
     c["gallery"].select(app.show_ranked, c["ranked"], [detail_cards, detail_text, detail_radar], queue=False,
                         api_visibility="private")
 

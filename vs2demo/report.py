@@ -12,6 +12,7 @@ import io
 import math
 import shlex
 from collections.abc import Sequence
+from dataclasses import replace
 from html import escape
 from pathlib import Path
 
@@ -119,10 +120,9 @@ def report_html(samples: Sequence[Result], thumbnails: np.ndarray | None = None,
     """The whole report for one clip's run (its first sample in front, every sample's stability after)."""
     result = samples[0]
     p, m = result.plan, result.model
-    deviations = result.deviations()
-    settings = ("the official settings" if not deviations and len(samples) == 1 else
-                "not the official settings: " + ", ".join(
-                    deviations + ([f"{len(samples)} samples"] if len(samples) > 1 else [])))
+    run = replace(result.options, samples=len(samples))  # what was asked for: sample 0's seed, K samples
+    deviations = run.deviations() + result.model.deviations
+    settings = "the official settings" if not deviations else "not the official settings: " + ", ".join(deviations)
     banner = f'<p class="vs2-banner"><b>{escape(m.banner)}</b></p>' if m.banner else ""
     evidence = "" if explanation is None else f"<h2>Evidence (an extra)</h2>{evidence_html(result, explanation)}"
     stability = "" if len(samples) == 1 else (f"<h2>How stable ({len(samples)} samples)</h2>"

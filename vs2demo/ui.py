@@ -352,9 +352,8 @@ class DemoApp:
                 yield view.update(status=render.status_html(event.message))
             elif isinstance(event, FramesReady):
                 frames[event.index] = event
-                if slots:  # a new strip, nothing selected: the last run's selection does not carry over
-                    shown[slots.gallery] = gr.Gallery(files.thumbnail_files(event.plan, event.thumbnails),
-                                                      selected_index=None)
+                if slots:
+                    shown[slots.gallery] = files.thumbnail_files(event.plan, event.thumbnails)
                     shown[slots.times] = list(event.plan.timestamps)
                     yield view.update(**{slots.gallery: shown[slots.gallery], slots.times: shown[slots.times]})
             elif isinstance(event, Progress):
