@@ -22,6 +22,7 @@ import argparse
 import json
 import logging
 import os
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,6 +112,12 @@ def worker_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIXES) or k == CRASH_HOOK}
 
 
+def job_runtime_env() -> dict:
+    """The package itself, uploaded for every worker of the job (a cluster's nodes need not have it installed);
+    Ray accepts a local folder only at the job level, in ``ray.init``."""
+    return {"py_modules": [str(Path(__file__).resolve().parent)], "excludes": ["__pycache__"]}
+
+
 class Replica:
     """One model replica (a Ray Data actor): scores one row per call and never raises for a row."""
 
@@ -159,16 +166,18 @@ def score_rows(rows: Sequence[Row], address: str, replicas: int | None, config: 
 
 
 def connect(ray, address: str) -> bool:
-    """Use the Ray this process already runs (tests share one), else join ADDRESS or $RAY_ADDRESS, else start a
-    local one. True when this call started or joined it (and should shut it down)."""
+    """Use the Ray this process already runs (tests share one; it must have ``job_runtime_env()``), else join
+    ADDRESS or $RAY_ADDRESS, else start a local one. True when this call started or joined it (and should shut it
+    down)."""
     if ray.is_initialized():
         return False
     target = None if address == LOCAL else address
     debug = log.isEnabledFor(logging.DEBUG)
-    logging.getLogger("ray").setLevel(logging.INFO if debug else logging.WARNING)
+    logging.getLogger("ray").setLevel(logging.INFO if debug else logging.ERROR)
     logging.getLogger("ray.data").setLevel(logging.INFO if debug else logging.CRITICAL)  # we report row errors
     try:
-        ray.init(address=target, include_dashboard=False, log_to_driver=debug, configure_logging=False)
+        ray.init(address=target, include_dashboard=False, log_to_driver=debug, configure_logging=False,
+                 runtime_env=job_runtime_env())
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = target or os.environ.get("RAY_ADDRESS") or "a local Ray"
         raise RayError(f"cannot start or reach Ray at {where}: {str(exc).strip().splitlines()[0][:200]}") from exc
@@ -188,15 +197,18 @@ def _run(ray, rows: Sequence[Row], replicas: int | None, config: ReplicaConfig
     place = placement(ray.cluster_resources(), replicas)
     config = replace(config, threads=place.threads)
     items = [{"index": i, "row": json.dumps([r.line, r.video, r.prompt])} for i, r in enumerate(rows)]
-    dataset = ray.data.from_items(items, override_num_blocks=len(items)).map(
-        Replica, fn_constructor_kwargs={"config": config},
-        # one row in flight per replica: a crash then takes down only the row that caused it
-        compute=ActorPoolStrategy(size=place.replicas, max_tasks_in_flight_per_actor=1),
-        num_cpus=place.num_cpus, num_gpus=place.num_gpus or None,
-        # a dead replica is restarted (the pool keeps its size); its row is tried again at most attempts - 1 times
-        max_restarts=-1, max_task_retries=config.attempts - 1,
-        runtime_env={"env_vars": worker_env(), "py_modules": [str(Path(__file__).resolve().parent)],
-                     "excludes": ["__pycache__"]})
+    with warnings.catch_warnings():
+        # Ray 2.60 has no named parameter for the actor's restarts and task retries (requirements-ray.txt pins it)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        dataset = ray.data.from_items(items, override_num_blocks=len(items)).map(
+            Replica, fn_constructor_kwargs={"config": config},
+            # one row in flight per replica: a crash then takes down only the row that caused it
+            compute=ActorPoolStrategy(size=place.replicas, max_tasks_in_flight_per_actor=1),
+            num_cpus=place.num_cpus, num_gpus=place.num_gpus or None,
+            # a dead replica is restarted (the pool keeps its size); its row is tried again at most attempts - 1
+            # times (Ray Data's default is without limit)
+            max_restarts=-1, max_task_retries=config.attempts - 1,
+            runtime_env={"env_vars": worker_env()})
     seen: set[int] = set()
     for out in dataset.iter_rows():
         if out["fatal"]:
