@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 import unicodedata
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError
+from .errors import GenerationError, InputError, ModelLoadError, VS2Error
 
 COLUMNS = ("video", "prompt")
 FIELD_LIMIT = 1 << 26  # csv's default (131072 characters) makes a long field an exception; prompts are checked later
@@ -108,6 +110,66 @@ def _repair_tail(path: Path) -> None:
             f.write(b"\n")
         else:
             f.truncate(cut)
+
+
+def score_row(evaluator, row: Row, options, attempts: int = 1) -> tuple[dict, str | None]:
+    """One row's JSONL record (a result, or an error record) and the problem when it is an error. A generation
+    failure (out of memory, a CUDA error) may pass on another try and is tried up to ``attempts`` times; a bad clip
+    or prompt fails the same way every time and is not retried. ModelLoadError propagates: nothing can be scored."""
+    from .stability import samples_dict
+
+    problem = row.problem()
+    for attempt in range(1, attempts + 1 if problem is None else 0):
+        try:
+            samples = evaluator.evaluate(row.video, row.prompt, options)
+        except ModelLoadError:
+            raise
+        except GenerationError as exc:
+            problem = str(exc) if attempts == 1 else f"{exc} (failed {attempt} of {attempts} tries)"
+            continue
+        except VS2Error as exc:
+            problem = str(exc)
+            break
+        return {**samples_dict(samples), "runtime": runtime(evaluator)}, None
+    return error_record(row, problem or "not scored"), problem or "not scored"
+
+
+def runtime(evaluator) -> dict:
+    """Where a result was computed: the device, the weights' dtype and torch's thread count (the same seed gives
+    the same text everywhere, but the thread count changes how float sums are split, so the last digits of
+    probabilities can differ between machines)."""
+    import torch
+
+    info = evaluator.info
+    return {"device": info.device if info else None, "dtype": info.dtype if info else None,
+            "torch_threads": torch.get_num_threads()}
+
+
+def write_outcomes(outcomes: Iterable[tuple[Row, dict, str | None]], out: Path, total: int, initial: int,
+                   desc: str = "scoring") -> int:
+    """Append each (row, record, problem) to the JSONL as it arrives, flushed at once (an interrupted run loses no
+    finished row), under one progress bar with throughput and ETA; returns how many rows failed."""
+    from tqdm import tqdm
+
+    failed = 0
+    with out.open("a", encoding="utf-8") as sink, tqdm(total=total, initial=initial, desc=desc, unit="clip") as bar:
+        for row, record, problem in outcomes:
+            if problem:
+                failed += 1
+                tqdm.write(f"error: {printable(str(row.video))}: {printable(problem)}", file=sys.stderr)
+            sink.write(json.dumps(record, ensure_ascii=False) + "\n")
+            sink.flush()
+            bar.update()
+    return failed
+
+
+def check_complete(out: Path, rows: Sequence[Row]) -> None:
+    """Every input row must have a line (a result or an error record) once a run ends: none silently dropped."""
+    done = finished_rows(out)
+    missing = [r for r in rows if r.key not in done]
+    if missing:
+        raise BatchError(f"{len(missing)} row(s) have no line in {printable(out.name)} (first: CSV line "
+                         f"{missing[0].line}); re-run to score them")
 
 
 def error_record(row: Row, message: str) -> dict:

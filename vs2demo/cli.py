@@ -14,9 +14,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import batch, cli_explain, cli_rank
+from . import batch, cli_explain, cli_rank, distributed
 from .batch import printable
-from .errors import ModelLoadError, VS2Error
+from .errors import VS2Error
 from .options import DTYPES, OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, OFFICIAL_TEMPERATURE, GenerationOptions, Limits
 from .result import Result
 from .stability import samples_dict, stability_lines, summarize
@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="then explain the first sample: which seconds and sentences each score rests on (an extra)")
     cli_explain.add_options(s)
     add_report_option(s)
+    distributed.add_options(s)
     cli_rank.add_parser(sub, common)
     add_report_option(cli_explain.add_parser(sub, common))
 
@@ -107,14 +108,13 @@ def options_from(args: argparse.Namespace) -> GenerationOptions:
 
 
 def _score(args: argparse.Namespace) -> int:
-    from .model import Evaluator
-
     options = options_from(args)
     if args.batch:
         if not args.out:
             raise CLIError("--batch needs --out FILE.jsonl")
-        evaluator = Evaluator(args.model, dtype=args.dtype, limits=Limits.from_env())
-        return _score_batch(evaluator, Path(args.batch), Path(args.out), options)
+        return _score_batch(args, Path(args.batch), Path(args.out), options)
+    if args.ray is not None:
+        raise CLIError("--ray spreads a batch: give --batch FILE.csv --out FILE.jsonl")
     if not args.video:
         raise CLIError("give a VIDEO file, or --batch FILE.csv --out FILE.jsonl")
     if args.prompt is None:
@@ -210,38 +210,22 @@ def _print_summary(result: Result, out) -> None:
         print(f"[not the official settings: {', '.join(result.deviations())}]", file=out)
 
 
-def _score_batch(evaluator, csv_path: Path, out: Path, options: GenerationOptions) -> int:
-    from tqdm import tqdm
-
+def _score_batch(args: argparse.Namespace, csv_path: Path, out: Path, options: GenerationOptions) -> int:
     rows = batch.read_rows(csv_path)
     batch.check_output(out)
     done = batch.finished_rows(out)  # also repairs a line cut short by an interrupted run
     todo = [r for r in rows if r.key not in done]
-    failed = 0
-    with out.open("a", encoding="utf-8") as sink:
-        for row in tqdm(todo, desc="scoring", unit="clip", initial=len(rows) - len(todo), total=len(rows)):
-            line, problem = _batch_line(evaluator, row, options)
-            if problem:
-                failed += 1
-                tqdm.write(f"error: {printable(str(row.video))}: {printable(problem)}", file=sys.stderr)
-            sink.write(line + "\n")
-            sink.flush()
+    if args.ray is not None:  # the same rows and records, spread over model replicas on Ray
+        outcomes = distributed.score_rows(todo, args.ray, args.replicas, distributed.config_from(args, options))
+    else:
+        from .model import Evaluator
+
+        evaluator = Evaluator(args.model, dtype=args.dtype, limits=Limits.from_env())
+        outcomes = ((row, *batch.score_row(evaluator, row, options)) for row in todo)
+    failed = batch.write_outcomes(outcomes, out, total=len(rows), initial=len(rows) - len(todo))
+    batch.check_complete(out, rows)
     print(f"{len(rows) - failed} of {len(rows)} clips scored; results in {printable(str(out))}", file=sys.stderr)
     return 0 if not failed else 1
-
-
-def _batch_line(evaluator, row: batch.Row, options: GenerationOptions) -> tuple[str, str | None]:
-    """One JSONL line for a row, and the problem when it is an error record."""
-    problem = row.problem()
-    if problem is None:
-        try:
-            samples = evaluator.evaluate(row.video, row.prompt, options)
-            return json.dumps(samples_dict(samples), ensure_ascii=False), None
-        except ModelLoadError:
-            raise  # nothing else can be scored: stop with the one message
-        except VS2Error as exc:
-            problem = str(exc)
-    return json.dumps(batch.error_record(row, problem), ensure_ascii=False), problem
 
 
 def _frames(args: argparse.Namespace) -> int:

@@ -11,12 +11,12 @@ import argparse
 import csv
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from . import batch
+from . import batch, distributed
 from .batch import printable
-from .errors import InputError, ModelLoadError, VS2Error
+from .errors import InputError, VS2Error
 from .events import Job
 from .prompt import validate_prompt
 from .rank import OVERALL, RANK_BY, Leaderboard, rank_values, soft_sum
@@ -35,6 +35,7 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     r.add_argument("--by", default=OVERALL, choices=RANK_BY, help="rank by the sum (overall) or one dimension")
     r.add_argument("--out", help="JSONL of every clip's results (resumes: clips already there are skipped)")
     r.add_argument("--table", help="write the leaderboard as .csv or .json")
+    distributed.add_options(r)
 
 
 def candidates(args: argparse.Namespace) -> list[batch.Row]:
@@ -65,27 +66,18 @@ def run(evaluator, args: argparse.Namespace, options) -> int:
         batch.check_output(out)
     done = batch.records(out) if out else {}
     todo = [r for r in rows if r.key not in done]
-    good = []
     with tqdm(total=len(rows), initial=len(rows) - len(todo), desc="ranking", unit="clip", file=sys.stderr) as bar:
-        for row in todo:  # refuse bad clips and prompts one by one, before any batch can fail for them
-            try:
-                if row.problem():
-                    raise InputError(row.problem())
-                validate_prompt(row.prompt)
-                evaluator.plan(row.video, options.fps)
-                good.append(row)
-            except VS2Error as exc:
-                done[row.key] = _write(out, batch.error_record(row, str(exc)))
-                tqdm.write(f"error: {printable(str(row.video))}: {printable(str(exc))}", file=sys.stderr)
-                bar.update()
-        for part in [good[i:i + BATCH] for i in range(0, len(good), BATCH)]:
-            try:
-                outcomes = evaluator.evaluate_many([Job(r.video, r.prompt) for r in part], options)
-            except ModelLoadError:
-                raise
-            for row, samples in zip(part, outcomes):
-                done[row.key] = _write(out, samples_dict(samples))
-            bar.update(len(part))
+        if getattr(args, "ray", None) is not None:  # one clip per Ray row, spread over model replicas
+            outcomes = distributed.score_rows(todo, args.ray, args.replicas, distributed.config_from(args, options))
+        else:
+            outcomes = _score_in_batches(evaluator, todo, options)
+        for row, record, problem in outcomes:
+            done[row.key] = _write(out, record)
+            if problem:
+                tqdm.write(f"error: {printable(str(row.video))}: {printable(problem)}", file=sys.stderr)
+            bar.update()
+    if out:
+        batch.check_complete(out, rows)
     boards = {prompt: _board([r for r in rows if r.prompt == prompt], done, args.by)
               for prompt in dict.fromkeys(r.prompt for r in rows)}
     for prompt, board in boards.items():
@@ -93,6 +85,26 @@ def run(evaluator, args: argparse.Namespace, options) -> int:
     if args.table:
         write_table(Path(args.table), boards)
     return 0 if all("error" not in done[r.key] for r in rows) else 1
+
+
+def _score_in_batches(evaluator, todo: Sequence[batch.Row], options
+                      ) -> Iterator[tuple[batch.Row, dict, str | None]]:
+    """(row, record, problem) per clip: bad clips and prompts are refused one by one first, so no batch fails for
+    them; the rest run BATCH clips per generate() call."""
+    good = []
+    for row in todo:
+        try:
+            if row.problem():
+                raise InputError(row.problem())
+            validate_prompt(row.prompt)
+            evaluator.plan(row.video, options.fps)
+            good.append(row)
+        except VS2Error as exc:
+            yield row, batch.error_record(row, str(exc)), str(exc)
+    for part in [good[i:i + BATCH] for i in range(0, len(good), BATCH)]:
+        outcomes = evaluator.evaluate_many([Job(r.video, r.prompt) for r in part], options)
+        for row, samples in zip(part, outcomes):
+            yield row, {**samples_dict(samples), "runtime": batch.runtime(evaluator)}, None
 
 
 def _write(out: Path | None, record: dict) -> dict:
