@@ -81,13 +81,13 @@ def blurred_blocky(i: int, h: int, w: int, t: float) -> np.ndarray:
 
 EXAMPLES = [
     ("ball_bounces.mp4", bouncing, "a red ball bouncing across a wooden floor in front of a tiled wall",
-     "physical consistency: a natural bounce (compare with ball_sinks)"),
+     "physical consistency: a natural bounce"),
     ("ball_sinks.mp4", sinking, "a red ball bouncing on a wooden floor in front of a tiled wall",
-     "physical consistency: the ball sinks through the floor instead of bouncing"),
+     "physical consistency: the ball sinks through the floor"),
     ("ball_blurred.mp4", blurred_blocky, "a red ball bouncing across a wooden floor in front of a tiled wall",
      "visual quality: the same scene, blurred and blocky"),
     ("ball_bounces.mp4", None, "a blue sports car driving along a coastal road at sunset",
-     "text-to-video alignment: the clip does not show what the prompt asks for"),
+     "alignment: the clip does not show what the prompt asks"),
 ]
 
 

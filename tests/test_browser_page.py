@@ -96,3 +96,44 @@ def test_run_stop_and_thumbnails(browser, served, shots, viewport, scheme) -> No
 
     finally:
         page.close()
+
+
+@pytest.mark.parametrize("viewport,scheme", VIEWS)
+def test_first_screen_teaching_and_compare(browser, served, shots, viewport, scheme) -> None:
+    import json
+
+    _, url = served
+    tag = f"{viewport['width']}-{scheme}"
+    page = browser.new_page(viewport=viewport, color_scheme=scheme)
+    try:
+        page.goto(url + f"?__theme={scheme}")
+        lessons = [e["teaches"] for e in json.loads((ASSETS / "examples.json").read_text())]
+        examples = page.locator("#vs2-examples")
+        page.wait_for_selector("#vs2-examples .gallery-item", timeout=30_000)
+        for lesson in lessons:  # each example says what it teaches, and the labels tell them apart
+            assert examples.get_by_text(lesson, exact=False).count() >= 1
+        if viewport["width"] >= 1000:  # beside the upload, on the first screen
+            box = examples.bounding_box()
+            assert box is not None and box["y"] < viewport["height"]
+        page.screenshot(path=str(shots / f"first-screen-{tag}.png"))
+
+        page.get_by_role("tab", name="How it works").click()
+        page.wait_for_selector("text=From a clip to three scores", timeout=10_000)
+        assert page.get_by_text("3,600 visual tokens", exact=False).count() == 1  # computed by the frame maths
+
+        page.get_by_role("tab", name="Compare two clips").click()
+        for side, name in (("a", "ball_bounces.mp4"), ("b", "ball_sinks.mp4")):
+            upload_in_page(page, f"vs2-video-{side}", ASSETS / name)
+            page.wait_for_selector(f"#vs2-plan-{side} >> text=The model will see", timeout=30_000)
+        page.locator("#vs2-prompt-a textarea").fill("a red ball bouncing")
+        page.click("#vs2-compare")
+        page.wait_for_selector("#vs2-verdict .vs2-headline", timeout=60_000)
+        headline = page.locator("#vs2-verdict .vs2-headline").inner_text()
+        assert headline.startswith("Overall:") and "sum 11 vs 11" in headline  # the scripted text twice: a tie
+        # one seek moves both players
+        page.evaluate("document.querySelector('#vs2-video-a video').currentTime = 1.5")
+        page.wait_for_function("Math.abs(document.querySelector('#vs2-video-b video').currentTime - 1.5) < 0.1",
+                               timeout=10_000)
+        page.screenshot(path=str(shots / f"compare-headline-{tag}.png"), full_page=True)
+    finally:
+        page.close()

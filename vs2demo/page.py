@@ -105,7 +105,7 @@ def _plan_on_change(app: DemoApp, video: gr.Video, fps: gr.Slider, plan: gr.HTML
 def _score_tab(app: DemoApp, settings: list, fps: gr.Slider) -> None:
     c: dict[str, Any] = {}
     with gr.Row(equal_height=False):
-        with gr.Column(scale=2, min_width=300):
+        with gr.Column(scale=2, min_width=300) as left:
             video = gr.Video(label="Clip", sources=["upload"], elem_id="vs2-video", height=300)
             prompt = gr.Textbox(label="Text-to-video prompt", lines=2, max_lines=6,
                                 placeholder="The prompt the clip was generated from")
@@ -122,6 +122,10 @@ def _score_tab(app: DemoApp, settings: list, fps: gr.Slider) -> None:
                 c["cards"] = gr.HTML(elem_id="vs2-cards", min_width=280)
     c["gallery"], c["times"] = _seekable_gallery("Frames the model saw (click to seek the player)", video,
                                                  "vs2-frames")
+    large = gr.Checkbox(label="Show every frame large (to show a class what the model saw)", value=False,
+                        elem_id="vs2-large-frames", container=False)
+    large.change(lambda on: gr.Gallery(columns=3 if on else 6, height="auto" if on else 220), large,
+                 c["gallery"], queue=False, api_visibility="private")
     c["result"] = gr.State(None)
     with gr.Row(equal_height=True):
         explain = gr.Button("Explain this result: which seconds and sentences each score rests on (an extra)",
@@ -155,10 +159,12 @@ def _score_tab(app: DemoApp, settings: list, fps: gr.Slider) -> None:
     report.click(app.report, [c["result"], explanation], report_file, api_name="report", concurrency_id="plan",
                  concurrency_limit=2, api_visibility="undocumented")
     stop.click(app.stop, None, c["status"], cancels=_cancels(event), api_visibility="private", **STOP)
-    examples = _examples()
+    examples, lessons = _examples()
     if examples:
-        gr.Examples(examples, [video, prompt], outputs, fn=app.replay, cache_examples=True, cache_mode="lazy",
-                    label="Examples (each computed once, then replayed)")
+        with left:  # beside the upload, on the first screen: each labelled with what it teaches
+            gr.Examples(examples, [video, prompt], outputs, fn=app.replay, cache_examples=True, cache_mode="lazy",
+                        example_labels=lessons, elem_id="vs2-examples",
+                        label="Examples: what each teaches (computed once, then replayed)")
 
 
 def _compare_tab(app: DemoApp, settings: list, fps: gr.Slider) -> None:
@@ -170,6 +176,8 @@ def _compare_tab(app: DemoApp, settings: list, fps: gr.Slider) -> None:
                 videos[clip] = gr.Video(label=f"Clip {clip.upper()}", sources=["upload"], elem_id=f"vs2-video-{clip}",
                                         height=260)
                 c[f"plan_{clip}"] = gr.HTML(elem_id=f"vs2-plan-{clip}")
+    gr.Checkbox(label="Play, pause and seek both clips together", value=True, elem_id="vs2-sync",
+                container=False)
     prompt_a = gr.Textbox(label="Text-to-video prompt (shared)", lines=2, elem_id="vs2-prompt-a")
     separate = gr.Checkbox(label="Use a different prompt for clip B", value=False)
     prompt_b = gr.Textbox(label="Prompt for clip B", lines=2, visible=False)
@@ -183,7 +191,7 @@ def _compare_tab(app: DemoApp, settings: list, fps: gr.Slider) -> None:
             c[f"text_{clip}"] = gr.Textbox(label=f"Clip {clip.upper()} reasoning", lines=8, max_lines=14,
                                            autoscroll=True, interactive=False, elem_id=f"vs2-reasoning-{clip}",
                                            min_width=300)
-    with gr.Row(equal_height=False):
+    with gr.Row(equal_height=False, elem_classes="vs2-stack-narrow"):  # one above the other on a phone
         c["radar"] = gr.Plot(label="Both clips", elem_id="vs2-radar-compare", min_width=300)
         c["verdict"] = gr.HTML(elem_id="vs2-verdict", min_width=300)
     # the whole width: seven columns never fit beside the radar (headers broke mid-word, columns were cut)
@@ -245,18 +253,40 @@ def _cancels(event: Any) -> list:
     return [event] if ON_ZERO_GPU else []
 
 
-def _examples() -> list[list[str]]:
-    """Examples listed in assets/examples.json (made by scripts/make_examples.py)."""
+def _examples() -> tuple[list[list[str]], list[str]]:
+    """Examples listed in assets/examples.json (made by scripts/make_examples.py), and what each teaches."""
     index = ASSETS / "examples.json"
     if not index.exists():
-        return []
-    return [[str(ASSETS / e["video"]), e["prompt"]] for e in json.loads(index.read_text(encoding="utf-8"))]
+        return [], []
+    entries = json.loads(index.read_text(encoding="utf-8"))
+    rows = [[str(ASSETS / e["video"]), e["prompt"]] for e in entries]
+    return rows, [e["teaches"] for e in entries]  # Gradio cuts labels after 60 characters: the notes fit
+
+
+# The compare tab's two players move together while #vs2-sync is ticked: play, pause and seek on either one is
+# mirrored on the other (media events do not bubble: listened for in the capture phase).
+SYNC_SCRIPT = """<script>
+(() => {
+  const players = () => ['a', 'b'].map((c) => document.querySelector(`#vs2-video-${c} video`));
+  const mirror = (ev) => {
+    const [a, b] = players();
+    if (!a || !b || (ev.target !== a && ev.target !== b)) return;
+    const box = document.querySelector('#vs2-sync input');
+    if (!box || !box.checked) return;
+    const src = ev.target, other = src === a ? b : a;
+    if (Math.abs(other.currentTime - src.currentTime) > 0.05) other.currentTime = src.currentTime;
+    if (ev.type === 'play' && other.paused) other.play().catch(() => {});
+    if (ev.type === 'pause' && !other.paused) other.pause();
+  };
+  ['play', 'pause', 'seeked'].forEach((t) => document.addEventListener(t, mirror, true));
+})();
+</script>"""
 
 
 def launch_kwargs(demo: gr.Blocks, evaluator: Evaluator, mcp: bool = False) -> dict[str, Any]:
     """What every launch of the page passes: its stylesheet, the exact upload limit and the request guard; with
     ``mcp``, Gradio's MCP server too (else Gradio's own $GRADIO_MCP_SERVER decides, as on a Space)."""
-    return {"css": render.CSS + panels.CSS + evidence_view.CSS, "head": evidence_view.SCRIPT,
+    return {"css": render.CSS + panels.CSS + evidence_view.CSS, "head": evidence_view.SCRIPT + SYNC_SCRIPT,
             **({"mcp_server": True} if mcp else {}), **serving.launch_settings(demo, evaluator.limits.max_file_bytes)}
 
 

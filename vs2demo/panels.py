@@ -12,7 +12,7 @@ from .dimensions import SCORE_VALUES
 from .rank import OVERALL, Leaderboard
 from .result import Result
 from .stability import STABLE_AGREEMENT, Stability
-from .verdict import CLEAR_SHARE, OVERALL_RULE, SOFT_TIE_MARGIN, SampledRow
+from .verdict import CLEAR_SHARE, OVERALL_RULE, SOFT_TIE_MARGIN, Row, SampledRow
 
 CSS = """
 .vs2-stability{width:100%;min-width:420px;border-collapse:collapse;font-size:.8em;margin:.4em 0}
@@ -24,6 +24,7 @@ border-bottom:1px solid var(--border-color-primary)}
 @media (max-width: 700px){.vs2-stack-narrow{flex-direction:column !important}
 .vs2-stack-narrow > *{min-width:0 !important;width:100% !important}}
 .vs2-scroll{overflow-x:auto;max-width:100%}
+.vs2-headline{font-size:1.15em;padding:.5em .8em;border-radius:8px;border:2px solid var(--color-accent);margin:.2em 0}
 .vs2-board{width:100%;border-collapse:collapse}.vs2-board td,.vs2-board th{padding:.3em .5em;text-align:left;
 border-bottom:1px solid var(--border-color-primary)}
 """
@@ -69,6 +70,22 @@ def samples_html(samples: Sequence[Result]) -> str:
                      f"</summary><pre>{escape(r.raw_output)}</pre><div class='vs2-meta'>Reproduce alone: "
                      f"<code>{escape(reproduce_command(r))}</code></div></details>")
     return "<div>" + "".join(items) + "</div>"
+
+
+def verdict_banner_html(first: Row, sampled: SampledRow) -> str:
+    """The compare headline: who wins overall and by what margin (the first pair's sums), in words."""
+    if first.a is None or first.b is None:
+        margin = "a score is missing, so the sums cannot be compared"
+    else:
+        margin = f"sum {first.a} vs {first.b}"
+        if first.a != first.b:
+            margin += f", a margin of {abs(first.a - first.b)}"
+        elif first.by_soft and first.soft_a is not None and first.soft_b is not None:
+            margin += f", tied; the soft sums decide ({first.soft_a:.2f} vs {first.soft_b:.2f})"
+    if sampled.samples > 1:
+        margin = f"first pair: {margin}"
+    return (f'<div class="vs2-headline" role="status"><b>Overall: {escape(sampled.describe())}</b> '
+            f'<span class="vs2-meta">({escape(margin)})</span></div>')
 
 
 def sampled_verdict_html(rows: Sequence[SampledRow]) -> str:

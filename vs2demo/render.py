@@ -19,6 +19,8 @@ CSS = """
 .vs2-banner{padding:.6em 1em;border-radius:8px;background:#fde68a;color:#78350f;font-weight:600}
 .vs2-status{padding:.4em .8em;border-radius:6px;border:1px solid var(--border-color-primary)}
 .vs2-plan{font-size:.95em;line-height:1.5}
+#vs2-examples button, #vs2-examples button *{white-space:normal !important;text-overflow:clip !important;
+overflow:visible !important;text-align:left}
 .vs2-error{color:#b91c1c;font-weight:600}
 .vs2-badge{display:inline-block;padding:.15em .6em;border-radius:999px;font-size:.85em;font-weight:600}
 .vs2-badge.official{background:#bbf7d0;color:#14532d}.vs2-badge.fallback,.vs2-badge.partial{background:#fde68a;color:#78350f}
@@ -133,9 +135,13 @@ def comparison_rows(rows: tuple[Row, ...]) -> list[list]:
     def fmt(v: float | None) -> str:
         return "–" if v is None else f"{v:g}"
 
-    return [[r.title, fmt(r.a), fmt(r.b), fmt(r.difference), fmt(r.soft_a), fmt(r.soft_b),
+    def delta(d: int | None) -> str:  # signed, with the side it favours: read without colour
+        return "–" if d is None else "0" if d == 0 else f"{d:+d} ({'A' if d > 0 else 'B'})"
+
+    return [[r.title, fmt(r.a), fmt(r.b), delta(r.difference), fmt(r.soft_a), fmt(r.soft_b),
              r.winner.value + (" (soft)" if r.by_soft else "")] for r in rows]
 
 
 COMPARISON_HEADERS = ["Dimension", "Clip A", "Clip B", "A − B", "Soft A", "Soft B", "Better"]
-COMPARISON_WIDTHS = ["30%", "10%", "10%", "9%", "12%", "12%", "17%"]
+# in pixels: on a phone the table scrolls sideways instead of breaking headers mid-word
+COMPARISON_WIDTHS = ["190px", "70px", "70px", "80px", "80px", "80px", "220px"]

@@ -6,8 +6,8 @@ from .dimensions import DIMENSIONS, SCORE_VALUES
 from .evidence import DEFAULT_MAX_SEGMENTS, DEFAULT_MAX_SENTENCES
 from .evidence_view import FULL_SCALE
 from .explain_text import BARELY_EXPECTED, BARELY_NATS_PER_TOKEN
-from .framing import FACTOR, FRAME_FACTOR, MAX_FRAMES, MIN_FRAMES, VIDEO_MAX_PIXELS
-from .options import OFFICIAL_FPS, OFFICIAL_TEMPERATURE
+from .framing import FACTOR, FRAME_FACTOR, MAX_FRAMES, MIN_FRAMES, VIDEO_MAX_PIXELS, VideoInfo, plan_frames
+from .options import OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, OFFICIAL_TEMPERATURE
 from .stability import STABLE_AGREEMENT
 from .verdict import CLEAR_SHARE, SOFT_TIE_MARGIN
 
@@ -29,7 +29,25 @@ INTRO = f"""# VideoScore2 explorer
 {BENCH_ACCURACY}% accuracy on VideoScore-Bench-v2 (+{BENCH_GAIN} over the best baseline), {OOD_AVERAGE} average on
 four out-of-domain benchmarks."""
 
-ABOUT = f"""### What happens when you press Evaluate
+def _worked_example(seconds: float = 5.0, width: int = 1280, height: int = 720, fps: float = 24.0) -> str:
+    """The path of one clip, every number computed by the code's own frame maths."""
+    plan = plan_frames(VideoInfo("example.mp4", round(seconds * fps), fps, width, height, 0), OFFICIAL_FPS)
+    n = len(plan.indices)
+    groups = n // FRAME_FACTOR
+    per_group = plan.visual_tokens // groups
+    return (
+        f"**{seconds:g} s of {width}×{height} at {fps:g} fps** → **{n} frames** ({OFFICIAL_FPS:g} per second) → "
+        f"resized to **{plan.resized_width}×{plan.resized_height}** (multiples of {FACTOR} px) → **{groups} pairs of "
+        f"frames** ({FRAME_FACTOR} frames per temporal patch) × **{per_group} visual tokens** each "
+        f"({plan.resized_width // FACTOR}×{plan.resized_height // FACTOR}, one per {FACTOR}×{FACTOR} px) = "
+        f"**{plan.visual_tokens:,} visual tokens** → the `<think>` reasoning (at most {OFFICIAL_MAX_NEW_TOKENS} "
+        f"tokens) → **three scores**, {LOW} to {HIGH}, each with p({LOW})…p({HIGH}) at its digit")
+
+
+ABOUT = f"""### From a clip to three scores
+{_worked_example()}
+
+### What happens when you press Evaluate
 1. **Frames.** The clip is sampled at {OFFICIAL_FPS:g} frames per second ({MIN_FRAMES} to {MAX_FRAMES} frames,
    always a multiple of {FRAME_FACTOR}) and each frame is resized to a multiple of {FACTOR} pixels within a budget
    of {VIDEO_MAX_PIXELS:,} pixels, exactly as the official `qwen-vl-utils` does. The strip of thumbnails shows

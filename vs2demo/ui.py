@@ -416,13 +416,15 @@ def _final(done: Finished, replay: bool) -> dict[str, Any]:
 def _final_compare(done: Finished) -> dict[str, Any]:
     a, b = done.results
     rows = compare_samples(*done.samples)
-    table = [[*row[:-1], s.describe()] for row, s in zip(render.comparison_rows(compare_results(a, b)), rows)]
+    first = compare_results(a, b)  # the first pair's scores, sums and margins
+    table = [[*row[:-1], s.describe()] for row, s in zip(render.comparison_rows(first), rows)]
     data = {"clip_a": samples_dict(done.samples[0], paths=False), "clip_b": samples_dict(done.samples[1], paths=False)}
     if len(done.samples[0]) > 1:
         data["verdict"] = {r.key: {"wins_a": r.wins_a, "wins_b": r.wins_b, "ties": r.ties, "winner": r.winner.value,
                                    "says": r.describe()} for r in rows}
+    banner = panels.verdict_banner_html(first[-1], rows[-1])
     return {"status": render.status_html(_took(a)), "text_a": a.raw_output, "text_b": b.raw_output,
-            "radar": charts.radar([("A", a), ("B", b)]), "verdict": panels.sampled_verdict_html(rows),
+            "radar": charts.radar([("A", a), ("B", b)]), "verdict": banner + panels.sampled_verdict_html(rows),
             "table": table, "json": data, "file": files.write_json("comparison", data)}
 
 
