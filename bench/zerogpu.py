@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.synth import write_clip  # noqa: E402
+from tests.synth import ensure_clip  # noqa: E402
 from vs2demo.events import Job  # noqa: E402
 from vs2demo.model import Evaluator  # noqa: E402
 from vs2demo.options import GenerationOptions  # noqa: E402
@@ -73,10 +73,7 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=256)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results-zerogpu.json"))
     args = ap.parse_args()
-    clip = ROOT / "bench" / "clips" / "5s_720p.mp4"
-    if not clip.exists():
-        clip.parent.mkdir(parents=True, exist_ok=True)
-        write_clip(clip, 5.0, 24.0, (1280, 720))
+    clip = ensure_clip(ROOT / "bench" / "clips" / "5s_720p.mp4", 5.0, 24.0, (1280, 720))
     ev = Evaluator(args.model)
     ev.load()
     clock = GenerateClock(ev)

@@ -25,6 +25,14 @@ def moving_square(i: int, h: int, w: int, t: float) -> np.ndarray:
     return frame
 
 
+def ensure_clip(path: Path, seconds: float, fps: float = 24.0, size: tuple[int, int] = (320, 240)) -> Path:
+    """``path`` as it is when it exists, else written by ``write_clip`` (benchmarks reuse their clips)."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_clip(path, seconds, fps, size)
+    return path
+
+
 def write_clip(path: str | Path, seconds: float, fps: float = 24.0, size: tuple[int, int] = (320, 240),
                painter: Painter = moving_square, codec: str = "libx264", quality: int | None = 7) -> Path:
     """Encode ``seconds`` of ``painter`` frames at ``size`` (width, height) and ``fps``."""
