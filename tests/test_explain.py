@@ -245,3 +245,21 @@ def test_api_explains_the_sessions_last_result(evaluator) -> None:
         assert json.loads(Path(download).read_text())["explanation"] == record["explanation"]
     finally:
         demo.close()
+
+
+def test_a_batch_of_variants_equals_each_alone(evaluator, scored) -> None:
+    """On a GPU the variants run as one right-padded batch; each row must read what it reads alone."""
+    result, expl = scored
+    clip, _ = evaluator.prepare(result.video, result.plan.fps)
+    pixels = clip.video_inputs["pixel_values_videos"]
+    steps = official_digit_steps(evaluator.processor.tokenizer, result.token_ids)
+    variants = [Variant(pixels, result.prompt, result.token_ids, steps),
+                Variant(pixels, "", result.token_ids, steps),  # a shorter prompt: the generated span starts earlier
+                _without(expl.sentences[0], result.token_ids, steps, pixels, result.prompt)]  # a shorter output
+    args = (evaluator.model, evaluator.processor, clip)
+    together = rescore(*args, variants, sampling_of(result), evaluator.digit_ids())
+    alone = [rescore(*args, [v], sampling_of(result), evaluator.digit_ids())[0] for v in variants]
+    for t, a in zip(together, alone):
+        assert t.token_logprobs == pytest.approx(a.token_logprobs, abs=1e-4)
+        for dt, da in zip(t.digit_logprobs, a.digit_logprobs):
+            assert dt == pytest.approx(da, abs=1e-4)
