@@ -75,6 +75,10 @@ def test_run_stop_and_thumbnails(browser, served, shots, viewport, scheme) -> No
         page.wait_for_function("!document.querySelector('#vs2-evaluate').disabled", timeout=10_000)
         done = status(page)
         assert "tokens" in done and "Stopped" not in done
+        page.wait_for_selector("#vs2-evidence .vs2-reading", timeout=10_000)  # the reasoning, readable
+        reading = page.locator("#vs2-evidence .vs2-reading").inner_text()
+        assert "The ball bounces and lands softly." in reading and "<think>" not in reading
+        assert "Physical / common-sense consistency: 3 / 5" in reading  # the scores set apart
 
         page.click("#vs2-stop")  # nothing is running: the result and its status stay
         page.wait_for_selector("text=Nothing was running.", timeout=10_000)  # the handler ran and said so

@@ -17,10 +17,11 @@ from html import escape
 from pathlib import Path
 
 from .dimensions import DIMENSIONS
-from .evidence import Explanation
+from .evidence import Explanation, split_sentences
 from .explain_text import check_line, likelihood, probe_lines, seconds
 from .result import Result
 
+MAX_SENTENCES_SHOWN = 64  # the readable reasoning keeps sentences as written (no merging down to a dozen)
 PLAYER = "#vs2-video video"  # the score tab's player, which segments and sentences seek
 # Colour strength is absolute, never relative to the largest effect: a move of FULL_SCALE expected-score points (or
 # more) is full colour, so a clip where nothing matters looks blank instead of showing noise at full strength.
@@ -170,6 +171,20 @@ def _sentences(e: Explanation) -> str:
                    f'data-segments="{escape(json.dumps(list(grounded)))}"{t} {weights} '
                    f'title="{escape("About " + about)}">{escape(s.text)}{effects}</button> ')
     return "".join(out)
+
+
+def reading_html(result: Result) -> str:
+    """The reasoning as readable text before any explanation: its sentences, then the three scores set apart.
+    Escaped throughout (the model's text is never HTML); the same sentences the explanation tints."""
+    if not result.raw_output:
+        return ""
+    sentences = split_sentences(result.raw_output, list(range(1, len(result.raw_output) + 1)), MAX_SENTENCES_SHOWN)
+    body = " ".join(escape(s.text) for s in sentences) or escape(result.think or result.raw_output)
+    scores = "".join(f"<li>{escape(s.title)}: <b>{'–' if s.hard is None else s.hard}</b> / 5</li>"
+                     for s in result.scores)
+    return (f'<div class="vs2-evidence vs2-reading"><p><b>The reasoning</b>: {body}</p>'
+            f'<ul class="vs2-probes">{scores}</ul><p class="vs2-extra">Explain this result to see which seconds each '
+            f"sentence is about and which score it moves.</p></div>")
 
 
 def evidence_html(result: Result, e: Explanation) -> str:

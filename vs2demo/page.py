@@ -151,6 +151,7 @@ def _score_tab(app: DemoApp, settings: list, fps: gr.Slider) -> None:
     event = start.then(app.score, [video, prompt, *settings], outputs, api_name="score", api_visibility=PAGE_API,
                        **MODEL_RUN)
     event.then(lambda: gr.Button(interactive=True), None, run, queue=False, api_visibility="private")
+    event.then(app.reading, c["result"], evidence, queue=False, api_visibility="private")
     explain.click(app.explain, [c["result"], counterfactual],
                   [c["status"], evidence, c["json"], c["file"], explanation],
                   api_name="explain", concurrency_id="explain", concurrency_limit=1,

@@ -18,7 +18,7 @@ from . import charts, files, panels, render
 from .errors import VS2Error
 from .events import Finished, FramesReady, Job, Piece, Planned, Progress, Status
 from .evidence import DEFAULT_COUNTERFACTUAL, Explanation
-from .evidence_view import evidence_html
+from .evidence_view import evidence_html, reading_html
 from .explain import ExplainOptions, ExplainProgress
 from .gpu import Runner
 from .model import Evaluator
@@ -313,6 +313,10 @@ class DemoApp:
                   "the scores above are unchanged")
         yield (render.status_html(status), evidence_html(result, explanation), record,
                files.write_json("result-explained", record), explanation)
+
+    def reading(self, samples: tuple[Result, ...] | None) -> str:
+        """After a run: its reasoning as readable sentences with the scores set apart (where the evidence goes)."""
+        return reading_html(samples[0]) if samples and isinstance(samples[0], Result) else ""
 
     def report(self, samples: tuple[Result, ...] | None, explanation: Explanation | None = None) -> str:
         """The page's result as one self-contained HTML file (frames embedded, opens offline); with the evidence
