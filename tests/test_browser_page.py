@@ -98,6 +98,13 @@ def test_run_stop_and_thumbnails(browser, served, shots, viewport, scheme) -> No
         assert in_view  # the player was brought into view
         page.screenshot(path=str(shots / f"thumbnail-seek-{tag}.png"), full_page=True)
 
+        page.click("#vs2-evaluate")  # the next run starts with no frame selected
+        page.wait_for_selector("#vs2-status >> text=Done in", timeout=60_000)
+        page.wait_for_function("document.querySelectorAll('#vs2-frames .thumbnail-item').length >= 3",
+                               timeout=10_000)
+        page.wait_for_function("document.querySelectorAll('#vs2-frames .thumbnail-item.selected').length === 0",
+                               timeout=5_000)
+
     finally:
         page.close()
 

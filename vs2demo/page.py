@@ -84,11 +84,14 @@ def _seekable_gallery(label: str, video: gr.Video, elem_id: str) -> tuple[gr.Gal
     times = gr.State([])
     seek_to = gr.Textbox(visible=False)  # "seconds|nonce": the same frame clicked again still changes it
 
-    def timestamp(times: list[float], evt: gr.SelectData) -> str:
-        t = times[evt.index] if isinstance(evt.index, int) and 0 <= evt.index < len(times) else 0.0
-        return f"{t}|{time.monotonic_ns()}"
+    def timestamp(times: list[float], evt: gr.SelectData) -> tuple[str, Any]:
+        ok = isinstance(evt.index, int) and 0 <= evt.index < len(times)
+        # the selection is echoed back so that the server knows it: a later reset to "none" is then a change
+        # the browser applies (an unchanged value would be skipped and the highlight carried into the next run)
+        return f"{times[evt.index] if ok else 0.0}|{time.monotonic_ns()}", gr.Gallery(
+            selected_index=evt.index if ok else None)
 
-    gallery.select(timestamp, times, seek_to, queue=False, api_visibility="private")
+    gallery.select(timestamp, times, [seek_to, gallery], queue=False, api_visibility="private")
     # seeking happens in the browser: the player is the visitor's own <video> element, brought into view
     seek_to.change(None, seek_to, None, api_visibility="private",
                    js=f"(s) => {{ const v = document.querySelector('#{video.elem_id} video'); "
@@ -145,9 +148,9 @@ def _score_tab(app: DemoApp, settings: list, fps: gr.Slider) -> None:
     _plan_on_change(app, video, fps, c["plan"])
     # check first (one clear message, in the status), then a run with Evaluate disabled until it ends
     check = run.click(app.check, [video, prompt, fps], c["status"], api_visibility="private", **PLAN_QUEUE)
-    start = check.success(lambda: (gr.Button(interactive=False), "", None, None), None,
-                          [run, evidence, explanation, report_file], queue=False,
-                          api_visibility="private")  # a new run: the old evidence and report go
+    start = check.success(lambda: (gr.Button(interactive=False), "", None, None, gr.Gallery(selected_index=None)),
+                          None, [run, evidence, explanation, report_file, c["gallery"]], queue=False,
+                          api_visibility="private")  # a new run: the old evidence, report and selection go
     event = start.then(app.score, [video, prompt, *settings], outputs, api_name="score", api_visibility=PAGE_API,
                        **MODEL_RUN)
     event.then(lambda: gr.Button(interactive=True), None, run, queue=False, api_visibility="private")
