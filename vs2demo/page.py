@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import gradio as gr
@@ -21,9 +24,24 @@ from .ui import ASSETS, COMPARE_VIEW, MAX_RANK_CLIPS, RANK_VIEW, SCORE_VIEW, Dem
 # Probing reads a file's headers and one frame: quick, but a handful at once must not exhaust memory.
 PLAN_QUEUE = {"concurrency_id": "plan", "concurrency_limit": 2, "show_progress": "hidden"}
 MODEL_RUN = {"concurrency_id": serving.MODEL_SLOT, "concurrency_limit": 1}
-# The page's streaming endpoints (HTML, charts, per-visitor state) are callable by name but undocumented: the
-# documented API, and so the MCP tools, are the JSON tools (tools.py), which an agent can use as they are.
-PAGE_API = "undocumented"
+
+
+def page_only(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """A page endpoint that stays in the API (named, keyword arguments) but is not offered as an MCP tool: its
+    outputs are HTML, charts and per-visitor state, and Gradio 6.31's MCP server cannot return from an endpoint
+    with state outputs. Agents get the JSON tools of tools.py instead. (Gradio lists as tools only functions
+    without ``_mcp_type`` or with ``_mcp_type == "tool"``.) Generators stay generators: they stream."""
+    if inspect.isgeneratorfunction(handler):
+        @functools.wraps(handler)
+        def endpoint(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            yield from handler(*args, **kwargs)
+    else:
+        @functools.wraps(handler)
+        def endpoint(*args: Any, **kwargs: Any) -> Any:
+            return handler(*args, **kwargs)
+
+    endpoint._mcp_type = "page"  # type: ignore[attr-defined]
+    return endpoint
 # Stop never waits for the model: its own group without a limit (queued, so that its "nothing was running" note can
 # reach the visitor).
 STOP = {"concurrency_id": "stop", "concurrency_limit": None, "show_progress": "hidden"}
@@ -33,6 +51,7 @@ def build(app: DemoApp) -> gr.Blocks:
     smoke = app.evaluator.model_id == SMOKE_MODEL
     # delete_cache: uploads and outputs older than an hour are removed from Gradio's cache, hourly
     with gr.Blocks(title="VideoScore2 explorer", delete_cache=(3600, 3600)) as demo:
+        _agent_tools(app)  # first: MCP names tools in order, so these get the plain names
         gr.Markdown(texts.INTRO)
         gr.HTML(render.banner_html(smoke, app.evaluator.model_id))
         with gr.Accordion("Settings (official defaults marked)", open=False):
@@ -61,13 +80,12 @@ def build(app: DemoApp) -> gr.Blocks:
                 _rank_tab(app, settings)
             with gr.Tab("How it works", id="about"):
                 gr.Markdown(texts.ABOUT)
-        _agent_tools(app)
     return demo
 
 
 def _agent_tools(app: DemoApp) -> None:
     """score, compare and rank as JSON tools for programs and agents (/score_json, …; MCP tools score, compare,
-    rank). The page's own streaming endpoints stay callable by name but undocumented, so an agent sees these."""
+    rank). The page's own endpoints stay in the API but are not MCP tools (page_only), so an agent sees these."""
     tools = AgentTools(app)
     for fn in (tools.score, tools.compare, tools.rank):
         gr.api(fn, api_name=f"{fn.__name__}_json", **MODEL_RUN)
@@ -151,17 +169,15 @@ def _score_tab(app: DemoApp, settings: list, fps: gr.Slider) -> None:
     start = check.success(lambda: (gr.Button(interactive=False), "", None, None, gr.Gallery(selected_index=None)),
                           None, [run, evidence, explanation, report_file, c["gallery"]], queue=False,
                           api_visibility="private")  # a new run: the old evidence, report and selection go
-    event = start.then(app.score, [video, prompt, *settings], outputs, api_name="score", api_visibility=PAGE_API,
-                       **MODEL_RUN)
+    event = start.then(page_only(app.score), [video, prompt, *settings], outputs, api_name="score", **MODEL_RUN)
     event.then(lambda: gr.Button(interactive=True), None, run, queue=False, api_visibility="private")
     event.then(app.reading, c["result"], evidence, queue=False, api_visibility="private")
-    explain.click(app.explain, [c["result"], counterfactual],
+    explain.click(page_only(app.explain), [c["result"], counterfactual],
                   [c["status"], evidence, c["json"], c["file"], explanation],
-                  api_name="explain", concurrency_id="explain", concurrency_limit=1,
-                  api_visibility="undocumented").then(  # callable; not an MCP tool (it needs this session's result)
+                  api_name="explain", concurrency_id="explain", concurrency_limit=1).then(
         None, None, None, js=evidence_view.ATTACH_SUBTITLES, api_visibility="private")
-    report.click(app.report, [c["result"], explanation], report_file, api_name="report", concurrency_id="plan",
-                 concurrency_limit=2, api_visibility="undocumented")
+    report.click(page_only(app.report), [c["result"], explanation], report_file, api_name="report",
+                 concurrency_id="plan", concurrency_limit=2)
     stop.click(app.stop, None, c["status"], cancels=_cancels(event), api_visibility="private", **STOP)
     examples, lessons = _examples()
     if examples:
@@ -197,7 +213,8 @@ def _compare_tab(app: DemoApp, settings: list, fps: gr.Slider) -> None:
                                            min_width=300)
     with gr.Row(equal_height=False, elem_classes="vs2-stack-narrow"):  # one above the other on a phone
         c["radar"] = gr.Plot(label="Both clips", elem_id="vs2-radar-compare", min_width=300)
-        c["verdict"] = gr.HTML(elem_id="vs2-verdict", min_width=300)
+        with gr.Column(min_width=300):  # a bare HTML beside a plot in a row collapses to nothing
+            c["verdict"] = gr.HTML(elem_id="vs2-verdict")
     # the whole width: seven columns never fit beside the radar (headers broke mid-word, columns were cut)
     c["table"] = gr.Dataframe(headers=render.COMPARISON_HEADERS, interactive=False, wrap=True,
                               elem_id="vs2-compare-table", column_widths=render.COMPARISON_WIDTHS)
@@ -209,8 +226,8 @@ def _compare_tab(app: DemoApp, settings: list, fps: gr.Slider) -> None:
         c["file"] = gr.File(label="Comparison as JSON")
     for clip in "ab":
         _plan_on_change(app, videos[clip], fps, c[f"plan_{clip}"])
-    event = run.click(app.compare, [videos["a"], videos["b"], prompt_a, separate, prompt_b, *settings],
-                      _outputs(COMPARE_VIEW, c), api_name="compare", api_visibility=PAGE_API, **MODEL_RUN)
+    event = run.click(page_only(app.compare), [videos["a"], videos["b"], prompt_a, separate, prompt_b, *settings],
+                      _outputs(COMPARE_VIEW, c), api_name="compare", **MODEL_RUN)
     stop.click(app.stop, None, c["status"], cancels=_cancels(event), api_visibility="private", **STOP)
 
 
@@ -242,8 +259,8 @@ def _rank_tab(app: DemoApp, settings: list) -> None:
     with gr.Accordion("Ranking as JSON", open=False):
         c["json"] = gr.JSON(label="Leaderboard and every clip's results")
         c["file"] = gr.File(label="Ranking as JSON")
-    event = run.click(app.rank, [clips, prompt, by, *settings], _outputs(RANK_VIEW, c), api_name="rank",
-                      api_visibility=PAGE_API,
+    event = run.click(page_only(app.rank), [clips, prompt, by, *settings], _outputs(RANK_VIEW, c), api_name="rank",
+
                       **MODEL_RUN)
     stop.click(app.stop, None, c["status"], cancels=_cancels(event), api_visibility="private", **STOP)
     c["gallery"].select(app.show_ranked, c["ranked"], [detail_cards, detail_text, detail_radar], queue=False,
