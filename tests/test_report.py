@@ -116,3 +116,15 @@ def test_stop_while_reading_frames_ends_before_the_model() -> None:
     assert not any(isinstance(e, Finished) for e in events)
     assert not runner.stop("me")  # nothing left running for that visitor
 
+
+
+@pytest.mark.parametrize("seconds,size,fps", [(5.0, (1280, 720), 24.0), (30.0, (1920, 1080), 30.0),
+                                              (3.0, (320, 240), 24.0)])
+def test_how_it_works_numbers_are_the_frame_plans(seconds, size, fps) -> None:
+    from vs2demo.framing import VideoInfo, plan_frames
+    from vs2demo.texts import _worked_example
+
+    plan = plan_frames(VideoInfo("x.mp4", round(seconds * fps), fps, size[0], size[1], 0), 2.0)
+    text = _worked_example(seconds, size[0], size[1], fps)
+    assert f"**{len(plan.indices)} frames**" in text and f"**{plan.visual_tokens:,} visual tokens**" in text
+    assert f"**{plan.resized_width}×{plan.resized_height}**" in text

@@ -6,7 +6,17 @@ from .dimensions import DIMENSIONS, SCORE_VALUES
 from .evidence import DEFAULT_MAX_SEGMENTS, DEFAULT_MAX_SENTENCES
 from .evidence_view import FULL_SCALE
 from .explain_text import BARELY_EXPECTED, BARELY_NATS_PER_TOKEN
-from .framing import FACTOR, FRAME_FACTOR, MAX_FRAMES, MIN_FRAMES, VIDEO_MAX_PIXELS, VideoInfo, plan_frames
+from .framing import (
+    FACTOR,
+    FRAME_FACTOR,
+    MAX_FRAMES,
+    MIN_FRAMES,
+    VIDEO_MAX_PIXELS,
+    VIDEO_MIN_PIXELS,
+    frame_count,
+    per_frame_max_pixels,
+    smart_resize,
+)
 from .options import OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, OFFICIAL_TEMPERATURE
 from .stability import STABLE_AGREEMENT
 from .verdict import CLEAR_SHARE, SOFT_TIE_MARGIN
@@ -30,17 +40,18 @@ INTRO = f"""# VideoScore2 explorer
 four out-of-domain benchmarks."""
 
 def _worked_example(seconds: float = 5.0, width: int = 1280, height: int = 720, fps: float = 24.0) -> str:
-    """The path of one clip, every number computed by the code's own frame maths."""
-    plan = plan_frames(VideoInfo("example.mp4", round(seconds * fps), fps, width, height, 0), OFFICIAL_FPS)
-    n = len(plan.indices)
+    """The path of one clip, every number computed by the code's own frame maths (the pure part: no frame
+    indices, which need torch, so that building the page's prose imports nothing heavy)."""
+    n = frame_count(round(seconds * fps), fps, OFFICIAL_FPS)
+    h, w = smart_resize(height, width, VIDEO_MIN_PIXELS, per_frame_max_pixels(n))
     groups = n // FRAME_FACTOR
-    per_group = plan.visual_tokens // groups
+    per_group = (h // FACTOR) * (w // FACTOR)
     return (
         f"**{seconds:g} s of {width}×{height} at {fps:g} fps** → **{n} frames** ({OFFICIAL_FPS:g} per second) → "
-        f"resized to **{plan.resized_width}×{plan.resized_height}** (multiples of {FACTOR} px) → **{groups} pairs of "
+        f"resized to **{w}×{h}** (multiples of {FACTOR} px) → **{groups} pairs of "
         f"frames** ({FRAME_FACTOR} frames per temporal patch) × **{per_group} visual tokens** each "
-        f"({plan.resized_width // FACTOR}×{plan.resized_height // FACTOR}, one per {FACTOR}×{FACTOR} px) = "
-        f"**{plan.visual_tokens:,} visual tokens** → the `<think>` reasoning (at most {OFFICIAL_MAX_NEW_TOKENS} "
+        f"({w // FACTOR}×{h // FACTOR}, one per {FACTOR}×{FACTOR} px) = "
+        f"**{groups * per_group:,} visual tokens** → the `<think>` reasoning (at most {OFFICIAL_MAX_NEW_TOKENS} "
         f"tokens) → **three scores**, {LOW} to {HIGH}, each with p({LOW})…p({HIGH}) at its digit")
 
 
