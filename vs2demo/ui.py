@@ -183,24 +183,10 @@ class DemoApp:
               temperature: float = OFFICIAL_TEMPERATURE, max_new_tokens: float = OFFICIAL_MAX_NEW_TOKENS,
               fps: float = OFFICIAL_FPS, samples: float = 1, request: gr.Request = None, replay: bool = False
               ) -> Iterator[tuple]:
-        """Score one AI-generated video with VideoScore2: it reasons about the clip, then gives three scores from 1
-        to 5 (visual quality, text-to-video alignment, physical/common-sense consistency) with the official soft
-        scores. Every setting after the prompt has the official default; leave them out for the official run.
-
-        Args:
-            video: the video file to score (an upload or a URL).
-            prompt: the text-to-video prompt the video was generated from.
-            seed: a whole number for a reproducible run; empty for a random one (official).
-            greedy: greedy decoding instead of sampling (not official).
-            temperature: sampling temperature (official 0.7).
-            max_new_tokens: the longest reasoning allowed, in tokens (official 1024).
-            fps: frames per second the model watches (official 2).
-            samples: score K times with seeds s…s+K-1 to see how stable each score is (1, 4, 8 or 16; official 1).
-
-        Returns:
-            status, frame plan, reasoning, radar chart, score cards, frames, raw output, the result as JSON (scores
-            under "scores", each with hard, soft, expected, confidence and p(1..5)), and a JSON download.
-        """
+        """Outputs: status, plan, reasoning, radar, cards, gallery, raw output, result JSON, download.
+        Every setting after the prompt has the official default, so API callers may leave them out; samples > 1
+        (an extra) adds how stable each dimension is, and every sample, to the cards and the JSON. (Agents: the
+        JSON tools in tools.py describe each argument.)"""
         jobs = [Job(uploaded(video), prompt)]  # the evaluator checks prompts first, before any work
         options = _options(seed, greedy, temperature, max_new_tokens, fps, samples)
         reset = {"status": render.status_html("Checking the clip…"), "text": "", "radar": None, "cards": "",
@@ -211,26 +197,8 @@ class DemoApp:
                 prompt_b: str | None = None, seed: str | float | None = None, greedy: bool = False,
                 temperature: float = OFFICIAL_TEMPERATURE, max_new_tokens: float = OFFICIAL_MAX_NEW_TOKENS,
                 fps: float = OFFICIAL_FPS, samples: float = 1, request: gr.Request = None) -> Iterator[tuple]:
-        """Compare two AI-generated videos made for the same prompt (or two prompts) with VideoScore2: both are
-        scored in one batch and a verdict names the better clip per dimension and overall (the sum of the three).
-
-        Args:
-            video_a: the first video file.
-            video_b: the second video file.
-            prompt_a: the prompt both videos were generated from (clip A's when separate is true).
-            separate: true when clip B was generated from a different prompt.
-            prompt_b: clip B's prompt, used only when separate is true.
-            seed: a whole number for a reproducible run; empty for a random one (official).
-            greedy: greedy decoding instead of sampling (not official).
-            temperature: sampling temperature (official 0.7).
-            max_new_tokens: the longest reasoning allowed, in tokens (official 1024).
-            fps: frames per second the model watches (official 2).
-            samples: K paired samples; a clip is better only when it wins at least 75% of the pairs.
-
-        Returns:
-            status, both plans, both reasonings, radar, verdict, table, both frame strips, both results as JSON
-            (under "clip_a" and "clip_b"), and a JSON download.
-        """
+        """Outputs: status, plan A, plan B, reasoning A, reasoning B, radar, verdict, table, gallery A,
+        gallery B, result JSON, download. With samples > 1 the verdict counts wins over paired samples."""
         if not video_a or not video_b:
             raise gr.Error("Upload two clips to compare.")
         jobs = [Job(uploaded(video_a), prompt_a), Job(uploaded(video_b), prompt_b if separate else prompt_a)]
@@ -243,24 +211,8 @@ class DemoApp:
              greedy: bool = False, temperature: float = OFFICIAL_TEMPERATURE,
              max_new_tokens: float = OFFICIAL_MAX_NEW_TOKENS, fps: float = OFFICIAL_FPS, samples: float = 1,
              request: gr.Request = None) -> Iterator[tuple]:
-        """Best-of-N: rank 2 to 8 AI-generated videos made for one prompt by the sum of VideoScore2's official soft
-        scores (or one dimension's), as the paper's Best-of-N reranking does.
-
-        Args:
-            videos: 2 to 8 video files generated for the same prompt.
-            prompt: the prompt every video was generated from.
-            by: "overall" (the sum of the three) or one dimension: visual_quality, text_to_video_alignment,
-                physical_consistency.
-            seed: a whole number for a reproducible run; empty for a random one (official).
-            greedy: greedy decoding instead of sampling (not official).
-            temperature: sampling temperature (official 0.7).
-            max_new_tokens: the longest reasoning allowed, in tokens (official 1024).
-            fps: frames per second the model watches (official 2).
-            samples: K samples per clip; the leaderboard counts how often each clip ranked first.
-
-        Returns:
-            status, leaderboard, clips by rank, the leaderboard and every clip's results as JSON, and a download.
-        """
+        """Best-of-N: 2 to 8 clips for one prompt, ranked by the sum of the official soft scores (or one
+        dimension's). Outputs: status, leaderboard, clips by rank (click one for its full result), JSON, download."""
         videos = [v for v in (videos or []) if v]
         if not 2 <= len(videos) <= MAX_RANK_CLIPS:
             raise gr.Error(f"Upload 2 to {MAX_RANK_CLIPS} clips generated for the same prompt (got {len(videos)}).")
