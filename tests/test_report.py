@@ -14,7 +14,8 @@ from tests.helpers import ASSETS, SETTINGS, ScriptedEvaluator, cli, launch
 from vs2demo.events import Finished, Job, Status
 from vs2demo.gpu import STOPPED_BEFORE_MODEL, Runner
 from vs2demo.options import GenerationOptions
-from vs2demo.report import command, report_html
+from vs2demo.panels import reproduce_command
+from vs2demo.report import report_html
 
 PROMPT = "a red ball <b>bouncing</b> on a wooden floor"
 REMOTE = re.compile(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", re.IGNORECASE)
@@ -39,7 +40,7 @@ def test_report_is_self_contained_and_complete(evaluator, samples) -> None:
 
 
 def test_report_command_reproduces_the_settings(samples) -> None:
-    line = shlex.split(command(samples[0], len(samples)))
+    line = shlex.split(reproduce_command(samples[0], len(samples)))
     assert line[:4] == ["python", "-m", "vs2demo", "score"] and line[line.index("--prompt") + 1] == PROMPT
     assert line[line.index("--seed") + 1] == "5" and line[line.index("--samples") + 1] == "2"
     assert line[line.index("--model") + 1] == "smoke" and "--fps" not in line  # official fps: not spelled out

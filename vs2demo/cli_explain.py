@@ -8,7 +8,7 @@ import sys
 from typing import Any, TextIO
 
 from .evidence import DEFAULT_COUNTERFACTUAL, DEFAULT_MAX_SEGMENTS, DEFAULT_MAX_SENTENCES, Explanation
-from .explain import ExplainOptions, explain_stream
+from .explain import ExplainOptions, explain
 from .explain_text import all_lines
 from .result import Result
 
@@ -40,14 +40,8 @@ def options_from(args: argparse.Namespace) -> ExplainOptions:
 
 def run_explain(evaluator: Any, result: Result, options: ExplainOptions, out: TextIO) -> Explanation:
     """Explain ``result`` with progress on stderr, then print the explanation's lines to ``out``."""
-    stream = explain_stream(evaluator, result, options)
-    while True:
-        try:
-            progress = next(stream)
-            print(f"[{progress.message}]", file=sys.stderr, flush=True)
-        except StopIteration as done:
-            explanation = done.value
-            break
+    explanation = explain(evaluator, result, options,
+                          lambda step: print(f"[{step.message}]", file=sys.stderr, flush=True))
     for line in all_lines(explanation):
         print(line, file=out)
     return explanation

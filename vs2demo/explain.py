@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,14 +71,17 @@ class ExplainProgress:
         return f"Explaining: re-scoring {self.done} of {self.total} variants…"
 
 
-def explain(evaluator: Any, result: Result, options: ExplainOptions | None = None) -> Explanation:
-    """The whole explanation at once (the CLI's and tests' entry)."""
+def explain(evaluator: Any, result: Result, options: ExplainOptions | None = None,
+            progress: Callable[[ExplainProgress], None] | None = None) -> Explanation:
+    """The whole explanation at once (the CLI's and tests' entry), telling ``progress`` as passes finish."""
     stream = explain_stream(evaluator, result, options)
     while True:
         try:
-            next(stream)
+            step = next(stream)
         except StopIteration as done:
             return done.value
+        if progress is not None:
+            progress(step)
 
 
 def explain_stream(evaluator: Any, result: Result, options: ExplainOptions | None = None
@@ -115,14 +118,14 @@ def explain_stream(evaluator: Any, result: Result, options: ExplainOptions | Non
     variants += [_without(s, ids, steps, pixels, prompt) for s in sentences]
     o = result.options
     sampling = Sampling(o.greedy, o.temperature, o.max_new_tokens, o.min_new_tokens)
-    size = _chunk_size(evaluator, clip, len(variants), len(ids))
+    parts = chunks(variants, _chunk_size(evaluator, clip, len(variants), len(ids)))
     out: list[Rescored] = []
     yield ExplainProgress(0, len(variants))
-    for part in chunks(variants, size):
+    for part in parts:
         with evaluator.generation_lock:  # one pass at a time: a visitor's run waits for one pass at most
             out += rescore(model, processor, clip, part, sampling, evaluator.digit_ids())
         yield ExplainProgress(len(out), len(variants))
-    return _assemble(result, out, segments, sentences, options, passes=len(chunks(variants, size)),
+    return _assemble(result, out, segments, sentences, options, passes=len(parts),
                      seconds=time.perf_counter() - start)
 
 

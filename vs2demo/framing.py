@@ -125,7 +125,14 @@ def smart_resize(height: int, width: int, min_pixels: float, max_pixels: float) 
     return h, w
 
 
-def plan_frames(info: VideoInfo, fps: float = OFFICIAL_FPS) -> FramePlan:
+def frame_geometry(info: VideoInfo, fps: float = OFFICIAL_FPS) -> tuple[int, int, int]:
+    """How many frames the model sees and their resized (height, width): the plan without its frame indices,
+    which need torch."""
     n = frame_count(info.total_frames, info.native_fps, fps)
     h, w = smart_resize(info.height, info.width, VIDEO_MIN_PIXELS, per_frame_max_pixels(n))
+    return n, h, w
+
+
+def plan_frames(info: VideoInfo, fps: float = OFFICIAL_FPS) -> FramePlan:
+    n, h, w = frame_geometry(info, fps)
     return FramePlan(info, fps, frame_indices(info.total_frames, n), h, w)

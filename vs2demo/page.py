@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import math
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -23,6 +24,8 @@ from .ui import ASSETS, COMPARE_VIEW, MAX_RANK_CLIPS, RANK_VIEW, SCORE_VIEW, Dem
 
 # Probing reads a file's headers and one frame: quick, but a handful at once must not exhaust memory.
 PLAN_QUEUE = {"concurrency_id": "plan", "concurrency_limit": 2, "show_progress": "hidden"}
+# The frame strip: one small scrolling row, or every frame large for a class
+SMALL_COLUMNS, SMALL_HEIGHT_PX, LARGE_COLUMNS, LARGE_ROW_PX = 6, 220, 3, 360
 MODEL_RUN = {"concurrency_id": serving.MODEL_SLOT, "concurrency_limit": 1}
 
 
@@ -97,8 +100,8 @@ def _outputs(view: View, components: dict[str, Any]) -> list[Any]:
 
 def _seekable_gallery(label: str, video: gr.Video, elem_id: str) -> tuple[gr.Gallery, gr.State]:
     """A strip of frames; clicking one seeks ``video`` to that frame's time, kept as data beside the strip."""
-    gallery = gr.Gallery(label=label, columns=6, height=220, object_fit="contain", allow_preview=False,
-                         elem_id=elem_id)
+    gallery = gr.Gallery(label=label, columns=SMALL_COLUMNS, height=SMALL_HEIGHT_PX, object_fit="contain",
+                         allow_preview=False, elem_id=elem_id)
     times = gr.State([])
     seek_to = gr.Textbox(visible=False)  # "seconds|nonce": the same frame clicked again still changes it
 
@@ -116,6 +119,14 @@ def _seekable_gallery(label: str, video: gr.Video, elem_id: str) -> tuple[gr.Gal
                       "if (v && s) { v.currentTime = parseFloat(String(s).split('|')[0]); v.pause(); "
                       "v.scrollIntoView({block: 'nearest'}); } return []; }")
     return gallery, times
+
+
+def _frames_size(large: bool, times: list[float]) -> gr.Gallery:
+    """The frame strip small (one scrolling row), or every frame large with room for all rows (no inner scroll:
+    the page scrolls, as a class would look at it)."""
+    if not large:
+        return gr.Gallery(columns=SMALL_COLUMNS, height=SMALL_HEIGHT_PX)
+    return gr.Gallery(columns=LARGE_COLUMNS, height=60 + math.ceil(max(len(times), 1) / LARGE_COLUMNS) * LARGE_ROW_PX)
 
 
 def _plan_on_change(app: DemoApp, video: gr.Video, fps: gr.Slider, plan: gr.HTML) -> None:
@@ -145,8 +156,7 @@ def _score_tab(app: DemoApp, settings: list, fps: gr.Slider) -> None:
                                                  "vs2-frames")
     large = gr.Checkbox(label="Show every frame large (to show a class what the model saw)", value=False,
                         elem_id="vs2-large-frames", container=False)
-    large.change(lambda on: gr.Gallery(columns=3 if on else 6, height="auto" if on else 220), large,
-                 c["gallery"], queue=False, api_visibility="private")
+    large.change(_frames_size, [large, c["times"]], c["gallery"], queue=False, api_visibility="private")
     c["result"] = gr.State(None)
     with gr.Row(equal_height=True):
         explain = gr.Button("Explain this result: which seconds and sentences each score rests on (an extra)",

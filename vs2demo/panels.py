@@ -9,6 +9,7 @@ from html import escape
 from pathlib import Path
 
 from .dimensions import SCORE_VALUES
+from .options import DEFAULT_MODEL, OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, OFFICIAL_TEMPERATURE
 from .rank import OVERALL, Leaderboard
 from .result import Result
 from .stability import STABLE_AGREEMENT, Stability
@@ -51,11 +52,21 @@ def stability_html(summary: Stability) -> str:
             f"<div class='vs2-meta'>{escape(rule)}</div></div>")
 
 
-def reproduce_command(result: Result) -> str:
-    """The CLI line that reproduces one sample alone."""
+def reproduce_command(result: Result, samples: int = 1) -> str:
+    """The CLI line that reproduces this result (every setting that differs from its default is spelled out):
+    one sample alone, or with ``samples`` the whole K-sample run."""
+    o = result.options
     parts = ["python", "-m", "vs2demo", "score", Path(result.video).name, "--prompt", result.prompt]
-    if result.options.seed is not None:
-        parts += ["--seed", str(result.options.seed)]
+    flags = [("--model", result.model.model_id, DEFAULT_MODEL), ("--seed", o.seed, None),
+             ("--temperature", o.temperature, OFFICIAL_TEMPERATURE),
+             ("--max-new-tokens", o.max_new_tokens, OFFICIAL_MAX_NEW_TOKENS), ("--fps", o.fps, OFFICIAL_FPS),
+             ("--samples", samples, 1)]
+    for flag, value, default in flags:  # only what differs from the default is spelled out
+        if value != default:
+            parts += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+    if o.greedy:
+        parts.append("--greedy")
+    parts += ["--dtype", result.model.dtype]
     return shlex.join(parts)
 
 

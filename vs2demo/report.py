@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import io
 import math
-import shlex
 from collections.abc import Sequence
 from dataclasses import replace
 from html import escape
@@ -23,7 +22,6 @@ from .dimensions import DIMENSIONS, SCORE_VALUES
 from .evidence import Explanation
 from .evidence_view import CSS as EVIDENCE_CSS
 from .evidence_view import evidence_html
-from .options import DEFAULT_MODEL, OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, OFFICIAL_TEMPERATURE
 from .result import Result
 from .stability import summarize
 
@@ -39,25 +37,6 @@ border-bottom:1px solid #d1d5db;text-align:left}
 @media (prefers-color-scheme: dark){body{background:#111827;color:#e5e7eb;--border-color-primary:#4b5563;
 --body-text-color:#e5e7eb}pre{background:#1f2937}}
 """
-
-
-def command(result: Result, samples: int = 1) -> str:
-    """The CLI line that reproduces this result (every setting that differs from its default is spelled out)."""
-    o = result.options
-    parts = ["python", "-m", "vs2demo", "score", Path(result.video).name, "--prompt", result.prompt]
-    if result.model.model_id != DEFAULT_MODEL:
-        parts += ["--model", "smoke" if result.model.smoke and "/" not in result.model.model_id
-                  else result.model.model_id]
-    flags = [("--seed", o.seed, None), ("--temperature", o.temperature, OFFICIAL_TEMPERATURE),
-             ("--max-new-tokens", o.max_new_tokens, OFFICIAL_MAX_NEW_TOKENS), ("--fps", o.fps, OFFICIAL_FPS),
-             ("--samples", samples, 1)]
-    parts += [x for flag, value, default in flags if value != default for x in (flag, f"{value:g}"
-                                                                                 if isinstance(value, float)
-                                                                                 else str(value))]
-    if o.greedy:
-        parts.append("--greedy")
-    parts += ["--dtype", result.model.dtype]
-    return shlex.join(parts)
 
 
 def radar_svg(result: Result, size: int = 260) -> str:
@@ -143,6 +122,6 @@ def report_html(samples: Sequence[Result], thumbnails: np.ndarray | None = None,
 <h2>Settings and model</h2>
 <p>{escape(settings)}. Model: {escape(m.model_id)} on {escape(m.device)} ({escape(m.dtype)}).
 {result.timings.new_tokens} tokens in {result.timings.generate_s:.1f} s.</p>
-<p>Reproduce: <code>{escape(command(result, len(samples)))}</code></p>
+<p>Reproduce: <code>{escape(panels.reproduce_command(result, len(samples)))}</code></p>
 </body></html>
 """

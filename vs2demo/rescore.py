@@ -47,7 +47,8 @@ def rescore(model: Any, processor: Any, clip: PreparedClip, variants: Sequence[V
     """Re-score every variant in one forward pass (the caller chunks variants to fit memory)."""
     import torch
 
-    rows = [_row(processor, clip, v) for v in variants]
+    prompts = {p: _prompt_ids(processor, clip, p) for p in {v.prompt for v in variants}}  # once per prompt
+    rows = [(prompts[v.prompt] + list(v.gen_ids), len(prompts[v.prompt])) for v in variants]
     batch = _batch(processor, clip, rows, variants, model)
     with torch.inference_mode():
         hidden = model.model(**batch, use_cache=False).last_hidden_state
@@ -55,11 +56,9 @@ def rescore(model: Any, processor: Any, clip: PreparedClip, variants: Sequence[V
                 for i, ((ids, start), v) in enumerate(zip(rows, variants))]
 
 
-def _row(processor: Any, clip: PreparedClip, variant: Variant) -> tuple[list[int], int]:
-    """The full id sequence (prompt with its video placeholders, then the generated ids) and where the
-    generated ids start."""
-    prompt_ids = model_inputs(processor, [clip], [variant.prompt], allow_empty=True)["input_ids"][0].tolist()
-    return prompt_ids + list(variant.gen_ids), len(prompt_ids)
+def _prompt_ids(processor: Any, clip: PreparedClip, prompt: str) -> list[int]:
+    """The prompt's ids with the clip's video placeholders: each row is these, then its generated ids."""
+    return model_inputs(processor, [clip], [prompt], allow_empty=True)["input_ids"][0].tolist()
 
 
 def _batch(processor: Any, clip: PreparedClip, rows: list[tuple[list[int], int]], variants: Sequence[Variant],

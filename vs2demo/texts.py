@@ -6,17 +6,7 @@ from .dimensions import DIMENSIONS, SCORE_VALUES
 from .evidence import DEFAULT_MAX_SEGMENTS, DEFAULT_MAX_SENTENCES
 from .evidence_view import FULL_SCALE
 from .explain_text import BARELY_EXPECTED, BARELY_NATS_PER_TOKEN
-from .framing import (
-    FACTOR,
-    FRAME_FACTOR,
-    MAX_FRAMES,
-    MIN_FRAMES,
-    VIDEO_MAX_PIXELS,
-    VIDEO_MIN_PIXELS,
-    frame_count,
-    per_frame_max_pixels,
-    smart_resize,
-)
+from .framing import FACTOR, FRAME_FACTOR, MAX_FRAMES, MIN_FRAMES, VIDEO_MAX_PIXELS, VideoInfo, frame_geometry
 from .options import OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, OFFICIAL_TEMPERATURE
 from .stability import STABLE_AGREEMENT
 from .verdict import CLEAR_SHARE, SOFT_TIE_MARGIN
@@ -40,10 +30,9 @@ INTRO = f"""# VideoScore2 explorer
 four out-of-domain benchmarks."""
 
 def _worked_example(seconds: float = 5.0, width: int = 1280, height: int = 720, fps: float = 24.0) -> str:
-    """The path of one clip, every number computed by the code's own frame maths (the pure part: no frame
-    indices, which need torch, so that building the page's prose imports nothing heavy)."""
-    n = frame_count(round(seconds * fps), fps, OFFICIAL_FPS)
-    h, w = smart_resize(height, width, VIDEO_MIN_PIXELS, per_frame_max_pixels(n))
+    """The path of one clip, every number computed by the code's own frame maths (its geometry only: frame
+    indices need torch, and building the page's prose must import nothing heavy)."""
+    n, h, w = frame_geometry(VideoInfo("example.mp4", round(seconds * fps), fps, width, height, 0), OFFICIAL_FPS)
     groups = n // FRAME_FACTOR
     per_group = (h // FACTOR) * (w // FACTOR)
     return (

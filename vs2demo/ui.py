@@ -240,9 +240,7 @@ class DemoApp:
         re-scoring the same output with evidence hidden (the scores never change). ``counterfactual``: the other
         prompt the alignment probe tries. Outputs: status, evidence panel, result JSON with the explanation,
         download (and, for the page's report, the explanation itself as state)."""
-        if not samples or not all(isinstance(r, Result) for r in samples):
-            raise gr.Error("Evaluate a clip first (press Evaluate): the explanation re-scores this page's result.")
-        result = samples[0]
+        result = _page_result(samples, "the explanation re-scores")
         try:
             options = ExplainOptions(counterfactual=(counterfactual or "").strip() or DEFAULT_COUNTERFACTUAL)
         except (ValueError, VS2Error) as exc:
@@ -273,9 +271,7 @@ class DemoApp:
     def report(self, samples: tuple[Result, ...] | None, explanation: Explanation | None = None) -> str:
         """The page's result as one self-contained HTML file (frames embedded, opens offline); with the evidence
         when the result was explained."""
-        if not samples or not all(isinstance(r, Result) for r in samples):
-            raise gr.Error("Evaluate a clip first (press Evaluate): the report is of this page's result.")
-        result = samples[0]
+        result = _page_result(samples, "the report is of")
         try:
             thumbs = self.evaluator.thumbnails(result.video, result.plan.fps)
         except VS2Error as exc:  # the upload was removed from the server's cache meanwhile: the report goes on
@@ -335,6 +331,13 @@ class DemoApp:
             raise gr.Error(public(str(exc), [j.video for j in jobs])) from exc
         finally:
             done()
+
+
+def _page_result(samples: tuple[Result, ...] | None, what: str) -> Result:
+    """The session's last result (its first sample), or one clear message when there is none yet."""
+    if not samples or not all(isinstance(r, Result) for r in samples):
+        raise gr.Error(f"Evaluate a clip first (press Evaluate): {what} this page's result.")
+    return samples[0]
 
 
 def _owner(request: gr.Request | None) -> str:
