@@ -12,10 +12,10 @@ import ctypes
 import logging
 import os
 
-from vs2demo.gpu import ON_ZERO_GPU
-from vs2demo.model import Evaluator
-from vs2demo.options import DTYPES, Limits, model_from_env
-from vs2demo.page import build_demo, launch_kwargs
+from vs2demo.core.options import DTYPES, Limits, model_from_env
+from vs2demo.engine.evaluator import Evaluator
+from vs2demo.serve.page import build_demo, launch_kwargs
+from vs2demo.serve.runs import ON_ZERO_GPU
 
 evaluator = Evaluator(model_from_env(), limits=Limits.from_env())
 demo = build_demo(evaluator)

@@ -20,9 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.synth import ensure_clip  # noqa: E402
-from vs2demo.explain import explain  # noqa: E402
-from vs2demo.model import Evaluator  # noqa: E402
-from vs2demo.options import GenerationOptions  # noqa: E402
+from vs2demo.core.options import GenerationOptions  # noqa: E402
+from vs2demo.engine.evaluator import Evaluator  # noqa: E402
+from vs2demo.evidence.explain import explain  # noqa: E402
 
 PROMPT = "a red ball bouncing on a wooden floor"
 

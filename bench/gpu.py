@@ -28,9 +28,9 @@ sys.path.insert(0, str(ROOT))
 
 from tests.official import official_generate  # noqa: E402
 from tests.synth import write_clip  # noqa: E402
-from vs2demo.events import Finished, Job, Status  # noqa: E402
-from vs2demo.model import Evaluator  # noqa: E402
-from vs2demo.options import GenerationOptions  # noqa: E402
+from vs2demo.core.options import GenerationOptions  # noqa: E402
+from vs2demo.engine.evaluator import Evaluator  # noqa: E402
+from vs2demo.engine.events import Finished, Job, Status  # noqa: E402
 
 PROMPT = "a red ball bouncing on a wooden floor"
 # The public Qwen2.5-VL-7B-Instruct shapes (VideoScore2 is a fine-tune of it); "tiny" keeps the same structure.
@@ -58,7 +58,7 @@ def build(scale: str, device: str, dtype_name: str):
     import torch
     from transformers import AutoProcessor, Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
 
-    from vs2demo.smoke import ensure_smoke_model
+    from vs2demo.engine.smoke import ensure_smoke_model
 
     processor = AutoProcessor.from_pretrained(ensure_smoke_model())
     tok = processor.tokenizer

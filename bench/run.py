@@ -29,9 +29,10 @@ sys.path.insert(0, str(ROOT))
 
 from tests.official import official_generate, official_inputs  # noqa: E402
 from tests.synth import write_clip  # noqa: E402
-from vs2demo.model import Evaluator, Finished, Job, Piece  # noqa: E402
-from vs2demo.options import GenerationOptions  # noqa: E402
-from vs2demo.video import load_frames  # noqa: E402
+from vs2demo.core.options import GenerationOptions  # noqa: E402
+from vs2demo.engine.evaluator import Evaluator  # noqa: E402
+from vs2demo.engine.events import Finished, Job, Piece  # noqa: E402
+from vs2demo.input.video import load_frames  # noqa: E402
 
 PROMPT = "a red ball bouncing on a wooden floor"
 REPEATS = 5
@@ -209,9 +210,9 @@ def bench_extraction(ev: Evaluator, tokens: int) -> dict:
     import torch
 
     from tests.official import official_soft_scores
-    from vs2demo.digits import DigitRecorder
-    from vs2demo.generation import RowDecoder, official_digit_steps
-    from vs2demo.parse import parse_scores
+    from vs2demo.analysis.parse import parse_scores
+    from vs2demo.engine.digits import DigitRecorder
+    from vs2demo.engine.generation import RowDecoder, official_digit_steps
 
     tok = ev.processor.tokenizer
     tail = ("</think>\n(1) visual quality: 3\n(2) text-to-video alignment: 4\n"

@@ -319,9 +319,9 @@ def main(argv: list[str] | None = None) -> int:
 
     transformers.utils.logging.disable_progress_bar()  # the weight-loading bar; warnings stay on
     from tests.synth import write_clip
-    from vs2demo.model import Evaluator
-    from vs2demo.prompt import user_text
-    from vs2demo.smoke import ensure_smoke_model
+    from vs2demo.engine.evaluator import Evaluator
+    from vs2demo.engine.smoke import ensure_smoke_model
+    from vs2demo.input.prompt import user_text
 
     if not Path(args.official_python).exists():
         print(f"error: no official interpreter at {args.official_python}", file=sys.stderr)

@@ -29,8 +29,8 @@ base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)
 """
 REFUSE = """
-from vs2demo.errors import InputError
-from vs2demo.video import probe
+from vs2demo.core.errors import InputError
+from vs2demo.input.video import probe
 try:
     probe(sys.argv[1])
 except InputError as exc:
@@ -75,7 +75,7 @@ def abandoned() -> dict:
     from gradio_client import handle_file
 
     from tests.helpers import ASSETS, RAW_SETTINGS, SLOW, ScriptedEvaluator, launch, upload
-    from vs2demo import serving
+    from vs2demo.serve import guard
 
     evaluator = ScriptedEvaluator(SLOW, delay_s=0.02)
     demo, client = launch(evaluator)
@@ -91,7 +91,7 @@ def abandoned() -> dict:
             time.sleep(0.05)
         waited = time.monotonic() - start
         job.cancel()
-        return {"abandoned_run_length_s": round(len(SLOW) / 4 * 0.02, 1), "unread_grace_s": serving.UNREAD_GRACE_S,
+        return {"abandoned_run_length_s": round(len(SLOW) / 4 * 0.02, 1), "unread_grace_s": guard.UNREAD_GRACE_S,
                 "next_visitor_waited_s": round(waited, 1)}
     finally:
         demo.close()

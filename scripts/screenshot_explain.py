@@ -14,8 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.helpers import CHROMIUM, FLAGS, ready_to_score, serve  # noqa: E402
-from vs2demo.dimensions import DIMENSIONS  # noqa: E402
-from vs2demo.model import Evaluator  # noqa: E402
+from vs2demo.core.dimensions import DIMENSIONS  # noqa: E402
+from vs2demo.engine.evaluator import Evaluator  # noqa: E402
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ def cache_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def smoke_dir(cache_root: Path) -> Path:
-    from vs2demo.smoke import ensure_smoke_model
+    from vs2demo.engine.smoke import ensure_smoke_model
 
     return ensure_smoke_model()
 
@@ -53,7 +53,7 @@ def clip(make_clip) -> str:
 
 @pytest.fixture(scope="session")
 def evaluator(smoke_dir: Path):
-    from vs2demo.model import Evaluator
+    from vs2demo.engine.evaluator import Evaluator
 
     ev = Evaluator("smoke")
     ev.load()

@@ -14,12 +14,12 @@ from pathlib import Path
 import httpx
 from gradio_client import Client
 
-from vs2demo.events import Finished, FramesReady, Job, Piece, Planned, Status
-from vs2demo.inputs import PreparedClip, ReadyClip
-from vs2demo.model import Evaluator
-from vs2demo.options import GenerationOptions
-from vs2demo.result import ModelInfo, Timings, build_result
-from vs2demo.video import load_frames, thumbnail_array
+from vs2demo.analysis.result import ModelInfo, Timings, build_result
+from vs2demo.core.options import GenerationOptions
+from vs2demo.engine.evaluator import Evaluator
+from vs2demo.engine.events import Finished, FramesReady, Job, Piece, Planned, Status
+from vs2demo.engine.inputs import PreparedClip, ReadyClip
+from vs2demo.input.video import load_frames, thumbnail_array
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSETS = ROOT / "assets"
@@ -97,7 +97,7 @@ def free_port() -> int:
 
 def launch(evaluator):
     """The page on ``evaluator``, launched as the app launches it; returns (demo, client)."""
-    from vs2demo.page import build_demo, launch_kwargs
+    from vs2demo.serve.page import build_demo, launch_kwargs
 
     demo = build_demo(evaluator)
     port = free_port()
@@ -120,8 +120,8 @@ def upload(base: str, path: str) -> dict:
 # 16 threads × 25 probes in a fresh process; fd 2 must still be what it was, and still work.
 STORM = r"""
 import os, sys, threading
-from vs2demo import video
-from vs2demo.errors import InputError
+from vs2demo.input import video
+from vs2demo.core.errors import InputError
 paths = sys.argv[1:]
 before = os.readlink("/proc/self/fd/2")
 def work(k):

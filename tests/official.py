@@ -10,10 +10,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from vs2demo.dimensions import DIMENSIONS, SCORE_VALUES
-from vs2demo.options import OFFICIAL_DECODE
-from vs2demo.parse import parse_official
-from vs2demo.prompt import messages
+from vs2demo.analysis.parse import parse_official
+from vs2demo.core.dimensions import DIMENSIONS, SCORE_VALUES
+from vs2demo.core.options import OFFICIAL_DECODE
+from vs2demo.input.prompt import messages
 
 
 def official_inputs(processor: Any, video: str, prompt: str, fps: float = 2.0) -> Any:

@@ -9,8 +9,8 @@ import pytest
 from gradio_client import handle_file
 
 from tests.helpers import ASSETS, SETTINGS, launch
-from vs2demo.dimensions import DIMENSIONS
-from vs2demo.parse import parse_scores
+from vs2demo.analysis.parse import parse_scores
+from vs2demo.core.dimensions import DIMENSIONS
 
 
 @pytest.fixture(scope="module")
@@ -110,10 +110,10 @@ def test_server_paths_sent_through_the_api_are_not_read(app, path, monkeypatch) 
     """Raw HTTP, as an attacker would send it (gradio_client would upload its own local file instead)."""
     import httpx
 
-    import vs2demo.video
+    import vs2demo.input.video
 
     opened: list[str] = []
-    real = vs2demo.video.sniff_container
+    real = vs2demo.input.video.sniff_container
     monkeypatch.setattr(vs2demo.video, "sniff_container", lambda p: (opened.append(str(p)), real(p))[1])
     base = app.src.rstrip("/") + "/gradio_api"
     data = [{"path": path, "meta": {"_type": "gradio.FileData"}}, "a ball", *SETTINGS]
@@ -126,7 +126,7 @@ def test_server_paths_sent_through_the_api_are_not_read(app, path, monkeypatch) 
 def test_handler_refuses_paths_outside_uploads_and_examples(evaluator) -> None:
     import gradio as gr
 
-    from vs2demo.ui import DemoApp
+    from vs2demo.serve.handlers import DemoApp
 
     with pytest.raises(gr.Error, match="Only uploaded videos"):
         next(DemoApp(evaluator).score("/etc/passwd", "a ball", *SETTINGS))
@@ -148,7 +148,7 @@ def test_failure_inside_generate_fails_that_visitor_only(app, evaluator, monkeyp
 def test_model_that_cannot_load_gives_a_message_and_the_page_keeps_working(tmp_path) -> None:
     from gradio_client.exceptions import AppError
 
-    from vs2demo.model import Evaluator
+    from vs2demo.engine.evaluator import Evaluator
 
     demo, client = launch(Evaluator(str(tmp_path / "missing-model")))
     try:
@@ -160,7 +160,7 @@ def test_model_that_cannot_load_gives_a_message_and_the_page_keeps_working(tmp_p
 
 
 def test_files_handed_to_gradio_are_written_once_and_pruned(tmp_path, monkeypatch) -> None:
-    from vs2demo import files
+    from vs2demo.serve import files
 
     monkeypatch.setattr(files, "FILES_DIR", tmp_path)
     monkeypatch.setattr(files, "KEEP_FILES", 3)
@@ -175,7 +175,7 @@ def test_files_handed_to_gradio_are_written_once_and_pruned(tmp_path, monkeypatc
 @pytest.mark.parametrize("given,seed", [(None, None), ("", None), ("  ", None), (" 7 ", 7), (7, 7), ("7.0", 7),
                                         (0, 0), ("-3", -3)])
 def test_seed_box_empty_means_random(given, seed) -> None:
-    from vs2demo.ui import _options
+    from vs2demo.serve.handlers import _options
 
     assert _options(given, False, 0.7, 1024, 2.0).seed == seed
 
@@ -184,7 +184,7 @@ def test_seed_box_empty_means_random(given, seed) -> None:
 def test_seed_box_refuses_what_is_not_a_whole_number(given) -> None:
     import gradio as gr
 
-    from vs2demo.ui import _options
+    from vs2demo.serve.handlers import _options
 
     with pytest.raises(gr.Error, match="whole number"):
         _options(given, False, 0.7, 1024, 2.0)

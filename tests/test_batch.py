@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import cli
-from vs2demo import batch
+from vs2demo.batch import jobs
 
 
 def write_csv(path: Path, rows: list[list[str]], bom: bool = False) -> Path:
@@ -21,14 +21,14 @@ def write_csv(path: Path, rows: list[list[str]], bom: bool = False) -> Path:
 
 @pytest.mark.parametrize("bom", [False, True])
 def test_rows_are_read_with_or_without_a_byte_order_mark(tmp_path, bom) -> None:
-    rows = batch.read_rows(write_csv(tmp_path / "a.csv", [["a.mp4", "x"], ["b.mp4", "y, with a comma"]], bom))
+    rows = jobs.read_rows(write_csv(tmp_path / "a.csv", [["a.mp4", "x"], ["b.mp4", "y, with a comma"]], bom))
     assert [(r.line, r.video, r.prompt) for r in rows] == [(2, "a.mp4", "x"), (3, "b.mp4", "y, with a comma")]
 
 
 def test_long_fields_and_short_rows_become_row_problems_not_crashes(tmp_path) -> None:
     path = tmp_path / "a.csv"
     path.write_text(f"video,prompt\na.mp4,{'p' * 200_000}\nb.mp4\n\"multi\nline.mp4\",z\n", encoding="utf-8")
-    rows = batch.read_rows(path)
+    rows = jobs.read_rows(path)
     assert len(rows[0].prompt) == 200_000 and rows[0].problem() is None
     assert rows[1].problem() == "line 3 has no prompt value"
     assert (rows[2].line, rows[2].video) == (4, "multi\nline.mp4")
@@ -42,14 +42,14 @@ def test_long_fields_and_short_rows_become_row_problems_not_crashes(tmp_path) ->
 def test_unusable_csv_files_get_one_message(tmp_path, content, message) -> None:
     path = tmp_path / "a.csv"
     path.write_bytes(content if isinstance(content, bytes) else content.encode())
-    with pytest.raises(batch.BatchError, match=message):
-        batch.read_rows(path)
+    with pytest.raises(jobs.BatchError, match=message):
+        jobs.read_rows(path)
 
 
 def test_an_unclosed_quote_is_one_odd_row_not_a_crash(tmp_path) -> None:
     path = tmp_path / "a.csv"
     path.write_text('video,prompt\n"a.mp4,x\nb.mp4,y\n', encoding="utf-8")
-    (row,) = batch.read_rows(path)  # the csv module reads the quoted field to the end of the file
+    (row,) = jobs.read_rows(path)  # the csv module reads the quoted field to the end of the file
     assert row.video.startswith("a.mp4,x") and row.problem() == "line 2 has no prompt value"
 
 
@@ -66,7 +66,7 @@ def test_an_unclosed_quote_is_one_odd_row_not_a_crash(tmp_path) -> None:
 def test_resume_repairs_only_a_cut_off_last_line(tmp_path, existing, kept, done) -> None:
     out = tmp_path / "out.jsonl"
     out.write_text(existing, encoding="utf-8")
-    assert batch.finished_rows(out) == done
+    assert jobs.finished_rows(out) == done
     assert out.read_text(encoding="utf-8") == kept
 
 
@@ -77,7 +77,7 @@ def test_resume_repairs_only_a_cut_off_last_line(tmp_path, existing, kept, done)
     ("tab\tand\nnewline, ünïcode", "tab\tand\nnewline, ünïcode"),
 ])
 def test_printable_escapes_control_characters(text, shown) -> None:
-    assert batch.printable(text) == shown
+    assert jobs.printable(text) == shown
 
 
 def test_output_that_is_a_folder_or_in_a_missing_folder(tmp_path) -> None:

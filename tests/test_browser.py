@@ -88,7 +88,7 @@ def test_model_output_with_html_renders_as_text(browser, shots) -> None:
 
 
 def test_example_runs_once_then_replays(smoke_dir, browser, shots) -> None:
-    from vs2demo.model import Evaluator
+    from vs2demo.engine.evaluator import Evaluator
 
     evaluator = Evaluator("smoke")
     calls = []

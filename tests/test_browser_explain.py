@@ -8,10 +8,10 @@ import math
 import pytest
 
 from tests.helpers import CHROMIUM, ScriptedEvaluator, ready_to_score, serve
-from vs2demo.dimensions import DIMENSIONS
-from vs2demo.evidence import Explanation, Probe, Shift, split_segments, split_sentences
-from vs2demo.explain import ExplainProgress
-from vs2demo.framing import FRAME_FACTOR
+from vs2demo.core.dimensions import DIMENSIONS
+from vs2demo.evidence.explain import ExplainProgress
+from vs2demo.evidence.record import Explanation, Probe, Shift, split_segments, split_sentences
+from vs2demo.input.framing import FRAME_FACTOR
 
 pytestmark = pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is not installed (apt-get install chromium)")
 

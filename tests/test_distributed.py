@@ -23,7 +23,7 @@ import pytest
 
 from tests.helpers import ASSETS, ROOT, cli
 from vs2demo import cli as vs2cli
-from vs2demo.distributed import CRASH_HOOK, job_runtime_env
+from vs2demo.batch.distributed import CRASH_HOOK, job_runtime_env
 
 ARGS = ["--model", "smoke", "--seed", "3", "--max-new-tokens", "24"]
 CLIPS = [str(ASSETS / n) for n in ("ball_bounces.mp4", "ball_sinks.mp4", "ball_blurred.mp4")]

@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from tests.corpus import CASES, make
-from vs2demo.errors import InputError
-from vs2demo.options import GenerationOptions, Limits
+from vs2demo.core.errors import InputError
+from vs2demo.core.options import GenerationOptions, Limits
 
 OPTIONS = GenerationOptions(seed=0, max_new_tokens=8)
 
@@ -41,7 +41,7 @@ def test_engine(evaluator, corpus, case) -> None:
 
 
 def test_file_over_the_size_limit_is_refused(evaluator, corpus) -> None:
-    from vs2demo.model import Evaluator
+    from vs2demo.engine.evaluator import Evaluator
 
     small = Evaluator("smoke", limits=Limits(max_file_mb=0.1))
     with pytest.raises(InputError, match=r"limit is 0.1 MB"):

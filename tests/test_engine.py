@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from tests.official import official_generate
-from vs2demo.errors import GenerationError, InputError, ModelLoadError
-from vs2demo.model import Evaluator, Finished, FramesReady, Job, Piece, Planned
-from vs2demo.options import GenerationOptions
+from vs2demo.core.errors import GenerationError, InputError, ModelLoadError
+from vs2demo.core.options import GenerationOptions
+from vs2demo.engine.evaluator import Evaluator
+from vs2demo.engine.events import Finished, FramesReady, Job, Piece, Planned
 
 PROMPT = "a red ball bouncing on a wooden floor"
 
@@ -113,7 +114,7 @@ def test_result_serialises_to_json(evaluator, clip) -> None:
 
 
 def test_per_step_memory_is_five_floats(evaluator, clip) -> None:
-    from vs2demo.digits import DigitRecorder
+    from vs2demo.engine.digits import DigitRecorder
 
     recorder = DigitRecorder(evaluator.digit_ids())
     scores = torch.randn(1, len(evaluator.processor.tokenizer))
@@ -148,7 +149,7 @@ def test_failure_mid_generation_is_reported_and_the_next_request_works(evaluator
 
 def test_streamed_text_is_decoded_as_the_official_script_decodes(evaluator) -> None:
     """Special tokens dropped, spaces before punctuation kept as written (no clean-up), pieces joined exactly."""
-    from vs2demo.generation import RowDecoder
+    from vs2demo.engine.generation import RowDecoder
 
     tok = evaluator.processor.tokenizer
     ids = (tok("<think>It is n't sharp , really .</think> 一只")["input_ids"]

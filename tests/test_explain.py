@@ -9,9 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from vs2demo.dimensions import DIMENSIONS
-from vs2demo.errors import InputError
-from vs2demo.evidence import (
+from vs2demo.core.dimensions import DIMENSIONS
+from vs2demo.core.errors import InputError
+from vs2demo.core.options import GenerationOptions
+from vs2demo.engine.generation import Sampling, official_digit_steps
+from vs2demo.engine.rescore import LOGPROB_FLOOR, Variant, rescore
+from vs2demo.engine.rope import official_rope_index
+from vs2demo.evidence.explain import ExplainOptions, _without, explain, neutral_pixels
+from vs2demo.evidence.record import (
     Explanation,
     Segment,
     Sentence,
@@ -22,14 +27,10 @@ from vs2demo.evidence import (
     split_sentences,
     token_span,
 )
-from vs2demo.evidence_view import evidence_html, subtitles_vtt
-from vs2demo.explain import ExplainOptions, _without, explain, neutral_pixels
-from vs2demo.explain_text import likelihood, probe_lines
-from vs2demo.generation import Sampling, official_digit_steps
-from vs2demo.options import GenerationOptions
-from vs2demo.rescore import LOGPROB_FLOOR, Variant, rescore
-from vs2demo.rope import official_rope_index
-from vs2demo.video import plan_frames, probe
+from vs2demo.input.framing import plan_frames
+from vs2demo.input.video import probe
+from vs2demo.present.evidence_html import evidence_html, subtitles_vtt
+from vs2demo.present.evidence_prose import likelihood, probe_lines
 
 PROMPT = "a red ball bouncing on a wooden floor"
 
@@ -75,7 +76,7 @@ def test_hiding_a_segment_changes_no_token_and_no_position(evaluator, scored) ->
     lo, hi = seg.groups[0] * per_group, seg.groups[1] * per_group
     hidden[lo:hi] = fill[lo:hi]
     assert not hidden[lo:hi].equal(pixels[lo:hi]) and hidden[:lo].equal(pixels[:lo]) and hidden[hi:].equal(pixels[hi:])
-    from vs2demo.inputs import model_inputs
+    from vs2demo.engine.inputs import model_inputs
 
     inputs = model_inputs(evaluator.processor, [clip], [result.prompt])
     ids = inputs["input_ids"]

@@ -5,30 +5,31 @@ from __future__ import annotations
 
 import pytest
 
-from vs2demo import gpu, model
-from vs2demo.events import Finished, Job, Planned
-from vs2demo.options import GenerationOptions
+from vs2demo.core.options import GenerationOptions
+from vs2demo.engine import evaluator as evaluator_module
+from vs2demo.engine.events import Finished, Job, Planned
+from vs2demo.serve import runs
 
 PROMPT = "a red ball bouncing on a wooden floor"
 
 
 def test_nothing_is_decoded_inside_the_gpu_call_and_only_keys_cross_it(evaluator, make_clip, monkeypatch) -> None:
     clip = make_clip(3.5, 24, (320, 240))
-    runner = gpu.Runner(evaluator)
-    monkeypatch.setattr(gpu, "ON_ZERO_GPU", True)
+    runner = runs.Runner(evaluator)
+    monkeypatch.setattr(runs, "ON_ZERO_GPU", True)
     crossing = []
-    real = gpu._gpu_stream
+    real = runs._gpu_stream
 
     def lease(key, run, owner, jobs, options, ready):
         crossing.extend(ready)
         decoded = []
-        monkeypatch.setattr(model, "read_frames", lambda *a, **k: decoded.append(1))  # must not be called
+        monkeypatch.setattr(evaluator_module, "read_frames", lambda *a, **k: decoded.append(1))  # must not be called
         try:
             yield from real(key, run, owner, jobs, options, ready)
         finally:
             assert decoded == []
 
-    monkeypatch.setattr(gpu, "_gpu_stream", lease)
+    monkeypatch.setattr(runs, "_gpu_stream", lease)
     options = GenerationOptions(seed=2, max_new_tokens=40)
     events = list(runner.stream([Job(clip, PROMPT)], options, "tab"))
     assert isinstance(events[0], Planned) and isinstance(events[-1], Finished)
@@ -38,19 +39,19 @@ def test_nothing_is_decoded_inside_the_gpu_call_and_only_keys_cross_it(evaluator
 
 
 def test_the_lease_follows_the_measured_speed(evaluator, clip) -> None:
-    runner = gpu.Runner(evaluator)
+    runner = runs.Runner(evaluator)
     jobs, options = [Job(clip, PROMPT)], GenerationOptions(seed=1, max_new_tokens=64, min_new_tokens=64)
-    before = gpu.estimate_seconds(runner.key, 0, "tab", jobs, options, [])
+    before = runs.estimate_seconds(runner.key, 0, "tab", jobs, options, [])
     list(runner.stream(jobs, options, "tab"))
-    assert runner.steps_per_s != gpu.DEFAULT_STEPS_PER_S  # measured on the run
-    after = gpu.estimate_seconds(runner.key, 0, "tab", jobs, options, [])
-    assert after == gpu.lease_seconds(64, 1, runner.steps_per_s) and after != before
+    assert runner.steps_per_s != runs.DEFAULT_STEPS_PER_S  # measured on the run
+    after = runs.estimate_seconds(runner.key, 0, "tab", jobs, options, [])
+    assert after == runs.lease_seconds(64, 1, runner.steps_per_s) and after != before
 
 
 @pytest.mark.parametrize("tokens,rows,rate,expected", [
-    (1024, 1, 32.0, gpu.LEASE_MARGIN_S + gpu.PREFILL_S_PER_ROW + 32),
-    (1024, 8, 32.0, gpu.LEASE_MARGIN_S + 8 * gpu.PREFILL_S_PER_ROW + 32),
-    (512, 1, 8.0, gpu.LEASE_MARGIN_S + gpu.PREFILL_S_PER_ROW + 64),
+    (1024, 1, 32.0, runs.LEASE_MARGIN_S + runs.PREFILL_S_PER_ROW + 32),
+    (1024, 8, 32.0, runs.LEASE_MARGIN_S + 8 * runs.PREFILL_S_PER_ROW + 32),
+    (512, 1, 8.0, runs.LEASE_MARGIN_S + runs.PREFILL_S_PER_ROW + 64),
 ])
 def test_lease_seconds(tokens, rows, rate, expected) -> None:
-    assert gpu.lease_seconds(tokens, rows, rate) == expected
+    assert runs.lease_seconds(tokens, rows, rate) == expected

@@ -14,11 +14,11 @@ import pytest
 
 from tests.corpus import make
 from tests.helpers import STORM
-from vs2demo import video
-from vs2demo.container import MAX_ELEMENTS, HeaderError, declared_frame_size
-from vs2demo.errors import InputError
-from vs2demo.model import Evaluator
-from vs2demo.options import Limits
+from vs2demo.core.errors import InputError
+from vs2demo.core.options import Limits
+from vs2demo.engine.evaluator import Evaluator
+from vs2demo.input import video
+from vs2demo.input.container import MAX_ELEMENTS, HeaderError, declared_frame_size
 
 BOMB = 16000
 

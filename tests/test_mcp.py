@@ -18,7 +18,7 @@ def test_mcp_lists_the_tools_and_scores_a_clip(evaluator) -> None:
     from mcp import ClientSession
     from mcp.client.streamable_http import streamablehttp_client
 
-    from vs2demo.page import build_demo, launch_kwargs
+    from vs2demo.serve.page import build_demo, launch_kwargs
 
     demo = build_demo(evaluator)
     port = free_port()

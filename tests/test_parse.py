@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from vs2demo.parse import (
+from vs2demo.analysis.parse import (
     FALLBACK,
     NONE,
     OFFICIAL,

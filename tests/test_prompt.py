@@ -3,8 +3,8 @@ import sys
 
 import pytest
 
-from vs2demo.errors import InputError
-from vs2demo.prompt import messages, user_text
+from vs2demo.core.errors import InputError
+from vs2demo.input.prompt import messages, user_text
 
 # The spec's template (shared/spec/videoscore2.md), as its Python string literal body.
 SPEC_TEMPLATE = (

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import ASSETS, SETTINGS, ScriptedEvaluator, cli, launch
-from vs2demo.events import Finished, Job, Status
-from vs2demo.gpu import STOPPED_BEFORE_MODEL, Runner
-from vs2demo.options import GenerationOptions
-from vs2demo.panels import reproduce_command
-from vs2demo.report import report_html
+from vs2demo.core.options import GenerationOptions
+from vs2demo.engine.events import Finished, Job, Status
+from vs2demo.present.panels_html import reproduce_command
+from vs2demo.present.report_html import report_html
+from vs2demo.serve.runs import STOPPED_BEFORE_MODEL, Runner
 
 PROMPT = "a red ball <b>bouncing</b> on a wooden floor"
 REMOTE = re.compile(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", re.IGNORECASE)
@@ -47,7 +47,7 @@ def test_report_command_reproduces_the_settings(samples) -> None:
 
 
 def test_report_carries_the_evidence(evaluator, samples) -> None:
-    from vs2demo.explain import explain
+    from vs2demo.evidence.explain import explain
 
     explanation = explain(evaluator, samples[0])
     html = report_html(samples, None, explanation)
@@ -122,8 +122,8 @@ def test_stop_while_reading_frames_ends_before_the_model() -> None:
 @pytest.mark.parametrize("seconds,size,fps", [(5.0, (1280, 720), 24.0), (30.0, (1920, 1080), 30.0),
                                               (3.0, (320, 240), 24.0)])
 def test_how_it_works_numbers_are_the_frame_plans(seconds, size, fps) -> None:
-    from vs2demo.framing import VideoInfo, plan_frames
-    from vs2demo.texts import _worked_example
+    from vs2demo.input.framing import VideoInfo, plan_frames
+    from vs2demo.present.page_prose import _worked_example
 
     plan = plan_frames(VideoInfo("x.mp4", round(seconds * fps), fps, size[0], size[1], 0), 2.0)
     text = _worked_example(seconds, size[0], size[1], fps)

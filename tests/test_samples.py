@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from vs2demo import batching, model
-from vs2demo.events import Finished, Job, Piece
-from vs2demo.options import GenerationOptions
+from vs2demo.core.options import GenerationOptions
+from vs2demo.engine import batching
+from vs2demo.engine import evaluator as evaluator_module
+from vs2demo.engine.events import Finished, Job, Piece
 
 PROMPT = "a red ball bouncing on a wooden floor"
 OPTS = {"max_new_tokens": 60, "temperature": 1.2}  # hot enough that rows differ from one another
@@ -76,7 +77,7 @@ def test_only_the_first_sample_streams_first_and_every_sample_arrives(evaluator,
 def test_rows_run_in_chunks_when_memory_is_short(evaluator, clips, monkeypatch) -> None:
     options = GenerationOptions(seed=20, samples=4, **OPTS)
     batched = finished(evaluator, [Job(clips[0], PROMPT), Job(clips[1], "a square")], options).samples
-    monkeypatch.setattr(model, "free_bytes", lambda device: 1)  # room for one row at a time
+    monkeypatch.setattr(evaluator_module, "free_bytes", lambda device: 1)  # room for one row at a time
     events = list(evaluator.stream([Job(clips[0], PROMPT), Job(clips[1], "a square")], options))
     chunked = events[-1].samples
     assert [[s.raw_output for s in job] for job in chunked] == [[s.raw_output for s in job] for job in batched]
@@ -109,7 +110,7 @@ def test_several_samples_refuse_greedy_decoding() -> None:
 
 
 def test_the_other_samples_report_progress(evaluator, clips) -> None:
-    from vs2demo.events import Progress
+    from vs2demo.engine.events import Progress
 
     events = list(evaluator.stream([Job(clips[0], PROMPT)], GenerationOptions(seed=3, samples=4, **OPTS)))
     progress = [e for e in events if isinstance(e, Progress)]

@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from tests.official import official_generate, official_soft_at
-from vs2demo.digits import DigitRecorder
-from vs2demo.model import Evaluator
-from vs2demo.options import GenerationOptions
-from vs2demo.parse import soft_from_logprobs
+from vs2demo.analysis.parse import soft_from_logprobs
+from vs2demo.core.options import GenerationOptions
+from vs2demo.engine.digits import DigitRecorder
+from vs2demo.engine.evaluator import Evaluator
 
 PROMPT = "a red ball bouncing on a wooden floor"
 
@@ -136,10 +136,11 @@ def test_unknown_dtype_is_refused(monkeypatch) -> None:
 
 def test_a_score_without_digit_mass_is_shown_not_crashed(clip: str) -> None:
     """top-k can mask every digit: the official soft score is 0.0 and the extras do not exist."""
-    from vs2demo.parse import parse_scores
-    from vs2demo.render import cards_html
-    from vs2demo.result import Result, Timings, dimension_scores
-    from vs2demo.video import plan_frames, probe
+    from vs2demo.analysis.parse import parse_scores
+    from vs2demo.analysis.result import Result, Timings, dimension_scores
+    from vs2demo.input.framing import plan_frames
+    from vs2demo.input.video import probe
+    from vs2demo.present.result_html import cards_html
 
     text = "(1) visual quality: 3\n(2) text-to-video alignment: 4\n(3) physical/common-sense consistency: 2"
     none = (-np.inf,) * 5

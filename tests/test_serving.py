@@ -12,8 +12,8 @@ import pytest
 from gradio_client import Client, handle_file
 
 from tests.helpers import ASSETS, RAW_SETTINGS, SLOW, ScriptedEvaluator, launch, upload
-from vs2demo import serving
-from vs2demo.options import Limits
+from vs2demo.core.options import Limits
+from vs2demo.serve import guard
 
 CLIP = str(ASSETS / "ball_bounces.mp4")
 SCORED = "<think>fine</think>\n(1) visual quality: 4\n(2) text-to-video alignment: 3\n" \
@@ -70,7 +70,7 @@ def test_every_setting_has_its_official_default_in_the_api(served) -> None:
 
 
 def test_a_run_whose_results_are_never_read_frees_the_model(served, monkeypatch) -> None:
-    monkeypatch.setattr(serving, "UNREAD_GRACE_S", 2.0)
+    monkeypatch.setattr(guard, "UNREAD_GRACE_S", 2.0)
     evaluator, client, base = served(SLOW, delay_s=0.02)
     _post_call(base, "score", [upload(base, CLIP), "a ball"]).raise_for_status()  # posted, never read
     _wait(lambda: evaluator.started >= 1, 30)
@@ -98,7 +98,7 @@ def test_one_session_cannot_queue_more_than_its_bound(served) -> None:
     clip = upload(base, CLIP)
     body = {"data": [clip, "a ball", *RAW_SETTINGS], "fn_index": fn_index, "session_hash": "tab-1", "event_data": None,
             "trigger_id": None}
-    answers = [httpx.post(f"{base}/queue/join", json=body, timeout=30) for _ in range(serving.MAX_RUNS_PER_SESSION)]
+    answers = [httpx.post(f"{base}/queue/join", json=body, timeout=30) for _ in range(guard.MAX_RUNS_PER_SESSION)]
     assert all(a.status_code == 200 for a in answers)
     refused = httpx.post(f"{base}/queue/join", json=body, timeout=30)
     assert refused.status_code == 429 and "already have" in refused.json()["detail"]
@@ -180,7 +180,7 @@ def test_a_missing_upload_is_named_without_its_folder(evaluator) -> None:
 
     from gradio.utils import get_upload_folder
 
-    from vs2demo.ui import DemoApp
+    from vs2demo.serve.handlers import DemoApp
 
     missing = os.path.join(get_upload_folder(), "0123abcd", "gone.mp4")
     shown = DemoApp(evaluator).plan(missing, 2.0)

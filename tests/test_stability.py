@@ -7,11 +7,11 @@ import math
 import pytest
 
 from tests.helpers import INFO
-from vs2demo import rank, stability, verdict
-from vs2demo.framing import VideoInfo, plan_frames
-from vs2demo.options import GenerationOptions
-from vs2demo.result import Result, Timings, build_result
-from vs2demo.verdict import Winner
+from vs2demo.analysis import rank, stability, verdict
+from vs2demo.analysis.result import Result, Timings, build_result
+from vs2demo.analysis.verdict import Winner
+from vs2demo.core.options import GenerationOptions
+from vs2demo.input.framing import VideoInfo, plan_frames
 
 PLAN = plan_frames(VideoInfo("clip.mp4", 72, 24.0, 320, 240, 1000))
 
@@ -28,7 +28,7 @@ def result(v: int | None, t: int | None, p: int | None, probs: float = 0.9, seed
         rest = (1 - probs) / 4
         return tuple(math.log(probs if s == digit else rest) for s in range(1, 6))
 
-    from vs2demo.parse import official_score_positions
+    from vs2demo.analysis.parse import official_score_positions
 
     official = tuple(None if pos is None else logprobs_for(pos) for pos in official_score_positions(text))
     return build_result("clip.mp4", "p", text, PLAN, INFO, GenerationOptions(seed=seed), Timings(0, 0, None, 1, 1),

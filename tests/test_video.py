@@ -7,9 +7,9 @@ import pytest
 import torch
 from qwen_vl_utils import vision_process as qv
 
-from vs2demo import video
-from vs2demo.errors import InputError
-from vs2demo.video import VideoInfo, frame_count, frame_indices, plan_frames, smart_resize
+from vs2demo.core.errors import InputError
+from vs2demo.input import video
+from vs2demo.input.framing import VideoInfo, frame_count, frame_indices, plan_frames, smart_resize
 
 
 @pytest.mark.parametrize("total,native,fps", [
@@ -113,7 +113,7 @@ def test_probe_refuses_truncated_mp4(tmp_path, make_clip) -> None:
 
 
 def test_limits_refuse_long_large_and_missing(make_clip, tmp_path) -> None:
-    from vs2demo.options import Limits
+    from vs2demo.core.options import Limits
 
     path = make_clip(3.0)
     with pytest.raises(InputError, match="limit is 2 s"):

@@ -1,0 +1,245 @@
+"""Generation on a worker thread: streamed text, the digit recorder, a stop flag, one summary at the end.
+
+``stream_generate`` is the single entry: it yields text pieces while ``generate()`` runs on its own thread and
+returns a ``GenerationSummary`` (or raises what ``generate()`` raised). Closing it early, or setting ``stop``,
+ends generation at the next token.
+"""
+
+from __future__ import annotations
+
+import bisect
+import queue
+import threading
+import time
+from collections.abc import Generator, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+from vs2demo.analysis.parse import official_score_positions
+from vs2demo.core.options import OFFICIAL_DECODE
+from vs2demo.engine.digits import DigitRecorder, RowSampler
+from vs2demo.engine.events import Piece, Progress
+
+# How the official script decodes when it looks for the score digits' steps: special tokens kept.
+SOFT_SEARCH_DECODE = {"skip_special_tokens": False, "clean_up_tokenization_spaces": False}
+
+
+class RowDecoder:
+    """Decodes one row's tokens incrementally, recording where each token ends in the text.
+
+    Pieces are decoded as soon as they form whole UTF-8 characters; byte-level BPE decodes by
+    concatenation, so the pieces join to exactly ``tokenizer.decode(all_tokens)``.
+    """
+
+    def __init__(self, tokenizer: Any, stop_ids: set[int], decode: dict[str, bool] = OFFICIAL_DECODE) -> None:
+        self.tokenizer = tokenizer
+        self.stop_ids = stop_ids
+        self.decode = decode
+        self.ids: list[int] = []
+        self.char_end: list[int] = []
+        self.text = ""
+        self._pending: list[int] = []
+        self.finished = False
+
+    def push(self, token: int) -> str:
+        if self.finished:
+            return ""
+        self.ids.append(token)
+        if token in self.stop_ids:
+            self.finished = True
+            self.char_end.append(len(self.text))
+            return ""
+        self._pending.append(token)
+        piece = self.tokenizer.decode(self._pending, **self.decode)
+        if piece.endswith("\ufffd"):  # an incomplete multi-byte character: wait for its other bytes
+            self.char_end.append(len(self.text) + len(piece))
+            return ""
+        self._pending = []
+        self.text += piece
+        self.char_end.append(len(self.text))
+        return piece
+
+    def token_at(self, char_pos: int) -> int | None:
+        """Index of the generated token that produced the character at ``char_pos``."""
+        i = bisect.bisect_right(self.char_end, char_pos)
+        return i if i < len(self.ids) else None
+
+    def token_ending_at(self, end: int) -> int | None:
+        """The first token after which the text is exactly ``end`` characters long, if there is one."""
+        i = bisect.bisect_left(self.char_end, end)
+        return i if i < len(self.ids) and self.char_end[i] == end else None
+
+
+def official_digit_steps(tokenizer: Any, ids: Sequence[int]) -> tuple[int | None, ...]:
+    """Per dimension, the generation step the official soft score reads (None where it finds none).
+
+    The official script decodes growing prefixes until one equals the text up to the score digit; byte-level
+    BPE decodes by concatenation, so that step is the token whose decoded end falls exactly on the digit.
+    """
+    full = RowDecoder(tokenizer, set(), SOFT_SEARCH_DECODE)
+    for token in ids:
+        full.push(token)
+    return tuple(None if pos is None else full.token_ending_at(pos + 1)
+                 for pos in official_score_positions(full.text))
+
+
+class TokenStreamer:
+    """transformers' streamer protocol (put/end), feeding a queue the consumer reads from.
+
+    Tokens are decoded as they come, but pieces reach the queue at most every FLUSH_S: waking the
+    consumer thread for every token costs more than the decoding itself on fast models.
+    """
+
+    FLUSH_S = 0.02
+
+    def __init__(self, tokenizer: Any, keys: Sequence[RowKey], stop_ids: set[int], out: queue.Queue) -> None:
+        self.keys = list(keys)
+        self.rows = [RowDecoder(tokenizer, stop_ids) for _ in self.keys]
+        self.out = out
+        self._prompt_seen = False
+        self._pending = [""] * len(self.keys)
+        self._last_flush = 0.0
+        self._finished = 0
+        self._sampled = any(sample > 0 for _, sample in self.keys)  # progress is only worth telling for samples
+        self.first_token_at: float | None = None
+
+    def put(self, value: Any) -> None:
+        if not self._prompt_seen:  # generate() first pushes the prompt
+            self._prompt_seen = True
+            return
+        now = time.perf_counter()
+        if self.first_token_at is None:
+            self.first_token_at = now
+        for row, token in enumerate(value.reshape(-1).tolist()):
+            self._pending[row] += self.rows[row].push(int(token))
+        if self._sampled:  # counted per step only when there is progress to tell
+            finished = sum(r.finished for r in self.rows)
+            if finished != self._finished:
+                self._finished = finished
+                self.out.put(Progress(finished, len(self.rows)))
+        if now - self._last_flush >= self.FLUSH_S:
+            self._flush(now)
+
+    def _flush(self, now: float) -> None:
+        self._last_flush = now
+        for (index, sample), text in zip(self.keys, self._pending):
+            if text:
+                self.out.put(Piece(index, text, sample))
+        self._pending = [""] * len(self._pending)
+
+    def end(self) -> None:
+        self._flush(time.perf_counter())
+
+
+class StopFlag:
+    """A stopping criterion that ends every row when the caller sets the event."""
+
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+        self._answers: dict[bool, Any] = {}  # one tensor per answer, made once: this runs every step
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        import torch
+
+        stop = self.event.is_set()
+        if stop not in self._answers:
+            self._answers[stop] = torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)
+        return self._answers[stop]
+
+
+RowKey = tuple[int, int]  # (job index, sample): which evaluation a batch row belongs to
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """What generate() is told, exactly as the official call tells it: do_sample and the temperature.
+
+    Everything else (top-k, top-p, repetition penalty, …) generate() resolves from the checkpoint's
+    generation config and its own defaults; see digits.py."""
+
+    greedy: bool
+    temperature: float
+    max_new_tokens: int
+    min_new_tokens: int = 0
+    seeds: tuple[int, ...] | None = None  # one per row: each row samples from its own stream (digits.RowSampler)
+
+    def generate_kwargs(self) -> dict[str, Any]:
+        sampling: dict[str, Any] = {"do_sample": False} if self.greedy else {"do_sample": True,
+                                                                             "temperature": self.temperature}
+        return {**sampling, "max_new_tokens": self.max_new_tokens, "min_new_tokens": self.min_new_tokens or None}
+
+
+@dataclass(frozen=True, eq=False)
+class GenerationSummary:
+    keys: tuple[RowKey, ...]
+    rows: tuple[RowDecoder, ...]  # each row's token ids, text and token offsets
+    recorder: DigitRecorder  # log p(1..5) at every step, every row
+    seconds: float
+    ttft_s: float | None  # from the start of generate() to the first streamed token
+    stopped: bool  # ended early by the stop flag
+
+    @classmethod
+    def empty(cls, digit_ids: list[int]) -> GenerationSummary:
+        """The outcome of rows that never ran because the caller stopped first."""
+        return cls((), (), DigitRecorder(digit_ids), 0.0, None, True)
+
+
+def stream_generate(model: Any, inputs: dict[str, Any], sampling: Sampling, *, tokenizer: Any, digit_ids: list[int],
+                    stop_ids: set[int], stop: threading.Event, lock: threading.Lock,
+                    keys: Sequence[RowKey] | None = None) -> Generator[Piece, None, GenerationSummary]:
+    """Run ``model.generate`` on a worker thread under ``lock``, yielding pieces; return the summary.
+    ``keys`` name each batch row's job and sample (default: one sample per row)."""
+    pieces: queue.Queue = queue.Queue()
+    done = object()
+    keys = tuple(keys or ((row, 0) for row in range(int(inputs["input_ids"].shape[0]))))
+    streamer = TokenStreamer(tokenizer, keys, stop_ids, pieces)
+    recorder = DigitRecorder(digit_ids)
+    outcome: Future = Future()
+
+    def work() -> None:
+        try:
+            _generate(model, inputs, sampling, streamer, recorder, stop, lock)
+            outcome.set_result(None)
+        except BaseException as exc:  # handed to the consumer through the future, never lost on the thread
+            outcome.set_exception(exc)
+        finally:
+            pieces.put(done)
+
+    start = time.perf_counter()
+    worker = threading.Thread(target=work, name="vs2-generate", daemon=True)
+    worker.start()
+    try:
+        while (item := pieces.get()) is not done:
+            yield item
+    finally:
+        # The consumer may go away early (Gradio closes a generator on its event-loop thread when a visitor
+        # leaves): ask the worker to stop and return at once; it frees the model itself.
+        if worker.is_alive():
+            stop.set()
+    outcome.result()  # raises what generate() raised
+    seconds = time.perf_counter() - start
+    ttft = streamer.first_token_at - start if streamer.first_token_at else None
+    return GenerationSummary(keys, tuple(streamer.rows), recorder, seconds, ttft, stop.is_set())
+
+
+def _generate(model: Any, inputs: dict[str, Any], sampling: Sampling, streamer: TokenStreamer,
+              recorder: DigitRecorder, stop: threading.Event, lock: threading.Lock) -> None:
+    import torch
+    from transformers import LogitsProcessorList, StoppingCriteriaList
+
+    with lock, torch.inference_mode():
+        last = [recorder]
+        if sampling.seeds is not None and not sampling.greedy:
+            last.append(RowSampler(list(sampling.seeds), model.device))
+        device_inputs = {k: v.to(model.device) if hasattr(v, "to") else v for k, v in inputs.items()}
+        if "pixel_values_videos" in device_inputs:
+            device_inputs["pixel_values_videos"] = device_inputs["pixel_values_videos"].to(model.dtype)
+        model.generate(
+            **device_inputs,
+            **sampling.generate_kwargs(),
+            use_cache=True,  # the checkpoint may say False; the cache changes speed, never output
+            logits_processor=LogitsProcessorList(last),  # moved behind generate()'s own (digits.py)
+            stopping_criteria=StoppingCriteriaList([StopFlag(stop)]),
+            streamer=streamer,
+        )

@@ -1,0 +1,124 @@
+"""Teacher-forced re-scoring: how likely the model finds a finished output, token by token, under changed evidence.
+
+One forward pass per batch of variants, no sampling. Each variant is the same clip (or its pixels with some
+temporal groups hidden), a prompt, and a sequence of generated ids fed back as they are. From each pass come
+only the numbers the evidence work needs: the log-probability of every generated token and p("1") … p("5") at
+the score digits, both from the scores *processed exactly as generate() processed them* (the processors are the
+ones generate() builds from the same generation config: repetition penalty, temperature, top-k, top-p, …).
+
+Full-vocabulary logits are never kept for every position: the language-model head runs on a few positions at a
+time and only the gathered values survive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from vs2demo.engine.generation import Sampling
+from vs2demo.engine.inputs import PreparedClip, model_inputs
+
+# A token the sampler could not have drawn (outside top-k or top-p) has log p = -inf under the processed scores;
+# sums and differences of sentences need finite numbers, so such a token counts as this (p ≈ 1e-13).
+LOGPROB_FLOOR = -30.0
+POSITIONS_PER_HEAD_CALL = 64  # positions sent through the vocabulary-sized head at once (bounds its memory)
+
+
+@dataclass(frozen=True, eq=False)
+class Variant:
+    """One re-scoring input: the clip's video tensors (possibly altered), a prompt and the ids to feed back."""
+
+    pixel_values_videos: Any
+    prompt: str
+    gen_ids: tuple[int, ...]
+    digit_steps: tuple[int | None, ...]  # per dimension, the index in gen_ids whose p(1..5) is read
+    want_tokens: bool = True  # token log-probabilities wanted (not only the digits)
+
+
+@dataclass(frozen=True)
+class Rescored:
+    token_logprobs: tuple[float, ...]  # one per generated id (floored at LOGPROB_FLOOR); empty if not wanted
+    digit_logprobs: tuple[tuple[float, ...] | None, ...]  # per dimension, log p("1") … log p("5")
+
+
+def rescore(model: Any, processor: Any, clip: PreparedClip, variants: Sequence[Variant], sampling: Sampling,
+            digit_ids: list[int]) -> list[Rescored]:
+    """Re-score every variant in one forward pass (the caller chunks variants to fit memory)."""
+    import torch
+
+    prompts = {p: _prompt_ids(processor, clip, p) for p in {v.prompt for v in variants}}  # once per prompt
+    rows = [(prompts[v.prompt] + list(v.gen_ids), len(prompts[v.prompt])) for v in variants]
+    batch = _batch(processor, clip, rows, variants, model)
+    with torch.inference_mode():
+        hidden = model.model(**batch, use_cache=False).last_hidden_state
+        return [_gather(model, hidden[i], ids, start, v, sampling, digit_ids)
+                for i, ((ids, start), v) in enumerate(zip(rows, variants))]
+
+
+def _prompt_ids(processor: Any, clip: PreparedClip, prompt: str) -> list[int]:
+    """The prompt's ids with the clip's video placeholders: each row is these, then its generated ids."""
+    return model_inputs(processor, [clip], [prompt], allow_empty=True)["input_ids"][0].tolist()
+
+
+def _batch(processor: Any, clip: PreparedClip, rows: list[tuple[list[int], int]], variants: Sequence[Variant],
+           model: Any) -> dict[str, Any]:
+    """Rows padded on the right: with causal attention the padding after a row changes nothing before it."""
+    import torch
+
+    pad = processor.tokenizer.pad_token_id or 0
+    width = max(len(ids) for ids, _ in rows)
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, (row, _) in enumerate(rows):
+        ids[i, :len(row)] = torch.tensor(row)
+        mask[i, :len(row)] = 1
+    n = len(rows)
+    device = model.device
+    return {
+        "input_ids": ids.to(device),
+        "attention_mask": mask.to(device),
+        "mm_token_type_ids": torch.tensor(processor.create_mm_token_type_ids(ids.tolist())).to(device),
+        "pixel_values_videos": torch.cat([v.pixel_values_videos for v in variants]).to(device, model.dtype),
+        "video_grid_thw": clip.video_inputs["video_grid_thw"].repeat(n, 1).to(device),
+        "second_per_grid_ts": clip.video_inputs["second_per_grid_ts"].repeat(n).to(device),
+    }
+
+
+def processors_for(model: Any, sampling: Sampling, prompt_ids: Any) -> Any:
+    """The logits processors generate() builds for this request and prompt, in its order (ours excluded).
+
+    generate() merges the checkpoint's generation config with the call's arguments, then builds the list from
+    the merged config; doing the same here gives the same processors, library defaults included."""
+    config, _ = model._prepare_generation_config(None, **sampling.generate_kwargs())
+    mask = prompt_ids.new_ones(prompt_ids.shape)
+    return model._get_logits_processor(generation_config=config, input_ids_seq_length=prompt_ids.shape[1],
+                                       encoder_input_ids=prompt_ids, device=prompt_ids.device,
+                                       model_kwargs={"attention_mask": mask})
+
+
+def _gather(model: Any, hidden: Any, ids: list[int], start: int, variant: Variant, sampling: Sampling,
+            digit_ids: list[int]) -> Rescored:
+    """Per generated position: the processed scores' log-softmax at the fed-back id, and at the digits' steps."""
+    import torch
+
+    full = torch.tensor([ids], device=hidden.device)
+    processors = processors_for(model, sampling, full[:, :start])
+    steps = {s: d for d, s in enumerate(variant.digit_steps) if s is not None}
+    wanted = range(len(variant.gen_ids)) if variant.want_tokens else sorted(steps)
+    tokens: list[float] = []
+    digits: list[tuple[float, ...] | None] = [None] * len(variant.digit_steps)
+    wanted = list(wanted)
+    for lo in range(0, len(wanted), POSITIONS_PER_HEAD_CALL):
+        part = wanted[lo:lo + POSITIONS_PER_HEAD_CALL]
+        # hidden state at position start+i-1 predicts generated token i (the official step i)
+        logits = model.lm_head(hidden[[start + i - 1 for i in part]]).float()  # generate() samples from float32
+        for row, i in enumerate(part):
+            scores = processors(full[:, :start + i], logits[row:row + 1])
+            logp = torch.log_softmax(scores, dim=-1)[0]
+            if variant.want_tokens:
+                tokens.append(max(LOGPROB_FLOOR, float(logp[variant.gen_ids[i]])))
+            if i in steps:
+                for d in (d for d, s in enumerate(variant.digit_steps) if s == i):
+                    digits[d] = tuple(float(logp[t]) for t in digit_ids)
+    return Rescored(tuple(tokens), tuple(digits))

@@ -1,0 +1,245 @@
+"""Clips: probe (headers first, limits before any decoding), then read only the planned frames.
+
+The reader decodes the frames ``framing.plan_frames`` chose with decord and resizes each batch as it goes, so a
+long 1080p clip never sits in memory at full size. The plan itself (which frames, what size) is
+``framing``'s: callers take plans from there and frames from here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import re
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vs2demo.core.errors import InputError
+from vs2demo.core.options import OFFICIAL_FPS, Limits
+from vs2demo.input.container import HeaderError, declared_frame_size
+from vs2demo.input.framing import (
+    FramePlan,
+    VideoInfo,
+    plan_frames,
+)
+
+READ_BATCH = 2  # frames decoded at once before resizing: bounds peak memory at full resolution
+THUMB_HEIGHT = 96  # px: the strip of frames a page shows
+
+
+@dataclass(frozen=True, eq=False)
+class Frames:
+    """The decoded, resized frames (uint8, T×H×W×3) with the plan that chose them."""
+
+    plan: FramePlan
+    array: np.ndarray
+    decode_s: float
+
+
+def _check_file_size(size: int, limits: Limits) -> None:
+    if size > limits.max_file_bytes:
+        raise InputError(f"The file is {size / 1e6:.1f} MB; the limit is {limits.max_file_mb:g} MB.")
+
+
+def check_limits(info: VideoInfo, limits: Limits) -> None:
+    _check_file_size(info.file_bytes, limits)
+    if info.duration_s > limits.max_duration_s:
+        raise InputError(f"The clip lasts {info.duration_s:.1f} s; the limit is {limits.max_duration_s:g} s.")
+    if max(info.width, info.height) > limits.max_side_px:
+        raise InputError(
+            f"The clip is {info.width}×{info.height}; the limit is {limits.max_side_px} px on the longer side."
+        )
+    if info.total_frames > limits.max_total_frames:
+        raise InputError(f"The clip has {info.total_frames} frames; the limit is {limits.max_total_frames}.")
+
+
+# ---- I/O ----------------------------------------------------------------------------------------
+
+
+_MUTE_LOCK = threading.Lock()
+_decoder_log_quiet = False
+
+
+@contextlib.contextmanager
+def _quiet_decoder() -> Iterator[None]:
+    """Silence the decoder while it opens a file: the user gets our one-line message instead.
+
+    ffmpeg's own log is turned off once, process-wide, through decord's setting. decord's C++ layer still
+    writes an "ERROR opening" line straight to fd 2 for some files, so fd 2 points at /dev/null for the few
+    milliseconds of the call. Saving and restoring fd 2 from two threads at once can leave it pointing at
+    /dev/null for good, so the redirect is serialised under one lock.
+    """
+    global _decoder_log_quiet
+    import decord
+
+    with _MUTE_LOCK:
+        if not _decoder_log_quiet:
+            decord.logging.set_level(decord.logging.QUIET)
+            _decoder_log_quiet = True
+        sys.stderr.flush()
+        saved = os.dup(2)
+        try:
+            with open(os.devnull, "wb") as null:
+                os.dup2(null.fileno(), 2)
+                yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _open(path: str):
+    import decord
+
+    try:
+        with _quiet_decoder():
+            return decord.VideoReader(path, ctx=decord.cpu(0), num_threads=1)
+    except Exception as exc:  # decord raises its own error types, and RuntimeError for some files
+        # never echo the server-side path of an upload, only its name
+        raise InputError(f"{Path(path).name} cannot be read as a video: {_short(exc, path)}.") from exc
+
+
+_DECORD_PREFIX = re.compile(r"\[[\d:]+\] \S+:\d+: ")
+
+
+def _short(exc: Exception, path: str) -> str:
+    """decord's messages carry a timestamp, a source path and internals; keep what a user can act on.
+
+    The file's own path becomes its name before anything is cut: a server path must never show."""
+    text = _DECORD_PREFIX.sub("", str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+    text = text.replace(path, Path(path).name)
+    if "video stream" in text:
+        return "it has no video stream (an audio-only file?)"
+    if "from_size == to_size" in text or "DECORDArrayCopy" in text:
+        return "its frames have a layout the decoder cannot copy (odd width or height?); re-encode it as H.264 MP4"
+    if "duration/frame-count" in text:
+        return "the decoder cannot count its frames"
+    return text[:160]
+
+
+# Leading bytes of the containers ffmpeg (inside decord) reads. Checking content, not the file name,
+# refuses images, audio and random bytes with a clear message before the decoder sees them.
+_SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
+    (4, b"ftyp", "MP4/MOV"), (4, b"moov", "MOV"), (4, b"mdat", "MOV"), (4, b"wide", "MOV"), (4, b"free", "MOV"),
+    (0, b"\x1a\x45\xdf\xa3", "Matroska/WebM"), (0, b"RIFF", "AVI"),
+    (0, b"FLV", "FLV"), (0, b"OggS", "Ogg"), (0, b"\x00\x00\x01\xba", "MPEG-PS"), (0, b"\x47", "MPEG-TS"),
+    (0, b"\x30\x26\xb2\x75", "ASF/WMV"),
+)
+_NOT_VIDEO: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG", "is a PNG image, not a video"), (b"\xff\xd8\xff", "is a JPEG image, not a video"),
+    (b"ID3", "is an MP3 audio file, not a video"), (b"\xff\xfb", "is an MP3 audio file, not a video"),
+    (b"fLaC", "is a FLAC audio file, not a video"), (b"%PDF", "is a PDF document, not a video"),
+    (b"PK\x03\x04", "is a ZIP archive, not a video"),
+    (b"GIF8", "is a GIF animation, which the video decoder cannot read: convert it to MP4 first"),
+)
+
+
+def sniff_container(path: Path) -> str:
+    """Name the container from the file's first bytes, or raise InputError saying what the file looks like."""
+    with open(path, "rb") as f:
+        head = f.read(16)
+    for prefix, what in _NOT_VIDEO:
+        if head.startswith(prefix):
+            raise InputError(f"{path.name} {what}.")
+    if head.startswith(b"RIFF") and head[8:12] != b"AVI ":
+        raise InputError(f"{path.name} is a RIFF file ({head[8:12].decode('latin-1').strip()}), not a video.")
+    for offset, magic, kind in _SIGNATURES:
+        if head[offset:offset + len(magic)] == magic:
+            return kind
+    raise InputError(f"{path.name} is not a video file this app can read (MP4, MOV, WebM, MKV, AVI).")
+
+
+def _declared_size(path: Path, kind: str, limits: Limits) -> tuple[int, int]:
+    """The frame size the container declares; an over-limit one is refused from the headers alone, as a decoder
+    would allocate it before anything else."""
+    try:
+        with open(path, "rb") as f:
+            size = declared_frame_size(f, kind, path.stat().st_size)
+    except HeaderError as exc:
+        raise InputError(f"{path.name} cannot be read as a video: {exc}.") from exc
+    if size is None:
+        raise InputError(f"{path.name} is {kind}, whose frame size cannot be checked before decoding: "
+                         "convert it to MP4 (H.264) first.")
+    width, height = size
+    if max(width, height) > limits.max_side_px:
+        raise InputError(f"The clip is {width}×{height}; the limit is {limits.max_side_px} px on the longer side.")
+    return width, height
+
+
+def probe(path: str | os.PathLike, limits: Limits | None = None) -> VideoInfo:
+    """Read a clip's headers and refuse what cannot or should not be scored; only a clip within every limit has
+    its first frame decoded (for the size the decoder gives, rotation applied)."""
+    limits = limits or Limits()
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"No such file: {p.name}")
+    size = p.stat().st_size
+    if size == 0:
+        raise InputError(f"{p.name} is empty (0 bytes).")
+    _check_file_size(size, limits)
+    declared_w, declared_h = _declared_size(p, sniff_container(p), limits)
+    vr = _open(str(p))
+    total, fps = len(vr), float(vr.get_avg_fps())
+    if total <= 0 or not math.isfinite(fps) or fps <= 0:
+        raise InputError(f"{p.name} has no decodable video frames.")
+    check_limits(VideoInfo(str(p), total, fps, declared_w, declared_h, size), limits)  # before any frame decodes
+    try:
+        with _quiet_decoder():
+            height, width = vr[0].shape[:2]
+    except Exception as exc:
+        raise InputError(f"{p.name}: the first frame cannot be decoded: {_short(exc, str(p))}.") from exc
+    info = VideoInfo(str(p), total, fps, int(width), int(height), size)
+    check_limits(info, limits)
+    return info
+
+
+def read_frames(plan: FramePlan) -> Frames:
+    """Decode only the planned frames, a few at a time, resizing each batch at once.
+
+    The resize is torchvision's bicubic with antialias on uint8, as qwen-vl-utils does; it treats
+    each frame independently, so batching changes memory, never pixels.
+    """
+    import time
+
+    import torch
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms import functional as tvf
+
+    start = time.perf_counter()
+    vr = _open(plan.info.path)
+    out = np.empty((len(plan.indices), plan.resized_height, plan.resized_width, 3), dtype=np.uint8)
+    size = [plan.resized_height, plan.resized_width]
+    for lo in range(0, len(plan.indices), READ_BATCH):
+        chunk = list(plan.indices[lo:lo + READ_BATCH])
+        try:
+            raw = vr.get_batch(chunk).asnumpy()
+        except Exception as exc:
+            raise InputError(f"{Path(plan.info.path).name}: frames cannot be decoded: "
+                             f"{_short(exc, plan.info.path)}.") from exc
+        tchw = torch.from_numpy(raw).permute(0, 3, 1, 2)
+        resized = tvf.resize(tchw, size, interpolation=InterpolationMode.BICUBIC, antialias=True)
+        out[lo:lo + len(chunk)] = resized.permute(0, 2, 3, 1).numpy()
+        del raw, tchw, resized
+    return Frames(plan, out, time.perf_counter() - start)
+
+
+def load_frames(path: str | os.PathLike, fps: float = OFFICIAL_FPS, limits: Limits | None = None) -> Frames:
+    return read_frames(plan_frames(probe(path, limits), fps))
+
+
+def thumbnail_array(frames: Frames, height: int = THUMB_HEIGHT) -> np.ndarray:
+    """The frames scaled down to ``height`` px (aspect kept, at most 10× as wide): what a page shows of them,
+    a few kB each instead of the full frames."""
+    from PIL import Image
+
+    small = []
+    for array in frames.array:
+        image = Image.fromarray(np.ascontiguousarray(array))
+        image.thumbnail((10 * height, height))
+        small.append(np.asarray(image))
+    return np.stack(small)
+

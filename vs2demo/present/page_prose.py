@@ -1,0 +1,107 @@
+"""The page's prose, built from the constants the code uses, so the words can never drift from the behaviour."""
+
+from __future__ import annotations
+
+from vs2demo.analysis.stability import STABLE_AGREEMENT
+from vs2demo.analysis.verdict import CLEAR_SHARE, SOFT_TIE_MARGIN
+from vs2demo.core.dimensions import DIMENSIONS, SCORE_VALUES
+from vs2demo.core.options import OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, OFFICIAL_TEMPERATURE
+from vs2demo.evidence.record import DEFAULT_MAX_SEGMENTS, DEFAULT_MAX_SENTENCES
+from vs2demo.input.framing import (
+    FACTOR,
+    FRAME_FACTOR,
+    MAX_FRAMES,
+    MIN_FRAMES,
+    VIDEO_MAX_PIXELS,
+    VideoInfo,
+    frame_geometry,
+)
+from vs2demo.present.evidence_html import FULL_SCALE
+from vs2demo.present.evidence_prose import BARELY_EXPECTED, BARELY_NATS_PER_TOKEN
+
+PAPER = "https://arxiv.org/abs/2509.22799"
+# VideoScore-Bench-v2 (in domain) and the average over four out-of-domain benchmarks, as published
+BENCH_ACCURACY, BENCH_GAIN, OOD_AVERAGE = 44.35, 5.94, 50.37
+
+
+def _names(bold: bool = True) -> str:
+    titles = [f"**{d.title.lower()}**" if bold else d.title.lower() for d in DIMENSIONS]
+    return ", ".join(titles[:-1]) + " and " + titles[-1]
+
+
+LOW, HIGH = SCORE_VALUES[0], SCORE_VALUES[-1]
+
+INTRO = f"""# VideoScore2 explorer
+[VideoScore2]({PAPER}) watches an AI-generated clip, reasons in a `<think>` block, then scores {_names()} from
+{LOW} to {HIGH}. Upload a clip with the prompt it was generated from, and watch it think. Published results:
+{BENCH_ACCURACY}% accuracy on VideoScore-Bench-v2 (+{BENCH_GAIN} over the best baseline), {OOD_AVERAGE} average on
+four out-of-domain benchmarks."""
+
+def _worked_example(seconds: float = 5.0, width: int = 1280, height: int = 720, fps: float = 24.0) -> str:
+    """The path of one clip, every number computed by the code's own frame maths (its geometry only: frame
+    indices need torch, and building the page's prose must import nothing heavy)."""
+    n, h, w = frame_geometry(VideoInfo("example.mp4", round(seconds * fps), fps, width, height, 0), OFFICIAL_FPS)
+    groups = n // FRAME_FACTOR
+    per_group = (h // FACTOR) * (w // FACTOR)
+    return (
+        f"**{seconds:g} s of {width}×{height} at {fps:g} fps** → **{n} frames** ({OFFICIAL_FPS:g} per second) → "
+        f"resized to **{w}×{h}** (multiples of {FACTOR} px) → **{groups} pairs of "
+        f"frames** ({FRAME_FACTOR} frames per temporal patch) × **{per_group} visual tokens** each "
+        f"({w // FACTOR}×{h // FACTOR}, one per {FACTOR}×{FACTOR} px) = "
+        f"**{groups * per_group:,} visual tokens** → the `<think>` reasoning (at most {OFFICIAL_MAX_NEW_TOKENS} "
+        f"tokens) → **three scores**, {LOW} to {HIGH}, each with p({LOW})…p({HIGH}) at its digit")
+
+
+ABOUT = f"""### From a clip to three scores
+{_worked_example()}
+
+### What happens when you press Evaluate
+1. **Frames.** The clip is sampled at {OFFICIAL_FPS:g} frames per second ({MIN_FRAMES} to {MAX_FRAMES} frames,
+   always a multiple of {FRAME_FACTOR}) and each frame is resized to a multiple of {FACTOR} pixels within a budget
+   of {VIDEO_MAX_PIXELS:,} pixels, exactly as the official `qwen-vl-utils` does. The strip of thumbnails shows
+   those frames with their timestamps.
+2. **Prompt.** The model receives the official instruction, byte for byte, with your prompt inside it.
+3. **Reasoning.** The model writes a `<think>` block; you see it token by token.
+4. **Scores.** The three integers ({_names(bold=False)}) are read with the official regular expression. If that
+   fails, a tolerant parser tries known variants and the result is marked amber; if nothing is found, no score
+   is shown.
+5. **Soft score (official).** At the token where each score digit is written, the model's probabilities for
+   {LOW}…{HIGH} are read: soft = best × p(best) / Σ p. It shrinks when the model hesitates. The *expected* score
+   Σ s·p(s)/Σ p and the *confidence* max p/Σ p are extras, not part of the official output.
+
+Sampling (temperature {OFFICIAL_TEMPERATURE:g}) is the official setting, so two runs can differ; set a seed in
+Settings to make runs reproducible.
+
+### How sure is the judge? (extras)
+- **Samples.** With *Samples per clip* K > 1 the clip is scored K times with seeds s, s+1, …; each sample can be
+  reproduced alone with its seed. A dimension is *stable* when at least {100 * STABLE_AGREEMENT:.0f}% of the samples
+  give the same score, *±1* when every sample is within one of the most common score, and *unstable* otherwise.
+- **Compare.** Overall is the sum of the three scores (the paper's pairwise protocol). With K samples, sample k
+  of A meets sample k of B, and a clip is better only when it wins at least {100 * CLEAR_SHARE:.0f}% of the pairs;
+  otherwise the verdict is *too close to call*. With one sample, soft scores break a tie only when they differ by
+  {SOFT_TIE_MARGIN:g} or more.
+- **Rank (best of N).** Clips for one prompt are ranked by the sum of their official soft scores, as the paper's
+  Best-of-N reranking does; with K samples the leaderboard counts how often each clip ranked first and flags
+  ranks that some sample ordered differently.
+
+### Explain this result: which seconds and sentences a score rests on (an extra)
+After a result, *Explain this result* re-reads the model's own output with parts of the evidence hidden. No new
+text is sampled and the scores above never change: each variant is one teacher-forced pass over the same tokens.
+- **Seconds.** The clip's frame pairs (one second at {OFFICIAL_FPS:g} fps) are merged into at most
+  {DEFAULT_MAX_SEGMENTS} segments. Each is hidden in turn by the processor's own neutral colour (the number of
+  visual tokens and every position stay as they were). Each strip shows, per dimension, how the *expected* score
+  moves when that segment is hidden, **with the reasoning held fixed**: red cells lower the score (it rests on
+  those seconds), blue cells raise it, at full colour from a move of {FULL_SCALE:g} point; the number is written in
+  every cell.
+- **Sentences.** The reasoning is split into at most {DEFAULT_MAX_SENTENCES} sentences. A sentence is *about* the
+  seconds whose hiding makes it much less likely (at least half its largest drop); clicking it marks those seconds
+  and seeks the player, and the player shows it as a subtitle during them. Choosing a dimension tints each sentence
+  by how much *removing it* moves that score.
+- **Probes.** The whole clip hidden ("is the judge watching?": does its reasoning become less likely by at least
+  {BARELY_NATS_PER_TOKEN:g} nats per token?), an empty prompt and another prompt ("is it reading the prompt?": does
+  text-to-video alignment move by {BARELY_EXPECTED:g} or more?).
+
+What this measures: how sensitive *this model's output* is to the hidden evidence. It is not a ground truth about
+the video: a model can rest a correct score on the wrong seconds, and a neutral fill is itself an unusual input.
+The unaltered pass must give back the probabilities recorded while generating; the largest difference is shown.
+"""

@@ -1,0 +1,126 @@
+"""HTML panels for samples, stability, sampled verdicts and the Best-of-N leaderboard (pure). Every text is
+escaped; numbers and labels come from the pure summaries in stability.py, verdict.py and rank.py."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from html import escape
+from pathlib import Path
+
+from vs2demo.analysis.rank import OVERALL, Leaderboard
+from vs2demo.analysis.result import Result
+from vs2demo.analysis.stability import STABLE_AGREEMENT, Stability
+from vs2demo.analysis.verdict import CLEAR_SHARE, OVERALL_RULE, SOFT_TIE_MARGIN, Row, SampledRow
+from vs2demo.core.dimensions import SCORE_VALUES
+from vs2demo.core.options import DEFAULT_MODEL, OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, OFFICIAL_TEMPERATURE
+
+CSS = """
+.vs2-stability{width:100%;min-width:420px;border-collapse:collapse;font-size:.8em;margin:.4em 0}
+.vs2-stability td,.vs2-stability th{padding:.25em .5em;text-align:left;
+border-bottom:1px solid var(--border-color-primary)}
+.vs2-label{font-weight:700}.vs2-label.stable::before{content:"● "}.vs2-label.unstable::before{content:"▲ "}
+.vs2-hist{font-family:monospace;white-space:pre}
+.vs2-sample summary{cursor:pointer}.vs2-sample pre{white-space:pre-wrap;font-size:.85em}
+@media (max-width: 700px){.vs2-stack-narrow{flex-direction:column !important}
+.vs2-stack-narrow > *{min-width:0 !important;width:100% !important}}
+.vs2-scroll{overflow-x:auto;max-width:100%}
+.vs2-headline{font-size:1.15em;padding:.5em .8em;border-radius:8px;border:2px solid var(--color-accent);margin:.2em 0}
+.vs2-board{width:100%;border-collapse:collapse}.vs2-board td,.vs2-board th{padding:.3em .5em;text-align:left;
+border-bottom:1px solid var(--border-color-primary)}
+"""
+
+
+def stability_html(summary: Stability) -> str:
+    """Per dimension: the spread of the K hard scores, agreement, the soft score's mean ± spread, a label."""
+    if summary.samples == 1:
+        return ""
+    rows = []
+    for d in summary.dimensions:
+        hist = " ".join(f"{s}:{n}" for s, n in zip(SCORE_VALUES, d.counts) if n) + (
+            f" none:{d.missing}" if d.missing else "")
+        agreement = "–" if d.agreement is None else f"{100 * d.agreement:.0f}%"
+        soft = "–" if d.soft_mean is None else f"{d.soft_mean:.2f} ± {d.soft_std:.2f}"
+        cls = d.label if d.label in ("stable", "unstable") else "within"
+        rows.append(f"<tr><td>{escape(d.title)}</td><td class='vs2-hist'>{escape(hist)}</td><td>{agreement}</td>"
+                    f"<td>{soft}</td><td class='vs2-label {cls}'>{escape(d.label)}</td></tr>")
+    rule = (f"stable: ≥ {100 * STABLE_AGREEMENT:.0f}% of samples agree; ±1: every sample within one of the most "
+            "common score; unstable: otherwise")
+    return (f"<div><b>How stable is it? {summary.samples} samples</b> (an extra, not the official single sample)"
+            "<div class='vs2-scroll'><table class='vs2-stability'><tr><th>Dimension</th><th>Scores given</th>"
+            f"<th>Agreement</th><th>Soft mean ± sd</th><th>Label</th></tr>{''.join(rows)}</table></div>"
+            f"<div class='vs2-meta'>{escape(rule)}</div></div>")
+
+
+def reproduce_command(result: Result, samples: int = 1) -> str:
+    """The CLI line that reproduces this result (every setting that differs from its default is spelled out):
+    one sample alone, or with ``samples`` the whole K-sample run."""
+    o = result.options
+    parts = ["python", "-m", "vs2demo", "score", Path(result.video).name, "--prompt", result.prompt]
+    flags = [("--model", result.model.model_id, DEFAULT_MODEL), ("--seed", o.seed, None),
+             ("--temperature", o.temperature, OFFICIAL_TEMPERATURE),
+             ("--max-new-tokens", o.max_new_tokens, OFFICIAL_MAX_NEW_TOKENS), ("--fps", o.fps, OFFICIAL_FPS),
+             ("--samples", samples, 1)]
+    for flag, value, default in flags:  # only what differs from the default is spelled out
+        if value != default:
+            parts += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+    if o.greedy:
+        parts.append("--greedy")
+    parts += ["--dtype", result.model.dtype]
+    return shlex.join(parts)
+
+
+def samples_html(samples: Sequence[Result]) -> str:
+    """Each sample's scores and reasoning, to open one by one, with the command that reproduces it."""
+    if len(samples) == 1:
+        return ""
+    items = []
+    for k, r in enumerate(samples):
+        scores = " · ".join("–" if s.hard is None else str(s.hard) for s in r.scores)
+        items.append(f"<details class='vs2-sample'><summary>Sample {k + 1} (seed {r.options.seed}): {scores}"
+                     f"</summary><pre>{escape(r.raw_output)}</pre><div class='vs2-meta'>Reproduce alone: "
+                     f"<code>{escape(reproduce_command(r))}</code></div></details>")
+    return "<div>" + "".join(items) + "</div>"
+
+
+def verdict_banner_html(first: Row, sampled: SampledRow) -> str:
+    """The compare headline: who wins overall and by what margin (the first pair's sums), in words."""
+    if first.a is None or first.b is None:
+        margin = "a score is missing, so the sums cannot be compared"
+    else:
+        margin = f"sum {first.a} vs {first.b}"
+        if first.a != first.b:
+            margin += f", a margin of {abs(first.a - first.b)}"
+        elif first.by_soft and first.soft_a is not None and first.soft_b is not None:
+            margin += f", tied; the soft sums decide ({first.soft_a:.2f} vs {first.soft_b:.2f})"
+    if sampled.samples > 1:
+        margin = f"first pair: {margin}"
+    return (f'<div class="vs2-headline" role="status"><b>Overall: {escape(sampled.describe())}</b> '
+            f'<span class="vs2-meta">({escape(margin)})</span></div>')
+
+
+def sampled_verdict_html(rows: Sequence[SampledRow]) -> str:
+    parts = []
+    for r in rows:
+        title = f"<b>{escape(r.title)}</b>" if r.key == OVERALL else escape(r.title)
+        parts.append(f"<li>{title}: {escape(r.describe())}</li>")
+    k = rows[0].samples if rows else 1
+    rule = OVERALL_RULE + (f"; a clip is better when it wins at least {100 * CLEAR_SHARE:.0f}% of the paired samples"
+                           if k > 1 else f"; soft scores break a tie only when they differ by {SOFT_TIE_MARGIN:g} "
+                           "or more per dimension")
+    return f'<ul class="vs2-plan">{"".join(parts)}</ul><div class="vs2-meta">{escape(rule)}.</div>'
+
+
+def leaderboard_html(board: Leaderboard, prompt: str) -> str:
+    by = "the sum of the three official soft scores" if board.by == OVERALL else f"the {board.by} soft score"
+    rows = []
+    for c in board.clips:
+        value = "no score" if c.value is None else f"{c.value:.3f}"
+        first = f"{c.firsts} of {board.samples}" if board.samples > 1 else ("yes" if c.firsts else "–")
+        flag = "overlaps a neighbour" if c.overlaps else "clear"
+        rows.append(f"<tr><td>#{c.rank}</td><td>{escape(c.name)}</td><td>{value}</td><td>{first}</td>"
+                    f"<td>{flag}</td></tr>")
+    return (f"<div><b>Best of {len(board.clips)} for:</b> {escape(prompt)}<br><span class='vs2-meta'>Ranked by {by}"
+            f"{'' if board.samples == 1 else f', averaged over {board.samples} samples'}.</span>"
+            "<div class='vs2-scroll'><table class='vs2-board'><tr><th>Rank</th><th>Clip</th><th>Score</th>"
+            f"<th>Ranked first</th><th>Rank certainty</th></tr>{''.join(rows)}</table></div></div>")

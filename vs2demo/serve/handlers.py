@@ -1,0 +1,405 @@
+"""The page's handlers: a UI adapter over the evaluator. It never decodes video or touches the model itself; one
+driver turns the evaluator's events into page updates for any view (one clip, two clips, …) by slot name."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+from gradio.utils import get_upload_folder
+
+from vs2demo.analysis.parse import NONE
+from vs2demo.analysis.rank import OVERALL, RANK_BY, rank
+from vs2demo.analysis.result import Result
+from vs2demo.analysis.stability import samples_dict, summarize
+from vs2demo.analysis.verdict import compare as compare_results
+from vs2demo.analysis.verdict import compare_samples
+from vs2demo.core.errors import VS2Error
+from vs2demo.core.options import OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, OFFICIAL_TEMPERATURE, GenerationOptions
+from vs2demo.engine.evaluator import Evaluator
+from vs2demo.engine.events import Finished, FramesReady, Job, Piece, Planned, Progress, Status
+from vs2demo.evidence.explain import ExplainOptions, ExplainProgress
+from vs2demo.evidence.record import DEFAULT_COUNTERFACTUAL, Explanation
+from vs2demo.input.prompt import validate_prompt
+from vs2demo.present import figures, panels_html, result_html
+from vs2demo.present.evidence_html import evidence_html, reading_html
+from vs2demo.present.report_html import report_html
+from vs2demo.serve import files
+from vs2demo.serve.guard import watch_listener
+from vs2demo.serve.runs import Runner
+
+log = logging.getLogger(__name__)
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+UPDATE_EVERY_S = 0.05  # at most ~20 page updates a second while text streams
+
+
+@dataclass(frozen=True)
+class ClipSlots:
+    """The outputs one clip of a view fills while it streams."""
+
+    plan: str
+    text: str
+    gallery: str
+    times: str  # the gallery's frame timestamps, kept as data for click-to-seek
+
+
+@dataclass(frozen=True)
+class View:
+    outputs: tuple[str, ...]  # the handler's outputs, in order
+    clips: tuple[ClipSlots, ...]
+    streaming: str  # the status while text streams
+
+    def streaming_status(self, samples: int, progress: Progress | None = None) -> str:
+        """What the status says while text streams; with several samples, how many have finished."""
+        if samples == 1:
+            return self.streaming
+        done = "" if progress is None else f" · {progress.finished} of {progress.rows} finished"
+        return f"{self.streaming} {samples} samples each; the first streams{done}"
+
+    def update(self, **values: Any) -> tuple:
+        """One streamed update: the named outputs change, every other output is left as it is."""
+        unknown = set(values) - set(self.outputs)
+        if unknown:  # a misspelt output would otherwise be dropped without a word
+            raise ValueError(f"no such outputs: {sorted(unknown)}")
+        return tuple(values.get(s, gr.skip()) for s in self.outputs)
+
+
+# "result" (the run's samples, for "Explain this result") is per-visitor state: API clients never see it
+SCORE_VIEW = View(("status", "plan", "text", "radar", "cards", "gallery", "raw", "json", "file", "times", "result"),
+                  (ClipSlots("plan", "text", "gallery", "times"),), "Thinking… (streaming)")
+COMPARE_VIEW = View(("status", "plan_a", "plan_b", "text_a", "text_b", "radar", "verdict", "table", "gallery_a",
+                     "gallery_b", "json", "file", "times_a", "times_b"),
+                    tuple(ClipSlots(f"plan_{c}", f"text_{c}", f"gallery_{c}", f"times_{c}") for c in "ab"),
+                    "Both clips are thinking… (streaming)")
+RANK_VIEW = View(("status", "board", "gallery", "json", "file", "ranked"), (), "The clips are thinking…")
+MAX_RANK_CLIPS = 8
+
+
+class _Throttle:
+    """Lets a streaming update through at most every UPDATE_EVERY_S (the last one always passes)."""
+
+    def __init__(self) -> None:
+        self.last = 0.0
+
+    def ready(self) -> bool:
+        now = time.monotonic()
+        if now - self.last >= UPDATE_EVERY_S:
+            self.last = now
+            return True
+        return False
+
+
+def uploaded(video: str | None) -> str:
+    """The path of an upload, refusing anything else an API caller might send.
+
+    Gradio hands a handler whatever path a client names; only files inside Gradio's upload folder or
+    our own examples are served, so '/etc/passwd' or '../..' is refused before a byte is read.
+    """
+    if not video:
+        raise gr.Error("Upload a video (or pick an example) first.")
+    real = Path(os.path.realpath(video))
+    roots = [Path(os.path.realpath(get_upload_folder())), Path(os.path.realpath(ASSETS))]
+    if not any(real.is_relative_to(root) for root in roots):
+        raise gr.Error("Only uploaded videos can be evaluated: file paths on the server are not accepted.")
+    return str(real)
+
+
+def public(message: str, paths: list[str | None]) -> str:
+    """A message as a visitor sees it: every server path of this request replaced by the file's own name."""
+    for path in paths:
+        if path:
+            for form in {path, os.path.realpath(path)}:
+                message = message.replace(form, Path(form).name)
+    return message
+
+
+def _seed(seed: str | float | None) -> int | None:
+    """Empty means random (the official behaviour); anything else must be a whole number."""
+    text = "" if seed is None else str(seed).strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value.is_integer():
+        raise gr.Error(f"The seed must be a whole number, or empty for a random one (got {text[:20]!r}).")
+    return int(value)
+
+
+def _options(seed: str | float | None, greedy: bool, temperature: float, max_new_tokens: float, fps: float,
+             samples: float | None = 1) -> GenerationOptions:
+    try:
+        return GenerationOptions(seed=_seed(seed), greedy=bool(greedy),
+                                 temperature=float(temperature), max_new_tokens=int(max_new_tokens), fps=float(fps),
+                                 samples=int(samples or 1))
+    except ValueError as exc:
+        raise gr.Error(str(exc)) from exc
+
+
+class DemoApp:
+    def __init__(self, evaluator: Evaluator) -> None:
+        self.evaluator = evaluator
+        self.runner = Runner(evaluator)
+
+    # -- handlers -------------------------------------------------------------------------------
+
+    def plan(self, video: str | None, fps: float) -> str:
+        """Shown as soon as a clip is uploaded: what will be evaluated, before any GPU time."""
+        if not video:
+            return ""
+        try:
+            return result_html.plan_html(self.evaluator.plan(uploaded(video), float(fps)))
+        except (VS2Error, gr.Error) as exc:
+            message = public(exc.message if isinstance(exc, gr.Error) else str(exc), [video])
+            gr.Warning(message)
+            return result_html.error_html(message)
+
+    def check(self, video: str | None, prompt: str, fps: float = OFFICIAL_FPS) -> Iterator[str]:
+        """Before a run (page only): the clip and the prompt, checked in a moment. A problem is shown once, in the
+        status, and raised, which ends the chain before the run starts (no error marks over every output)."""
+        try:
+            path = uploaded(video)
+            validate_prompt(prompt)
+            self.evaluator.plan(path, float(fps))
+        except (VS2Error, gr.Error) as exc:
+            message = public(exc.message if isinstance(exc, gr.Error) else str(exc), [video])
+            yield result_html.error_html(message)
+            raise gr.Error(message, print_exception=False) from exc
+        yield result_html.status_html("Checking the clip…")
+
+    def stop(self, request: gr.Request) -> Any:
+        if self.runner.stop(_owner(request)):
+            return result_html.status_html("Stopping…")  # the run's own last update follows
+        gr.Info("Nothing was running.")
+        return gr.skip()  # the last result and its status stay as they were
+
+    def score(self, video: str | None, prompt: str, seed: str | float | None = None, greedy: bool = False,
+              temperature: float = OFFICIAL_TEMPERATURE, max_new_tokens: float = OFFICIAL_MAX_NEW_TOKENS,
+              fps: float = OFFICIAL_FPS, samples: float = 1, request: gr.Request = None, replay: bool = False
+              ) -> Iterator[tuple]:
+        """Outputs: status, plan, reasoning, radar, cards, gallery, raw output, result JSON, download.
+        Every setting after the prompt has the official default, so API callers may leave them out; samples > 1
+        (an extra) adds how stable each dimension is, and every sample, to the cards and the JSON. (Agents: the
+        JSON tools in tools.py describe each argument.)"""
+        jobs = [Job(uploaded(video), prompt)]  # the evaluator checks prompts first, before any work
+        options = _options(seed, greedy, temperature, max_new_tokens, fps, samples)
+        reset = {"status": result_html.status_html("Checking the clip…"), "text": "", "radar": None, "cards": "",
+                 "gallery": None, "raw": "", "json": None, "file": None, "result": None}
+        yield from self._drive(SCORE_VIEW, jobs, options, request, reset, lambda done, _: _final(done, replay))
+
+    def compare(self, video_a: str | None, video_b: str | None, prompt_a: str, separate: bool = False,
+                prompt_b: str | None = None, seed: str | float | None = None, greedy: bool = False,
+                temperature: float = OFFICIAL_TEMPERATURE, max_new_tokens: float = OFFICIAL_MAX_NEW_TOKENS,
+                fps: float = OFFICIAL_FPS, samples: float = 1, request: gr.Request = None) -> Iterator[tuple]:
+        """Outputs: status, plan A, plan B, reasoning A, reasoning B, radar, verdict, table, gallery A,
+        gallery B, result JSON, download. With samples > 1 the verdict counts wins over paired samples."""
+        if not video_a or not video_b:
+            raise gr.Error("Upload two clips to compare.")
+        jobs = [Job(uploaded(video_a), prompt_a), Job(uploaded(video_b), prompt_b if separate else prompt_a)]
+        options = _options(seed, greedy, temperature, max_new_tokens, fps, samples)
+        reset = {"status": result_html.status_html("Checking the clips…"), "text_a": "", "text_b": "", "radar": None,
+                 "verdict": "", "table": None, "gallery_a": None, "gallery_b": None, "json": None, "file": None}
+        yield from self._drive(COMPARE_VIEW, jobs, options, request, reset, lambda done, _: _final_compare(done))
+
+    def rank(self, videos: list[str] | None, prompt: str, by: str = OVERALL, seed: str | float | None = None,
+             greedy: bool = False, temperature: float = OFFICIAL_TEMPERATURE,
+             max_new_tokens: float = OFFICIAL_MAX_NEW_TOKENS, fps: float = OFFICIAL_FPS, samples: float = 1,
+             request: gr.Request = None) -> Iterator[tuple]:
+        """Best-of-N: 2 to 8 clips for one prompt, ranked by the sum of the official soft scores (or one
+        dimension's). Outputs: status, leaderboard, clips by rank (click one for its full result), JSON, download."""
+        videos = [v for v in (videos or []) if v]
+        if not 2 <= len(videos) <= MAX_RANK_CLIPS:
+            raise gr.Error(f"Upload 2 to {MAX_RANK_CLIPS} clips generated for the same prompt (got {len(videos)}).")
+        if by not in RANK_BY:
+            raise gr.Error(f"Rank by one of {', '.join(RANK_BY)}.")
+        jobs = [Job(uploaded(v), prompt) for v in videos]
+        options = _options(seed, greedy, temperature, max_new_tokens, fps, samples)
+        reset = {"status": result_html.status_html(f"Checking {len(jobs)} clips…"), "board": "", "gallery": None,
+                 "json": None, "file": None, "ranked": []}
+        yield from self._drive(RANK_VIEW, jobs, options, request, reset,
+                               lambda done, frames: _final_rank(done, frames, prompt, by))
+
+    def show_ranked(self, ranked: list[Result], evt: gr.SelectData) -> tuple:
+        """A leaderboard entry's full result: cards (with stability), reasoning, radar."""
+        if not isinstance(evt.index, int) or not 0 <= evt.index < len(ranked):
+            return gr.skip(), gr.skip(), gr.skip()
+        samples = ranked[evt.index]
+        first = samples[0]
+        cards = (result_html.cards_html(first) + panels_html.stability_html(summarize(samples))
+                 + panels_html.samples_html(samples))
+        return cards, first.raw_output, figures.radar([(Path(first.video).name, first)])
+
+    def explain(self, samples: tuple[Result, ...] | None, counterfactual: str = DEFAULT_COUNTERFACTUAL,
+                request: gr.Request = None) -> Iterator[tuple]:
+        """An extra after a result on this page (same session): which seconds and sentences each score rests on, by
+        re-scoring the same output with evidence hidden (the scores never change). ``counterfactual``: the other
+        prompt the alignment probe tries. Outputs: status, evidence panel, result JSON with the explanation,
+        download (and, for the page's report, the explanation itself as state)."""
+        result = _page_result(samples, "the explanation re-scores")
+        try:
+            options = ExplainOptions(counterfactual=(counterfactual or "").strip() or DEFAULT_COUNTERFACTUAL)
+        except (ValueError, VS2Error) as exc:
+            raise gr.Error(f"Other prompt: {exc}") from exc
+        yield result_html.status_html("Explaining: preparing the clip…"), "", gr.skip(), gr.skip(), None
+        explanation: Explanation | None = None
+        try:
+            for item in self.runner.explain(result, options):
+                if isinstance(item, ExplainProgress):
+                    yield result_html.status_html(item.message), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                else:
+                    explanation = item
+        except VS2Error as exc:
+            log.warning("explaining failed for a visitor: %s", exc, exc_info=exc.__cause__ is not None)
+            raise gr.Error(public(str(exc), [result.video])) from exc
+        if explanation is None:
+            raise gr.Error("The explanation ended without a result.")
+        record = {**samples_dict(samples, paths=False), "explanation": explanation.to_dict()}
+        status = (f"Explained in {explanation.seconds:.1f} s ({explanation.passes} re-scoring passes) · an extra: "
+                  "the scores above are unchanged")
+        yield (result_html.status_html(status), evidence_html(result, explanation), record,
+               files.write_json("result-explained", record), explanation)
+
+    def reading(self, samples: tuple[Result, ...] | None) -> str:
+        """After a run: its reasoning as readable sentences with the scores set apart (where the evidence goes)."""
+        return reading_html(samples[0]) if samples and isinstance(samples[0], Result) else ""
+
+    def report(self, samples: tuple[Result, ...] | None, explanation: Explanation | None = None) -> str:
+        """The page's result as one self-contained HTML file (frames embedded, opens offline); with the evidence
+        when the result was explained."""
+        result = _page_result(samples, "the report is of")
+        try:
+            thumbs = self.evaluator.thumbnails(result.video, result.plan.fps)
+        except VS2Error as exc:  # the upload was removed from the server's cache meanwhile: the report goes on
+            log.warning("no frames for the report: %s", exc)
+            thumbs = None
+        html = report_html(samples, thumbs, explanation if isinstance(explanation, Explanation) else None)
+        return files.write_report(html)
+
+    def replay(self, video: str, prompt: str) -> Iterator[tuple]:
+        """What example caching records: a fixed-seed official-settings run, labelled as a replay."""
+        yield from self.score(video, prompt, seed=0, replay=True)
+
+    # -- the driver -----------------------------------------------------------------------------
+
+    def _drive(self, view: View, jobs: list[Job], options: GenerationOptions, request: gr.Request | None,
+               reset: dict[str, Any], final: Callable[[Finished, dict[int, FramesReady]], dict[str, Any]]
+               ) -> Iterator[tuple]:
+        texts = [""] * len(jobs)
+        shown: dict[str, Any] = {}  # plans and frames, repeated in the final update for API callers
+        frames: dict[int, FramesReady] = {}
+        throttle = _Throttle()
+        streaming = view.streaming_status(options.samples)
+        yield view.update(**reset)
+        for event in self._events(jobs, options, request):
+            slots = view.clips[event.index] if getattr(event, "index", None) in range(len(view.clips)) else None
+            if isinstance(event, Planned) and slots:
+                shown[slots.plan] = result_html.plan_html(event.plan)
+                yield view.update(**shown)
+            elif isinstance(event, Status):
+                yield view.update(status=result_html.status_html(event.message))
+            elif isinstance(event, FramesReady):
+                frames[event.index] = event
+                if slots:
+                    shown[slots.gallery] = files.thumbnail_files(event.plan, event.thumbnails)
+                    shown[slots.times] = list(event.plan.timestamps)
+                    yield view.update(**{slots.gallery: shown[slots.gallery], slots.times: shown[slots.times]})
+            elif isinstance(event, Progress):
+                streaming = view.streaming_status(options.samples, event)
+                yield view.update(status=result_html.status_html(streaming))
+            elif isinstance(event, Piece):
+                if event.sample == 0:
+                    texts[event.index] += event.text
+                if throttle.ready():
+                    yield view.update(status=result_html.status_html(streaming),
+                                      **{c.text: t for c, t in zip(view.clips, texts)})
+            elif isinstance(event, Finished):
+                yield view.update(**shown, **final(event, frames))
+
+    def _events(self, jobs: list[Job], options: GenerationOptions, request: gr.Request | None) -> Iterator[Any]:
+        owner = _owner(request)
+        # a run nobody listens to (tab closed, results never read) must not hold the model slot to its end
+        done = watch_listener(request, lambda reason: self.runner.stop(owner))
+        try:
+            yield from self.runner.stream(jobs, options, owner)
+        except VS2Error as exc:  # bad input, a model that cannot load, a failed generation: this visitor only
+            log.warning("refused or failed for a visitor: %s", exc, exc_info=exc.__cause__ is not None)
+            raise gr.Error(public(str(exc), [j.video for j in jobs])) from exc
+        finally:
+            done()
+
+
+def _page_result(samples: tuple[Result, ...] | None, what: str) -> Result:
+    """The session's last result (its first sample), or one clear message when there is none yet."""
+    if not samples or not all(isinstance(r, Result) for r in samples):
+        raise gr.Error(f"Evaluate a clip first (press Evaluate): {what} this page's result.")
+    return samples[0]
+
+
+def _owner(request: gr.Request | None) -> str:
+    return request.session_hash if request is not None and request.session_hash else "anonymous"
+
+
+def _took(result: Result) -> str:
+    where = f"{result.timings.generate_s:.1f} s on {result.model.device} ({result.model.dtype})"
+    return f"Stopped early after {where}" if result.stopped else f"Done in {where}"
+
+
+def _tokens(n: int) -> str:
+    return f"{n} token" if n == 1 else f"{n} tokens"
+
+
+def _final(done: Finished, replay: bool) -> dict[str, Any]:
+    (samples,) = done.samples
+    result = samples[0]
+    t = result.timings
+    status = _took(result) + f" · {_tokens(t.new_tokens)} · {t.tokens_per_s:.1f} tokens/s"
+    run = replace(result.options, samples=len(samples))  # what was asked for: sample 0's seed, K samples
+    deviations = run.deviations() + result.model.deviations
+    if deviations:
+        status += " · not the official settings: " + ", ".join(deviations)
+    if result.parse_method == NONE:
+        status += " · no score could be parsed: the raw output is below"
+    data = samples_dict(samples, paths=False)
+    cards = (result_html.cards_html(result, replay) + panels_html.stability_html(summarize(samples))
+             + panels_html.samples_html(samples))
+    return {"status": result_html.status_html(status), "text": result.raw_output,
+            "radar": figures.radar([("clip", result)]), "cards": cards,
+            "raw": result.raw_output, "json": data, "file": files.write_json("result", data), "result": samples}
+
+
+def _final_compare(done: Finished) -> dict[str, Any]:
+    a, b = done.results
+    rows = compare_samples(*done.samples)
+    first = compare_results(a, b)  # the first pair's scores, sums and margins
+    table = [[*row[:-1], s.describe()] for row, s in zip(result_html.comparison_rows(first), rows)]
+    data = {"clip_a": samples_dict(done.samples[0], paths=False), "clip_b": samples_dict(done.samples[1], paths=False)}
+    if len(done.samples[0]) > 1:
+        data["verdict"] = {r.key: {"wins_a": r.wins_a, "wins_b": r.wins_b, "ties": r.ties, "winner": r.winner.value,
+                                   "says": r.describe()} for r in rows}
+    banner = panels_html.verdict_banner_html(first[-1], rows[-1])
+    return {"status": result_html.status_html(_took(a)), "text_a": a.raw_output, "text_b": b.raw_output,
+            "radar": figures.radar([("A", a), ("B", b)]), "verdict": banner + panels_html.sampled_verdict_html(rows),
+            "table": table, "json": data, "file": files.write_json("comparison", data)}
+
+
+def _final_rank(done: Finished, frames: dict[int, FramesReady], prompt: str, by: str) -> dict[str, Any]:
+    names = [Path(r.video).name for r in done.results]
+    board = rank(names, done.samples, by)
+    gallery = []
+    for c in board.clips:
+        shot = frames[c.index]
+        (path, _), = files.thumbnail_files(shot.plan, shot.thumbnails[:1])
+        value = "no score" if c.value is None else f"{c.value:.2f}"
+        gallery.append((path, f"#{c.rank} {c.name} · {value}"))
+    data = {"prompt": prompt, "leaderboard": board.to_dict(),
+            "clips": {names[i]: samples_dict(s, paths=False) for i, s in enumerate(done.samples)}}
+    return {"status": result_html.status_html(_took(done.results[0]) + f" · best: {board.best.name}"),
+            "board": panels_html.leaderboard_html(board, prompt), "gallery": gallery, "json": data,
+            "file": files.write_json("ranking", data), "ranked": [done.samples[c.index] for c in board.clips]}

@@ -1,0 +1,335 @@
+"""The page's layout: components, their events, and how the page is launched. Handlers live in ui.py."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import math
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import gradio as gr
+
+from vs2demo.analysis.rank import OVERALL
+from vs2demo.core.dimensions import DIMENSIONS
+from vs2demo.core.options import (
+    OFFICIAL_FPS,
+    OFFICIAL_MAX_NEW_TOKENS,
+    OFFICIAL_TEMPERATURE,
+    SAMPLE_CHOICES,
+    SMOKE_MODEL,
+)
+from vs2demo.engine.evaluator import Evaluator
+from vs2demo.evidence.record import DEFAULT_COUNTERFACTUAL
+from vs2demo.present import evidence_html, page_prose, panels_html, result_html
+from vs2demo.serve import guard
+from vs2demo.serve.handlers import ASSETS, COMPARE_VIEW, MAX_RANK_CLIPS, RANK_VIEW, SCORE_VIEW, DemoApp, View
+from vs2demo.serve.runs import ON_ZERO_GPU
+from vs2demo.serve.tools import AgentTools
+
+# Probing reads a file's headers and one frame: quick, but a handful at once must not exhaust memory.
+PLAN_QUEUE = {"concurrency_id": "plan", "concurrency_limit": 2, "show_progress": "hidden"}
+# The frame strip: one small scrolling row, or every frame large for a class
+SMALL_COLUMNS, SMALL_HEIGHT_PX, LARGE_COLUMNS, LARGE_ROW_PX = 6, 220, 3, 360
+MODEL_RUN = {"concurrency_id": guard.MODEL_SLOT, "concurrency_limit": 1}
+
+
+def page_only(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """A page endpoint that stays in the API (named, keyword arguments) but is not offered as an MCP tool: its
+    outputs are HTML, charts and per-visitor state, and Gradio 6.31's MCP server cannot return from an endpoint
+    with state outputs. Agents get the JSON tools of tools.py instead. (Gradio lists as tools only functions
+    without ``_mcp_type`` or with ``_mcp_type == "tool"``.) Generators stay generators: they stream."""
+    if inspect.isgeneratorfunction(handler):
+        @functools.wraps(handler)
+        def endpoint(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            yield from handler(*args, **kwargs)
+    else:
+        @functools.wraps(handler)
+        def endpoint(*args: Any, **kwargs: Any) -> Any:
+            return handler(*args, **kwargs)
+
+    endpoint._mcp_type = "page"  # type: ignore[attr-defined]
+    return endpoint
+# Stop never waits for the model: its own group without a limit (queued, so that its "nothing was running" note can
+# reach the visitor).
+STOP = {"concurrency_id": "stop", "concurrency_limit": None, "show_progress": "hidden"}
+
+
+def build(app: DemoApp) -> gr.Blocks:
+    smoke = app.evaluator.model_id == SMOKE_MODEL
+    # delete_cache: uploads and outputs older than an hour are removed from Gradio's cache, hourly
+    with gr.Blocks(title="VideoScore2 explorer", delete_cache=(3600, 3600)) as demo:
+        _agent_tools(app)  # first: MCP names tools in order, so these get the plain names
+        gr.Markdown(page_prose.INTRO)
+        gr.HTML(result_html.banner_html(smoke, app.evaluator.model_id))
+        with gr.Accordion("Settings (official defaults marked)", open=False):
+            with gr.Row():
+                # a text box: Gradio's number box turns "empty" into 0 once shown, which would seed every run
+                seed = gr.Textbox(label="Seed (empty = random, as official)", value="", placeholder="random",
+                                  max_lines=1, elem_id="vs2-seed")
+                greedy = gr.Checkbox(label="Greedy decoding (official: sampling)", value=False)
+                temperature = gr.Slider(0.05, 2.0, value=OFFICIAL_TEMPERATURE, step=0.05,
+                                        label=f"Temperature (official {OFFICIAL_TEMPERATURE})")
+                max_new = gr.Slider(16, 2048, value=OFFICIAL_MAX_NEW_TOKENS, step=16,
+                                    label=f"Max new tokens (official {OFFICIAL_MAX_NEW_TOKENS})")
+                fps = gr.Slider(0.5, 8.0, value=OFFICIAL_FPS, step=0.5,
+                                label=f"Frames per second (official {OFFICIAL_FPS:g})")
+                samples = gr.Dropdown(list(SAMPLE_CHOICES), value=1, label="Samples per clip (official: 1)",
+                                      info="More than 1 (an extra) shows how stable each score is; seeds s, s+1, …",
+                                      elem_id="vs2-samples")
+            gr.Markdown(f"Limits: {app.evaluator.limits.describe()}.")
+        settings = [seed, greedy, temperature, max_new, fps, samples]
+        with gr.Tabs(overflow_behavior="wrap"):  # on a phone every tab stays in sight, none behind "…"
+            with gr.Tab("Score a clip", id="score"):
+                _score_tab(app, settings, fps)
+            with gr.Tab("Compare two clips", id="compare"):
+                _compare_tab(app, settings, fps)
+            with gr.Tab("Rank clips (best of N)", id="rank"):
+                _rank_tab(app, settings)
+            with gr.Tab("How it works", id="about"):
+                gr.Markdown(page_prose.ABOUT)
+    return demo
+
+
+def _agent_tools(app: DemoApp) -> None:
+    """score, compare and rank as JSON tools for programs and agents (/score_json, …; MCP tools score, compare,
+    rank). The page's own endpoints stay in the API but are not MCP tools (page_only), so an agent sees these."""
+    tools = AgentTools(app)
+    for fn in (tools.score, tools.compare, tools.rank):
+        gr.api(fn, api_name=f"{fn.__name__}_json", **MODEL_RUN)
+
+
+def _outputs(view: View, components: dict[str, Any]) -> list[Any]:
+    return [components[name] for name in view.outputs]
+
+
+def _seekable_gallery(label: str, video: gr.Video, elem_id: str) -> tuple[gr.Gallery, gr.State]:
+    """A strip of frames; clicking one seeks ``video`` to that frame's time, kept as data beside the strip."""
+    gallery = gr.Gallery(label=label, columns=SMALL_COLUMNS, height=SMALL_HEIGHT_PX, object_fit="contain",
+                         allow_preview=False, elem_id=elem_id)
+    times = gr.State([])
+    seek_to = gr.Textbox(visible=False)  # "seconds|nonce": the same frame clicked again still changes it
+
+    def timestamp(times: list[float], evt: gr.SelectData) -> tuple[str, Any]:
+        ok = isinstance(evt.index, int) and 0 <= evt.index < len(times)
+        # the selection is echoed back so that the server knows it: a later reset to "none" is then a change
+        # the browser applies (an unchanged value would be skipped and the highlight carried into the next run)
+        return f"{times[evt.index] if ok else 0.0}|{time.monotonic_ns()}", gr.Gallery(
+            selected_index=evt.index if ok else None)
+
+    gallery.select(timestamp, times, [seek_to, gallery], queue=False, api_visibility="private")
+    # seeking happens in the browser: the player is the visitor's own <video> element, brought into view
+    seek_to.change(None, seek_to, None, api_visibility="private",
+                   js=f"(s) => {{ const v = document.querySelector('#{video.elem_id} video'); "
+                      "if (v && s) { v.currentTime = parseFloat(String(s).split('|')[0]); v.pause(); "
+                      "v.scrollIntoView({block: 'nearest'}); } return []; }")
+    return gallery, times
+
+
+def _frames_size(large: bool, times: list[float]) -> gr.Gallery:
+    """The frame strip small (one scrolling row), or every frame large with room for all rows (no inner scroll:
+    the page scrolls, as a class would look at it)."""
+    if not large:
+        return gr.Gallery(columns=SMALL_COLUMNS, height=SMALL_HEIGHT_PX)
+    return gr.Gallery(columns=LARGE_COLUMNS, height=60 + math.ceil(max(len(times), 1) / LARGE_COLUMNS) * LARGE_ROW_PX)
+
+
+def _plan_on_change(app: DemoApp, video: gr.Video, fps: gr.Slider, plan: gr.HTML) -> None:
+    for trigger in (video.change, fps.change):
+        trigger(app.plan, [video, fps], plan, api_visibility="private", **PLAN_QUEUE)
+
+
+def _score_tab(app: DemoApp, settings: list, fps: gr.Slider) -> None:
+    c: dict[str, Any] = {}
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2, min_width=300) as left:
+            video = gr.Video(label="Clip", sources=["upload"], elem_id="vs2-video", height=300)
+            prompt = gr.Textbox(label="Text-to-video prompt", lines=2, max_lines=6,
+                                placeholder="The prompt the clip was generated from")
+            c["plan"] = gr.HTML(elem_classes="vs2-plan")
+            with gr.Row():
+                run = gr.Button("Evaluate", variant="primary", elem_id="vs2-evaluate")
+                stop = gr.Button("Stop", variant="stop", elem_id="vs2-stop")
+        with gr.Column(scale=3, min_width=320):
+            c["status"] = gr.HTML(elem_id="vs2-status")
+            c["text"] = gr.Textbox(label="Reasoning (streamed as the model writes it)", lines=10, max_lines=18,
+                                   autoscroll=True, interactive=False, elem_id="vs2-reasoning")
+            with gr.Row(equal_height=False, elem_classes="vs2-stack-narrow"):
+                c["radar"] = gr.Plot(label="Scores", elem_id="vs2-radar", min_width=280)
+                c["cards"] = gr.HTML(elem_id="vs2-cards", min_width=280)
+    c["gallery"], c["times"] = _seekable_gallery("Frames the model saw (click to seek the player)", video,
+                                                 "vs2-frames")
+    large = gr.Checkbox(label="Show every frame large (to show a class what the model saw)", value=False,
+                        elem_id="vs2-large-frames", container=False)
+    large.change(_frames_size, [large, c["times"]], c["gallery"], queue=False, api_visibility="private")
+    c["result"] = gr.State(None)
+    with gr.Row(equal_height=True):
+        explain = gr.Button("Explain this result: which seconds and sentences each score rests on (an extra)",
+                            elem_id="vs2-explain", scale=2)
+        counterfactual = gr.Textbox(label="Other prompt for the \"is it reading the prompt?\" probe",
+                                    value=DEFAULT_COUNTERFACTUAL, max_lines=1, elem_id="vs2-counterfactual", scale=2)
+    evidence = gr.HTML(elem_id="vs2-evidence")
+    explanation = gr.State(None)
+    with gr.Row(equal_height=True):
+        report = gr.Button("Download a report (one HTML file that opens offline)", elem_id="vs2-report-button")
+        report_file = gr.File(label="Report", elem_id="vs2-report")
+    with gr.Accordion("Raw output, settings and download", open=False):
+        c["raw"] = gr.Textbox(label="Raw model output", lines=8, interactive=False, elem_id="vs2-raw")
+        c["json"] = gr.JSON(label="Result (model, settings, frames, timings)")
+        c["file"] = gr.File(label="Result as JSON")
+    outputs = _outputs(SCORE_VIEW, c)
+    _plan_on_change(app, video, fps, c["plan"])
+    # check first (one clear message, in the status), then a run with Evaluate disabled until it ends
+    check = run.click(app.check, [video, prompt, fps], c["status"], api_visibility="private", **PLAN_QUEUE)
+    start = check.success(lambda: (gr.Button(interactive=False), "", None, None, gr.Gallery(selected_index=None)),
+                          None, [run, evidence, explanation, report_file, c["gallery"]], queue=False,
+                          api_visibility="private")  # a new run: the old evidence, report and selection go
+    event = start.then(page_only(app.score), [video, prompt, *settings], outputs, api_name="score", **MODEL_RUN)
+    event.then(lambda: gr.Button(interactive=True), None, run, queue=False, api_visibility="private")
+    event.then(app.reading, c["result"], evidence, queue=False, api_visibility="private")
+    explain.click(page_only(app.explain), [c["result"], counterfactual],
+                  [c["status"], evidence, c["json"], c["file"], explanation],
+                  api_name="explain", concurrency_id="explain", concurrency_limit=1).then(
+        None, None, None, js=evidence_html.ATTACH_SUBTITLES, api_visibility="private")
+    report.click(page_only(app.report), [c["result"], explanation], report_file, api_name="report",
+                 concurrency_id="plan", concurrency_limit=2)
+    stop.click(app.stop, None, c["status"], cancels=_cancels(event), api_visibility="private", **STOP)
+    examples, lessons = _examples()
+    if examples:
+        with left:  # beside the upload, on the first screen: each labelled with what it teaches
+            gr.Examples(examples, [video, prompt], outputs, fn=app.replay, cache_examples=True, cache_mode="lazy",
+                        example_labels=lessons, elem_id="vs2-examples",
+                        label="Examples: what each teaches (computed once, then replayed)")
+
+
+def _compare_tab(app: DemoApp, settings: list, fps: gr.Slider) -> None:
+    c: dict[str, Any] = {}
+    videos = {}
+    with gr.Row(equal_height=False):
+        for clip in "ab":
+            with gr.Column(min_width=300):
+                videos[clip] = gr.Video(label=f"Clip {clip.upper()}", sources=["upload"], elem_id=f"vs2-video-{clip}",
+                                        height=260)
+                c[f"plan_{clip}"] = gr.HTML(elem_id=f"vs2-plan-{clip}")
+    gr.Checkbox(label="Play, pause and seek both clips together", value=True, elem_id="vs2-sync",
+                container=False)
+    prompt_a = gr.Textbox(label="Text-to-video prompt (shared)", lines=2, elem_id="vs2-prompt-a")
+    separate = gr.Checkbox(label="Use a different prompt for clip B", value=False)
+    prompt_b = gr.Textbox(label="Prompt for clip B", lines=2, visible=False)
+    separate.change(lambda s: gr.update(visible=s), separate, prompt_b, queue=False, api_visibility="private")
+    with gr.Row():
+        run = gr.Button("Compare", variant="primary", elem_id="vs2-compare")
+        stop = gr.Button("Stop", variant="stop")
+    c["status"] = gr.HTML()
+    with gr.Row(equal_height=False):
+        for clip in "ab":
+            c[f"text_{clip}"] = gr.Textbox(label=f"Clip {clip.upper()} reasoning", lines=8, max_lines=14,
+                                           autoscroll=True, interactive=False, elem_id=f"vs2-reasoning-{clip}",
+                                           min_width=300)
+    with gr.Row(equal_height=False, elem_classes="vs2-stack-narrow"):  # one above the other on a phone
+        c["radar"] = gr.Plot(label="Both clips", elem_id="vs2-radar-compare", min_width=300)
+        with gr.Column(min_width=300):  # a bare HTML beside a plot in a row collapses to nothing
+            c["verdict"] = gr.HTML(elem_id="vs2-verdict")
+    # the whole width: seven columns never fit beside the radar (headers broke mid-word, columns were cut)
+    c["table"] = gr.Dataframe(headers=result_html.COMPARISON_HEADERS, interactive=False, wrap=True,
+                              elem_id="vs2-compare-table", column_widths=result_html.COMPARISON_WIDTHS)
+    for clip in "ab":
+        c[f"gallery_{clip}"], c[f"times_{clip}"] = _seekable_gallery(
+            f"Frames clip {clip.upper()}'s evaluation saw", videos[clip], f"vs2-frames-{clip}")
+    with gr.Accordion("Results and download", open=False):
+        c["json"] = gr.JSON(label="Both results")
+        c["file"] = gr.File(label="Comparison as JSON")
+    for clip in "ab":
+        _plan_on_change(app, videos[clip], fps, c[f"plan_{clip}"])
+    event = run.click(page_only(app.compare), [videos["a"], videos["b"], prompt_a, separate, prompt_b, *settings],
+                      _outputs(COMPARE_VIEW, c), api_name="compare", **MODEL_RUN)
+    stop.click(app.stop, None, c["status"], cancels=_cancels(event), api_visibility="private", **STOP)
+
+
+def _rank_tab(app: DemoApp, settings: list) -> None:
+    c: dict[str, Any] = {}
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2, min_width=300):
+            clips = gr.File(label=f"Clips generated for one prompt (2 to {MAX_RANK_CLIPS})", file_count="multiple",
+                            file_types=["video"], elem_id="vs2-rank-clips")
+            prompt = gr.Textbox(label="Text-to-video prompt (the same for every clip)", lines=2,
+                                elem_id="vs2-rank-prompt")
+            by = gr.Dropdown([("Overall: sum of the three soft scores", OVERALL)]
+                             + [(d.title, d.key) for d in DIMENSIONS], value=OVERALL, label="Rank by",
+                             elem_id="vs2-rank-by")
+            with gr.Row():
+                run = gr.Button("Rank", variant="primary", elem_id="vs2-rank")
+                stop = gr.Button("Stop", variant="stop")
+        with gr.Column(scale=3, min_width=320):
+            c["status"] = gr.HTML(elem_id="vs2-rank-status")
+            c["board"] = gr.HTML(elem_id="vs2-leaderboard")
+    c["gallery"] = gr.Gallery(label="Clips by rank (click one for its full result)", columns=8, height=200,
+                              object_fit="contain", allow_preview=False, elem_id="vs2-rank-gallery")
+    c["ranked"] = gr.State([])
+    with gr.Row(equal_height=False):
+        detail_text = gr.Textbox(label="The chosen clip's reasoning", lines=8, interactive=False,
+                                 elem_id="vs2-rank-reasoning", min_width=300)
+        detail_radar = gr.Plot(label="Its scores", elem_id="vs2-rank-radar", min_width=280)
+    detail_cards = gr.HTML(elem_id="vs2-rank-cards")
+    with gr.Accordion("Ranking as JSON", open=False):
+        c["json"] = gr.JSON(label="Leaderboard and every clip's results")
+        c["file"] = gr.File(label="Ranking as JSON")
+    event = run.click(page_only(app.rank), [clips, prompt, by, *settings], _outputs(RANK_VIEW, c), api_name="rank",
+
+                      **MODEL_RUN)
+    stop.click(app.stop, None, c["status"], cancels=_cancels(event), api_visibility="private", **STOP)
+    c["gallery"].select(app.show_ranked, c["ranked"], [detail_cards, detail_text, detail_radar], queue=False,
+                        api_visibility="private")
+
+
+def _cancels(event: Any) -> list:
+    """Stop sets the session's stop flag: generation ends at the next token and the final update says so,
+    keeping the partial reasoning. On ZeroGPU the generation runs in another process the flag cannot
+    reach, so there Stop cancels the event instead."""
+    return [event] if ON_ZERO_GPU else []
+
+
+def _examples() -> tuple[list[list[str]], list[str]]:
+    """Examples listed in assets/examples.json (made by scripts/make_examples.py), and what each teaches."""
+    index = ASSETS / "examples.json"
+    if not index.exists():
+        return [], []
+    entries = json.loads(index.read_text(encoding="utf-8"))
+    rows = [[str(ASSETS / e["video"]), e["prompt"]] for e in entries]
+    return rows, [e["teaches"] for e in entries]  # Gradio cuts labels after 60 characters: the notes fit
+
+
+# The compare tab's two players move together while #vs2-sync is ticked: play, pause and seek on either one is
+# mirrored on the other (media events do not bubble: listened for in the capture phase).
+SYNC_SCRIPT = """<script>
+(() => {
+  const players = () => ['a', 'b'].map((c) => document.querySelector(`#vs2-video-${c} video`));
+  const mirror = (ev) => {
+    const [a, b] = players();
+    if (!a || !b || (ev.target !== a && ev.target !== b)) return;
+    const box = document.querySelector('#vs2-sync input');
+    if (!box || !box.checked) return;
+    const src = ev.target, other = src === a ? b : a;
+    if (Math.abs(other.currentTime - src.currentTime) > 0.05) other.currentTime = src.currentTime;
+    if (ev.type === 'play' && other.paused) other.play().catch(() => {});
+    if (ev.type === 'pause' && !other.paused) other.pause();
+  };
+  ['play', 'pause', 'seeked'].forEach((t) => document.addEventListener(t, mirror, true));
+})();
+</script>"""
+
+
+def launch_kwargs(demo: gr.Blocks, evaluator: Evaluator, mcp: bool = False) -> dict[str, Any]:
+    """What every launch of the page passes: its stylesheet, the exact upload limit and the request guard; with
+    ``mcp``, Gradio's MCP server too (else Gradio's own $GRADIO_MCP_SERVER decides, as on a Space)."""
+    return {"css": result_html.CSS + panels_html.CSS + evidence_html.CSS, "head": evidence_html.SCRIPT + SYNC_SCRIPT,
+            **({"mcp_server": True} if mcp else {}), **guard.launch_settings(demo, evaluator.limits.max_file_bytes)}
+
+
+def build_demo(evaluator: Evaluator | None = None) -> gr.Blocks:
+    demo = build(DemoApp(evaluator or Evaluator()))
+    # api_open=False: the REST routes that would skip the queue (and the one model slot) stay closed
+    demo.queue(max_size=64, default_concurrency_limit=1, api_open=False)
+    return demo
