@@ -26,6 +26,19 @@ def official_inputs(processor: Any, video: str, prompt: str, fps: float = 2.0) -
     return processor(text=[text], images=images, videos=videos, fps=fps, padding=True, return_tensors="pt")
 
 
+def official_frame_geometry(total: int, native_fps: float, height: int, width: int, fps: float = 2.0
+                            ) -> tuple[int, int, int]:
+    """(frames, resized height, resized width) as qwen-vl-utils 0.0.14 computes them, independently of our maths."""
+    from qwen_vl_utils import vision_process as qv
+
+    n = qv.smart_nframes({"fps": fps}, total_frames=total, video_fps=native_fps)
+    min_px = qv.VIDEO_MIN_TOKEN_NUM * 28 * 28
+    total_px = qv.MODEL_SEQ_LEN * 28 * 28 * 0.9
+    max_px = max(min(qv.VIDEO_MAX_TOKEN_NUM * 28 * 28, total_px / n * qv.FRAME_FACTOR), int(min_px * 1.05))
+    h, w = qv.smart_resize(height, width, factor=28, min_pixels=min_px, max_pixels=max_px)
+    return n, h, w
+
+
 @dataclass(frozen=True)
 class OfficialOutput:
     text: str

@@ -10,7 +10,7 @@ import pytest
 from tests.helpers import CHROMIUM, ScriptedEvaluator, ready_to_score, serve
 from vs2demo.core.dimensions import DIMENSIONS
 from vs2demo.evidence.explain import ExplainProgress
-from vs2demo.evidence.record import Explanation, Probe, Shift, split_segments, split_sentences
+from vs2demo.evidence.record import Explanation, Probe, ProbeKind, Shift, split_segments, split_sentences
 from vs2demo.input.framing import FRAME_FACTOR
 
 pytestmark = pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is not installed (apt-get install chromium)")
@@ -39,9 +39,9 @@ class ExplainingEvaluator(ScriptedEvaluator):
         grounding = (tuple(2.0 if i == SEG else 0.1 for i in range(n)),
                      tuple(1.5 if i == n - 1 else 0.0 for i in range(n)))
         removals = ((flat(0.0), flat(-0.1), flat(-1.2)), (flat(-0.5), flat(0.0), flat(0.0)))
-        probes = (Probe("clip_hidden", "Whole clip hidden", result.prompt, (flat(-1.4),) * 3, 30.0, 0.9),
-                  Probe("empty_prompt", "Empty prompt", "", (flat(0.0), flat(-0.02), flat(0.0)), 0.2, 0.01),
-                  Probe("other_prompt", "Another prompt", "x", (flat(0.0), flat(-0.6), flat(0.0)), 3.0, 0.1))
+        probes = (Probe(ProbeKind.CLIP_HIDDEN, "Whole clip hidden", result.prompt, (flat(-1.4),) * 3, 30.0, 0.9),
+                  Probe(ProbeKind.EMPTY_PROMPT, "Empty prompt", "", (flat(0.0), flat(-0.02), flat(0.0)), 0.2, 0.01),
+                  Probe(ProbeKind.OTHER_PROMPT, "Another prompt", "x", (flat(0.0), flat(-0.6), flat(0.0)), 3.0, 0.1))
         return Explanation(segments, sentences, moments, grounding, removals, probes, (3.0, 3.0, 3.0), 1e-7, 2, 0.1)
 
 

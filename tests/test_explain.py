@@ -18,6 +18,7 @@ from vs2demo.engine.rope import official_rope_index
 from vs2demo.evidence.explain import ExplainOptions, _without, explain, neutral_pixels
 from vs2demo.evidence.record import (
     Explanation,
+    ProbeKind,
     Segment,
     Sentence,
     expected_and_p,
@@ -101,7 +102,7 @@ def test_every_segment_and_sentence_is_measured_and_survives_json(scored) -> Non
     assert all(len(row) == len(expl.segments) for row in expl.grounding)
     assert len(expl.removals) == len(expl.sentences) and all(len(r) == len(DIMENSIONS) for r in expl.removals)
     assert all(s.expected is not None for row in expl.moments for s in row)
-    assert [p.key for p in expl.probes] == ["clip_hidden", "empty_prompt", "other_prompt"]
+    assert [p.key for p in expl.probes] == list(ProbeKind)
     assert expl.passes == len(expl.segments) + len(expl.sentences) + 4  # in turn on CPU
     back = Explanation.from_dict(json.loads(json.dumps(expl.to_dict())))
     assert back == expl

@@ -121,11 +121,13 @@ def test_stop_while_reading_frames_ends_before_the_model() -> None:
 
 @pytest.mark.parametrize("seconds,size,fps", [(5.0, (1280, 720), 24.0), (30.0, (1920, 1080), 30.0),
                                               (3.0, (320, 240), 24.0)])
-def test_how_it_works_numbers_are_the_frame_plans(seconds, size, fps) -> None:
-    from vs2demo.input.framing import VideoInfo, plan_frames
-    from vs2demo.present.page_prose import _worked_example
+def test_how_it_works_numbers_are_the_official_frames(seconds, size, fps) -> None:
+    """The worked example's numbers against qwen-vl-utils itself (not our own frame maths on both sides)."""
+    from tests.official import official_frame_geometry
+    from vs2demo.present.page_prose import worked_example
 
-    plan = plan_frames(VideoInfo("x.mp4", round(seconds * fps), fps, size[0], size[1], 0), 2.0)
-    text = _worked_example(seconds, size[0], size[1], fps)
-    assert f"**{len(plan.indices)} frames**" in text and f"**{plan.visual_tokens:,} visual tokens**" in text
-    assert f"**{plan.resized_width}×{plan.resized_height}**" in text
+    n, h, w = official_frame_geometry(round(seconds * fps), fps, size[1], size[0])
+    tokens = (n // 2) * (h // 28) * (w // 28)  # one token per 28×28 px per pair of frames
+    text = worked_example(seconds, size[0], size[1], fps)
+    assert f"**{n} frames**" in text and f"**{tokens:,} visual tokens**" in text
+    assert f"**{w}×{h}**" in text

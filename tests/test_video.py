@@ -9,7 +9,7 @@ from qwen_vl_utils import vision_process as qv
 
 from vs2demo.core.errors import InputError
 from vs2demo.input import video
-from vs2demo.input.framing import VideoInfo, frame_count, frame_indices, plan_frames, smart_resize
+from vs2demo.input.framing import VideoInfo, frame_count, frame_indices, per_frame_max_pixels, plan_frames, smart_resize
 
 
 @pytest.mark.parametrize("total,native,fps", [
@@ -28,7 +28,7 @@ def test_resize_matches_qwen_vl_utils(h, w, n) -> None:
     min_px = qv.VIDEO_MIN_TOKEN_NUM * 28 * 28
     total_px = qv.MODEL_SEQ_LEN * 28 * 28 * 0.9
     max_px = max(min(qv.VIDEO_MAX_TOKEN_NUM * 28 * 28, total_px / n * qv.FRAME_FACTOR), int(min_px * 1.05))
-    assert smart_resize(h, w, min_px, video.per_frame_max_pixels(n)) == qv.smart_resize(
+    assert smart_resize(h, w, min_px, per_frame_max_pixels(n)) == qv.smart_resize(
         h, w, factor=28, min_pixels=min_px, max_pixels=max_px)
 
 

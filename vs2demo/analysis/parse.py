@@ -86,7 +86,7 @@ def parse_scores(text: str) -> Parsed:
     if m:
         values = tuple(int(g) for g in m.groups())
         if all(v in SCORE_VALUES for v in values):
-            return Parsed(OFFICIAL, values, tuple(m.start(i) for i in (1, 2, 3)))
+            return Parsed(OFFICIAL, values, tuple(m.start(i + 1) for i in range(len(DIMENSIONS))))
         notes.append(f"the official parse found {values}, outside 1-5; not used")
     scores, pos = _fallback(text)
     found = sum(s is not None for s in scores)

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from enum import Enum
 
 from vs2demo.analysis.result import Result
-from vs2demo.core.dimensions import DIMENSIONS
+from vs2demo.core.dimensions import DIMENSION_COUNT_WORD, DIMENSIONS
 
 SOFT_TIE_MARGIN = 0.1
 CLEAR_SHARE = 0.75
-OVERALL_RULE = "overall = the sum of the three scores (the paper's pairwise protocol)"
+OVERALL_RULE = f"overall = the sum of the {DIMENSION_COUNT_WORD} scores (the paper's pairwise protocol)"
 
 
 class Winner(str, Enum):
@@ -33,7 +33,7 @@ class Winner(str, Enum):
 
 
 @dataclass(frozen=True)
-class Row:
+class DimensionVerdict:
     key: str
     title: str
     a: int | None
@@ -63,18 +63,18 @@ def _sum(values: list) -> float | None:
     return None if any(v is None for v in values) else sum(values)
 
 
-def compare(a: Result, b: Result) -> tuple[Row, ...]:
+def compare(a: Result, b: Result) -> tuple[DimensionVerdict, ...]:
     """One row per dimension, then an "overall" row."""
     rows = []
     for d in DIMENSIONS:
         sa, sb = a.score(d.key), b.score(d.key)
         winner = _winner(sa.hard, sb.hard, sa.soft, sb.soft)
-        rows.append(Row(d.key, d.title, sa.hard, sb.hard, sa.soft, sb.soft, *winner))
+        rows.append(DimensionVerdict(d.key, d.title, sa.hard, sb.hard, sa.soft, sb.soft, *winner))
     total_a, total_b = _sum([r.a for r in rows]), _sum([r.b for r in rows])
     soft_a, soft_b = _sum([r.soft_a for r in rows]), _sum([r.soft_b for r in rows])
     soft_a = round(soft_a, 4) if soft_a is not None else None
     soft_b = round(soft_b, 4) if soft_b is not None else None
-    rows.append(Row("overall", "Overall (sum)", total_a, total_b, soft_a, soft_b,
+    rows.append(DimensionVerdict("overall", "Overall (sum)", total_a, total_b, soft_a, soft_b,
                     *_winner(total_a, total_b, soft_a, soft_b, SOFT_TIE_MARGIN * len(DIMENSIONS))))
     return tuple(rows)
 

@@ -27,7 +27,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from vs2demo.batch.jobs import Row, error_record, score_row
+from vs2demo.batch.jobs import JobRow, error_record, score_row
 from vs2demo.core.errors import ModelLoadError, VS2Error
 from vs2demo.core.options import GenerationOptions, Limits, dtype_from_env, model_from_env
 
@@ -132,7 +132,7 @@ class Replica:
         self.evaluator = Evaluator(config.model, dtype=config.dtype, limits=config.limits)  # loads on first row
 
     def __call__(self, item: dict) -> dict:
-        row = Row(*json.loads(item["row"]))
+        row = JobRow(*json.loads(item["row"]))
         crash = os.environ.get(CRASH_HOOK)
         if crash and row.video and Path(row.video).name == crash:  # test-only (see CRASH_HOOK)
             with open(f"{row.video}.crashes", "a") as tries:  # so a test can count the tries
@@ -150,8 +150,8 @@ class Replica:
                 "fatal": ""}
 
 
-def score_rows(rows: Sequence[Row], address: str, replicas: int | None, config: ReplicaConfig
-               ) -> Iterator[tuple[Row, dict, str | None]]:
+def score_rows(rows: Sequence[JobRow], address: str, replicas: int | None, config: ReplicaConfig
+               ) -> Iterator[tuple[JobRow, dict, str | None]]:
     """(row, record, problem) for every row, in the order they finish, then the rows whose worker died on every
     try as error records. Starts a local Ray when none is running and no address is given, and stops it after."""
     if not rows:
@@ -184,8 +184,8 @@ def connect(ray, address: str) -> bool:
     return True
 
 
-def _run(ray, rows: Sequence[Row], replicas: int | None, config: ReplicaConfig
-         ) -> Iterator[tuple[Row, dict, str | None]]:
+def _run(ray, rows: Sequence[JobRow], replicas: int | None, config: ReplicaConfig
+         ) -> Iterator[tuple[JobRow, dict, str | None]]:
     from dataclasses import replace
 
     from ray.data import ActorPoolStrategy, DataContext

@@ -25,7 +25,7 @@ class BatchError(InputError):
 
 
 @dataclass(frozen=True)
-class Row:
+class JobRow:
     line: int  # the CSV line the row starts on, for messages
     video: str | None
     prompt: str | None
@@ -40,13 +40,13 @@ class Row:
         return f"line {self.line} has no {' or '.join(missing)} value" if missing else None
 
 
-def read_rows(path: Path, required: tuple[str, ...] = COLUMNS) -> list[Row]:
+def read_rows(path: Path, required: tuple[str, ...] = COLUMNS) -> list[JobRow]:
     """The CSV's rows (columns video,prompt; a UTF-8 byte-order mark, as Excel writes, is fine). Columns not in
     ``required`` may be missing: their values are None."""
     if not path.is_file():
         raise BatchError(f"no such CSV file: {printable(str(path))}")
     csv.field_size_limit(max(csv.field_size_limit(), FIELD_LIMIT))
-    rows: list[Row] = []
+    rows: list[JobRow] = []
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
@@ -55,7 +55,7 @@ def read_rows(path: Path, required: tuple[str, ...] = COLUMNS) -> list[Row]:
             names = {c.strip(): c for c in reader.fieldnames if c}
             line = reader.line_num + 1
             for record in reader:
-                rows.append(Row(line, *(record.get(names[c]) if c in names else None for c in COLUMNS)))
+                rows.append(JobRow(line, *(record.get(names[c]) if c in names else None for c in COLUMNS)))
                 line = reader.line_num + 1
     except csv.Error as exc:
         raise BatchError(f"{printable(path.name)}, line {reader.line_num}: {exc}") from exc
@@ -112,7 +112,7 @@ def _repair_tail(path: Path) -> None:
             f.truncate(cut)
 
 
-def score_row(evaluator, row: Row, options, attempts: int = 1) -> tuple[dict, str | None]:
+def score_row(evaluator, row: JobRow, options, attempts: int = 1) -> tuple[dict, str | None]:
     """One row's JSONL record (a result, or an error record) and the problem when it is an error. A generation
     failure (out of memory, a CUDA error) may pass on another try and is tried up to ``attempts`` times; a bad clip
     or prompt fails the same way every time and is not retried. ModelLoadError propagates: nothing can be scored."""
@@ -145,7 +145,7 @@ def runtime(evaluator) -> dict:
             "torch_threads": torch.get_num_threads()}
 
 
-def write_outcomes(outcomes: Iterable[tuple[Row, dict, str | None]], out: Path, total: int, initial: int,
+def write_outcomes(outcomes: Iterable[tuple[JobRow, dict, str | None]], out: Path, total: int, initial: int,
                    desc: str = "scoring") -> int:
     """Append each (row, record, problem) to the JSONL as it arrives, flushed at once (an interrupted run loses no
     finished row), under one progress bar with throughput and ETA; returns how many rows failed."""
@@ -163,7 +163,7 @@ def write_outcomes(outcomes: Iterable[tuple[Row, dict, str | None]], out: Path, 
     return failed
 
 
-def check_complete(out: Path, rows: Sequence[Row]) -> None:
+def check_complete(out: Path, rows: Sequence[JobRow]) -> None:
     """Every input row must have a line (a result or an error record) once a run ends: none silently dropped."""
     done = finished_rows(out)
     missing = [r for r in rows if r.key not in done]
@@ -172,7 +172,7 @@ def check_complete(out: Path, rows: Sequence[Row]) -> None:
                          f"{missing[0].line}); re-run to score them")
 
 
-def error_record(row: Row, message: str) -> dict:
+def error_record(row: JobRow, message: str) -> dict:
     """The JSONL record of a row that could not be scored."""
     return {"video": row.video, "prompt": row.prompt, "line": row.line, "error": message}
 

@@ -38,17 +38,17 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     distributed.add_options(r)
 
 
-def candidates(args: argparse.Namespace) -> list[jobs.Row]:
+def candidates(args: argparse.Namespace) -> list[jobs.JobRow]:
     """(video, prompt) rows from the arguments, a folder or a CSV."""
-    rows = [jobs.Row(0, str(v), args.prompt) for v in args.videos]
+    rows = [jobs.JobRow(0, str(v), args.prompt) for v in args.videos]
     if args.folder:
         folder = Path(args.folder)
         if not folder.is_dir():
             raise InputError(f"no such folder: {printable(str(folder))}")
-        rows += [jobs.Row(0, str(p), args.prompt) for p in sorted(folder.iterdir())
+        rows += [jobs.JobRow(0, str(p), args.prompt) for p in sorted(folder.iterdir())
                  if p.suffix.lower() in VIDEO_SUFFIXES]
     if args.csv:
-        rows += [r if r.prompt is not None else jobs.Row(r.line, r.video, args.prompt)
+        rows += [r if r.prompt is not None else jobs.JobRow(r.line, r.video, args.prompt)
                  for r in jobs.read_rows(Path(args.csv), required=("video",))]
     if not rows:
         raise InputError("give the clips to rank: VIDEO files, --folder DIR or --csv FILE")
@@ -87,8 +87,8 @@ def run(evaluator, args: argparse.Namespace, options) -> int:
     return 0 if all("error" not in done[r.key] for r in rows) else 1
 
 
-def _score_in_batches(evaluator, todo: Sequence[jobs.Row], options
-                      ) -> Iterator[tuple[jobs.Row, dict, str | None]]:
+def _score_in_batches(evaluator, todo: Sequence[jobs.JobRow], options
+                      ) -> Iterator[tuple[jobs.JobRow, dict, str | None]]:
     """(row, record, problem) per clip: bad clips and prompts are refused one by one first, so no batch fails for
     them; the rest run BATCH clips per generate() call."""
     good = []
@@ -114,7 +114,7 @@ def _write(out: Path | None, record: dict) -> dict:
     return record
 
 
-def _board(rows: Sequence[jobs.Row], done: dict, by: str) -> Leaderboard:
+def _board(rows: Sequence[jobs.JobRow], done: dict, by: str) -> Leaderboard:
     values = []
     for row in rows:
         record = done[row.key]

@@ -42,4 +42,10 @@ DIMENSIONS: tuple[Dimension, ...] = (
     ),
 )
 
+# The few places where one dimension has its own role (the prompt probe reads alignment) name it here.
+VISUAL_QUALITY, TEXT_TO_VIDEO_ALIGNMENT, PHYSICAL_CONSISTENCY = DIMENSIONS
+
 SCORE_VALUES: tuple[int, ...] = (1, 2, 3, 4, 5)
+
+_NUMBER_WORDS = ("one", "two", "three", "four", "five", "six")
+DIMENSION_COUNT_WORD = _NUMBER_WORDS[len(DIMENSIONS) - 1]  # "three": prose says it from here, never by hand

@@ -77,7 +77,7 @@ class GenerationOptions:
         """Which settings differ from the official script (empty when the run is official)."""
         out = []
         if self.seed is not None and self.samples > 1:
-            out.append(f"seeds {self.seed}–{self.seed + self.samples - 1}")
+            out.append(f"seeds {self.seed}–{sample_seed(self.seed, self.samples - 1)}")
         elif self.seed is not None:
             out.append(f"seed {self.seed}")
         if self.greedy:
@@ -108,7 +108,13 @@ class GenerationOptions:
         """Sample k alone: what ``score --seed s+k`` runs, and what its result records."""
         if self.samples == 1:
             return self
-        return replace(self, seed=None if self.seed is None else self.seed + k, samples=1)
+        return replace(self, seed=sample_seed(self.seed, k), samples=1)
+
+
+def sample_seed(seed: int | None, k: int) -> int | None:
+    """The seed rule, written once: sample k of a run seeded s uses s + k (so ``score --seed s+k`` reproduces it
+    alone); an unseeded run stays unseeded, as the official script is."""
+    return None if seed is None else seed + k
 
 
 @dataclass(frozen=True)

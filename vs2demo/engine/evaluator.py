@@ -26,6 +26,7 @@ from vs2demo.core.options import (
     cache_mb_from_env,
     dtype_from_env,
     model_from_env,
+    sample_seed,
 )
 from vs2demo.engine import rope
 from vs2demo.engine.batching import chunks, free_bytes, model_row_bytes, rows_per_chunk
@@ -250,7 +251,7 @@ class Evaluator:
                 break
             if len(part) < len(keys):
                 yield Status(f"Sampling rows {len(outputs) + 1}–{len(outputs) + len(part)} of {len(keys)}…")
-            seeds = None if options.seed is None else tuple(options.seed + k for _, k in part)
+            seeds = None if options.seed is None else tuple(sample_seed(options.seed, k) for _, k in part)
             sampling = Sampling(options.greedy, options.temperature, options.max_new_tokens, options.min_new_tokens,
                                 seeds)
             try:

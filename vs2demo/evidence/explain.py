@@ -16,6 +16,7 @@ import math
 import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from vs2demo.analysis.parse import parse_scores
@@ -32,6 +33,7 @@ from vs2demo.evidence.record import (
     DEFAULT_MAX_SENTENCES,
     Explanation,
     Probe,
+    ProbeKind,
     Sentence,
     shift,
     span_drop,
@@ -59,6 +61,22 @@ class ExplainOptions:
         if not self.counterfactual.strip():
             raise ValueError("the counterfactual prompt is empty (the empty prompt is probed anyway)")
         validate_prompt(self.counterfactual)  # the same rules as any prompt: InputError if broken
+
+
+class Role(Enum):
+    """What a re-scoring variant stands for; the explanation reads each pass back by its role, never by position."""
+
+    UNALTERED = "unaltered"
+    PROBE = "probe"
+    SEGMENT_HIDDEN = "segment hidden"
+    SENTENCE_REMOVED = "sentence removed"
+
+
+@dataclass(frozen=True)
+class Tagged:
+    role: Role
+    variant: Variant
+    probe: ProbeKind | None = None
 
 
 @dataclass(frozen=True)
@@ -112,10 +130,14 @@ def explain_stream(evaluator: Any, result: Result, options: ExplainOptions | Non
         return out
 
     prompt = result.prompt
-    variants = [Variant(pixels, prompt, ids, steps), Variant(fill, prompt, ids, steps),
-                Variant(pixels, "", ids, steps), Variant(pixels, options.counterfactual, ids, steps)]
-    variants += [Variant(hidden(s.groups), prompt, ids, steps) for s in segments]
-    variants += [_without(s, ids, steps, pixels, prompt) for s in sentences]
+    probes = {ProbeKind.CLIP_HIDDEN: Variant(fill, prompt, ids, steps),
+              ProbeKind.EMPTY_PROMPT: Variant(pixels, "", ids, steps),
+              ProbeKind.OTHER_PROMPT: Variant(pixels, options.counterfactual, ids, steps)}
+    tagged = [Tagged(Role.UNALTERED, Variant(pixels, prompt, ids, steps))]
+    tagged += [Tagged(Role.PROBE, v, kind) for kind, v in probes.items()]
+    tagged += [Tagged(Role.SEGMENT_HIDDEN, Variant(hidden(s.groups), prompt, ids, steps)) for s in segments]
+    tagged += [Tagged(Role.SENTENCE_REMOVED, _without(s, ids, steps, pixels, prompt)) for s in sentences]
+    variants = [t.variant for t in tagged]
     o = result.options
     sampling = Sampling(o.greedy, o.temperature, o.max_new_tokens, o.min_new_tokens)
     parts = chunks(variants, _chunk_size(evaluator, clip, len(variants), len(ids)))
@@ -125,7 +147,7 @@ def explain_stream(evaluator: Any, result: Result, options: ExplainOptions | Non
         with evaluator.generation_lock:  # one pass at a time: a visitor's run waits for one pass at most
             out += rescore(model, processor, clip, part, sampling, evaluator.digit_ids())
         yield ExplainProgress(len(out), len(variants))
-    return _assemble(result, out, segments, sentences, options, passes=len(parts),
+    return _assemble(result, list(zip(tagged, out)), segments, sentences, options, passes=len(parts),
                      seconds=time.perf_counter() - start)
 
 
@@ -163,21 +185,26 @@ def _chunk_size(evaluator: Any, clip: PreparedClip, count: int, tokens: int) -> 
     return rows_per_chunk(count, free_bytes(evaluator.info.device), per_row)
 
 
-def _assemble(result: Result, out: Sequence[Rescored], segments: Sequence[Any], sentences: Sequence[Sentence],
-              options: ExplainOptions, passes: int, seconds: float) -> Explanation:
-    base, whole, empty, counter = out[:4]
-    seg_out = out[4:4 + len(segments)]
-    rem_out = out[4 + len(segments):]
+def _assemble(result: Result, out: Sequence[tuple[Tagged, Rescored]], segments: Sequence[Any],
+              sentences: Sequence[Sentence], options: ExplainOptions, passes: int, seconds: float) -> Explanation:
+    def role(r: Role) -> list[Rescored]:
+        return [done for tag, done in out if tag.role is r]
+
+    (base,) = role(Role.UNALTERED)
+    probed = {tag.probe: done for tag, done in out if tag.role is Role.PROBE}
+    seg_out, rem_out = role(Role.SEGMENT_HIDDEN), role(Role.SENTENCE_REMOVED)
+    prompts = {ProbeKind.CLIP_HIDDEN: result.prompt, ProbeKind.EMPTY_PROMPT: "",
+               ProbeKind.OTHER_PROMPT: options.counterfactual}
     hards = [s.hard for s in result.scores]
     reasoning = (sentences[0].tokens[0], sentences[-1].tokens[1]) if sentences else (0, 0)
 
     def shifts(changed: Rescored) -> tuple[Any, ...]:
         return tuple(shift(c, b, h) for c, b, h in zip(changed.digit_logprobs, base.digit_logprobs, hards))
 
-    def probe(key: str, title: str, prompt: str, changed: Rescored) -> Probe:
+    def probe(kind: ProbeKind, changed: Rescored) -> Probe:
         drop = span_drop(base.token_logprobs, changed.token_logprobs, reasoning)
         n = max(1, reasoning[1] - reasoning[0])
-        return Probe(key, title, prompt, shifts(changed), drop, round(drop / n, 4))
+        return Probe(kind, kind.title, prompts[kind], shifts(changed), drop, round(drop / n, 4))
 
     recorded = [(b, s.probs) for b, s in zip(base.digit_logprobs, result.scores) if b is not None and s.probs]
     consistency = max((abs(math.exp(x) - p) for b, probs in recorded for x, p in zip(b, probs)),
@@ -189,9 +216,7 @@ def _assemble(result: Result, out: Sequence[Rescored], segments: Sequence[Any], 
         grounding=tuple(tuple(span_drop(base.token_logprobs, r.token_logprobs, s.tokens) for r in seg_out)
                         for s in sentences),
         removals=tuple(shifts(r) for r in rem_out),
-        probes=(probe("clip_hidden", "Whole clip hidden", result.prompt, whole),
-                probe("empty_prompt", "Empty prompt", "", empty),
-                probe("other_prompt", "Another prompt", options.counterfactual, counter)),
+        probes=tuple(probe(kind, done) for kind, done in probed.items()),
         base_expected=tuple(shift(b, b, h).expected for b, h in zip(base.digit_logprobs, hards)),
         consistency_max_diff=None if consistency is None else float(f"{consistency:.3g}"),
         passes=passes, seconds=round(seconds, 3))

@@ -17,6 +17,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from enum import Enum
 
 from vs2demo.core.dimensions import SCORE_VALUES
 from vs2demo.input.framing import FRAME_FACTOR, FramePlan
@@ -26,6 +27,19 @@ DEFAULT_MAX_SENTENCES = 12
 MIN_SENTENCE_CHARS = 25  # shorter pieces ("Yes.") join their neighbour: too little text to measure alone
 DEFAULT_COUNTERFACTUAL = "a bowl of fruit on a wooden kitchen table, still life, no motion"
 LABEL = "Evidence (an extra, not the official scores): sensitivities of this model's output, not facts about the video"
+
+
+class ProbeKind(str, Enum):
+    """The whole-input changes an explanation measures; the value is the JSON key, the title what a page says."""
+
+    CLIP_HIDDEN = "clip_hidden"
+    EMPTY_PROMPT = "empty_prompt"
+    OTHER_PROMPT = "other_prompt"
+
+    @property
+    def title(self) -> str:
+        return {"clip_hidden": "Whole clip hidden", "empty_prompt": "Empty prompt",
+                "other_prompt": "Another prompt"}[self.value]
 
 
 @dataclass(frozen=True)
@@ -59,7 +73,7 @@ class Shift:
 class Probe:
     """A whole-input change: the clip hidden, an empty prompt, another prompt."""
 
-    key: str
+    key: ProbeKind
     title: str
     prompt: str
     shifts: tuple[Shift, ...]  # one per dimension
@@ -96,7 +110,7 @@ class Explanation:
             moments=tuple(tuple(shift(x) for x in row) for row in d["moments"]),
             grounding=tuple(tuple(row) for row in d["grounding"]),
             removals=tuple(tuple(shift(x) for x in row) for row in d["removals"]),
-            probes=tuple(Probe(p["key"], p["title"], p["prompt"], tuple(shift(x) for x in p["shifts"]),
+            probes=tuple(Probe(ProbeKind(p["key"]), p["title"], p["prompt"], tuple(shift(x) for x in p["shifts"]),
                                p["reasoning_drop"], p["reasoning_drop_per_token"]) for p in d["probes"]),
             base_expected=tuple(d["base_expected"]), consistency_max_diff=d["consistency_max_diff"],
             passes=d["passes"], seconds=d["seconds"], label=d.get("label", LABEL))

@@ -13,6 +13,7 @@ from vs2demo.core.options import OFFICIAL_FPS
 # spec's literal bytes by tests/test_prompt.py. Note the EN DASH (U+2013), the four-space indents,
 # the trailing spaces after "<v_score>;" and "<t_score>," and the final newline plus four spaces.
 _INDENT = "    "
+# Fixed text the model was trained on: "three" here is the official wording, not built from DIMENSIONS.
 _HEADER = "You are an expert for evaluating AI-generated videos from three dimensions:"
 # the format lines end "; ", ", " and nothing: the official separators, trailing spaces included
 _SCORE_LINES = tuple(f"{d.label}: {d.placeholder}{sep}" for d, sep in zip(DIMENSIONS, ("; ", ", ", "")))

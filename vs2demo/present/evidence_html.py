@@ -18,7 +18,7 @@ from pathlib import Path
 
 from vs2demo.analysis.result import Result
 from vs2demo.core.dimensions import DIMENSIONS
-from vs2demo.evidence.record import Explanation, split_sentences
+from vs2demo.evidence.record import Explanation, ProbeKind, split_sentences
 from vs2demo.present.evidence_prose import check_line, likelihood, probe_lines, seconds
 
 MAX_SENTENCES_SHOWN = 64  # the readable reasoning keeps sentences as written (no merging down to a dozen)
@@ -192,7 +192,7 @@ def evidence_html(result: Result, e: Explanation) -> str:
     dims = "".join(f'<button type="button" data-vs2-dim="{i}" aria-pressed="false">{escape(d.title)}</button>'
                    for i, d in enumerate(DIMENSIONS))
     probes = "".join(f"<li>{escape(line)}</li>" for line in probe_lines(e))
-    reasoning = next((p for p in e.probes if p.key == "clip_hidden"), None)
+    reasoning = next((p for p in e.probes if p.key is ProbeKind.CLIP_HIDDEN), None)
     watch = "" if reasoning is None else (f" Without the clip, the whole reasoning becomes "
                                           f"{escape(likelihood(reasoning.reasoning_drop))}.")
     return (

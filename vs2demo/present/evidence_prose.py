@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import math
 
-from vs2demo.core.dimensions import DIMENSIONS
-from vs2demo.evidence.record import Explanation, Segment, Shift
+from vs2demo.core.dimensions import DIMENSIONS, TEXT_TO_VIDEO_ALIGNMENT
+from vs2demo.evidence.record import Explanation, ProbeKind, Segment, Shift
 
 # Below these, a change is reported as "barely": the probes' one-line verdicts.
 BARELY_EXPECTED = 0.1  # expected-score points
@@ -41,19 +41,19 @@ def probe_lines(e: Explanation) -> list[str]:
         lines.append(f"{p.title}: {moves} (expected scores, reasoning held fixed); the reasoning becomes "
                      f"{likelihood(p.reasoning_drop)}.")
     probes = {p.key: p for p in e.probes}
-    clip = probes.get("clip_hidden")
+    clip = probes.get(ProbeKind.CLIP_HIDDEN)
     if clip is not None:
         watching = clip.reasoning_drop_per_token >= BARELY_NATS_PER_TOKEN
         lines.append("Is the judge watching? " + ("Yes: without the frames its reasoning becomes "
                                                    f"{likelihood(clip.reasoning_drop)}." if watching else
                                                    "Barely: its reasoning hardly depends on the frames."))
-    empty = probes.get("empty_prompt")
+    empty = probes.get(ProbeKind.EMPTY_PROMPT)
     if empty is not None:
-        align = empty.shifts[1].expected_delta
+        align = empty.shifts[DIMENSIONS.index(TEXT_TO_VIDEO_ALIGNMENT)].expected_delta
         reading = align is not None and abs(align) >= BARELY_EXPECTED
         lines.append("Is the judge reading the prompt? " + (
-            f"Yes: with an empty prompt {DIMENSIONS[1].title.lower()} moves by {align:+.2f}." if reading else
-            f"Barely: the {DIMENSIONS[1].title.lower()} score hardly depends on the prompt."))
+            f"Yes: with an empty prompt {TEXT_TO_VIDEO_ALIGNMENT.title.lower()} moves by {align:+.2f}." if reading
+            else f"Barely: the {TEXT_TO_VIDEO_ALIGNMENT.title.lower()} score hardly depends on the prompt."))
     return lines
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from vs2demo.analysis.stability import STABLE_AGREEMENT
 from vs2demo.analysis.verdict import CLEAR_SHARE, SOFT_TIE_MARGIN
-from vs2demo.core.dimensions import DIMENSIONS, SCORE_VALUES
+from vs2demo.core.dimensions import DIMENSION_COUNT_WORD, DIMENSIONS, SCORE_VALUES
 from vs2demo.core.options import OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, OFFICIAL_TEMPERATURE
 from vs2demo.evidence.record import DEFAULT_MAX_SEGMENTS, DEFAULT_MAX_SENTENCES
 from vs2demo.input.framing import (
@@ -37,7 +37,7 @@ INTRO = f"""# VideoScore2 explorer
 {BENCH_ACCURACY}% accuracy on VideoScore-Bench-v2 (+{BENCH_GAIN} over the best baseline), {OOD_AVERAGE} average on
 four out-of-domain benchmarks."""
 
-def _worked_example(seconds: float = 5.0, width: int = 1280, height: int = 720, fps: float = 24.0) -> str:
+def worked_example(seconds: float = 5.0, width: int = 1280, height: int = 720, fps: float = 24.0) -> str:
     """The path of one clip, every number computed by the code's own frame maths (its geometry only: frame
     indices need torch, and building the page's prose must import nothing heavy)."""
     n, h, w = frame_geometry(VideoInfo("example.mp4", round(seconds * fps), fps, width, height, 0), OFFICIAL_FPS)
@@ -49,11 +49,11 @@ def _worked_example(seconds: float = 5.0, width: int = 1280, height: int = 720, 
         f"frames** ({FRAME_FACTOR} frames per temporal patch) × **{per_group} visual tokens** each "
         f"({w // FACTOR}×{h // FACTOR}, one per {FACTOR}×{FACTOR} px) = "
         f"**{groups * per_group:,} visual tokens** → the `<think>` reasoning (at most {OFFICIAL_MAX_NEW_TOKENS} "
-        f"tokens) → **three scores**, {LOW} to {HIGH}, each with p({LOW})…p({HIGH}) at its digit")
+        f"tokens) → **{DIMENSION_COUNT_WORD} scores**, {LOW} to {HIGH}, each with p({LOW})…p({HIGH}) at its digit")
 
 
-ABOUT = f"""### From a clip to three scores
-{_worked_example()}
+ABOUT = f"""### From a clip to {DIMENSION_COUNT_WORD} scores
+{worked_example()}
 
 ### What happens when you press Evaluate
 1. **Frames.** The clip is sampled at {OFFICIAL_FPS:g} frames per second ({MIN_FRAMES} to {MAX_FRAMES} frames,
@@ -62,9 +62,9 @@ ABOUT = f"""### From a clip to three scores
    those frames with their timestamps.
 2. **Prompt.** The model receives the official instruction, byte for byte, with your prompt inside it.
 3. **Reasoning.** The model writes a `<think>` block; you see it token by token.
-4. **Scores.** The three integers ({_names(bold=False)}) are read with the official regular expression. If that
-   fails, a tolerant parser tries known variants and the result is marked amber; if nothing is found, no score
-   is shown.
+4. **Scores.** The {DIMENSION_COUNT_WORD} integers ({_names(bold=False)}) are read with the official regular
+   expression. If that fails, a tolerant parser tries known variants and the result is marked amber; if nothing
+   is found, no score is shown.
 5. **Soft score (official).** At the token where each score digit is written, the model's probabilities for
    {LOW}…{HIGH} are read: soft = best × p(best) / Σ p. It shrinks when the model hesitates. The *expected* score
    Σ s·p(s)/Σ p and the *confidence* max p/Σ p are extras, not part of the official output.
@@ -76,10 +76,10 @@ Settings to make runs reproducible.
 - **Samples.** With *Samples per clip* K > 1 the clip is scored K times with seeds s, s+1, …; each sample can be
   reproduced alone with its seed. A dimension is *stable* when at least {100 * STABLE_AGREEMENT:.0f}% of the samples
   give the same score, *±1* when every sample is within one of the most common score, and *unstable* otherwise.
-- **Compare.** Overall is the sum of the three scores (the paper's pairwise protocol). With K samples, sample k
-  of A meets sample k of B, and a clip is better only when it wins at least {100 * CLEAR_SHARE:.0f}% of the pairs;
-  otherwise the verdict is *too close to call*. With one sample, soft scores break a tie only when they differ by
-  {SOFT_TIE_MARGIN:g} or more.
+- **Compare.** Overall is the sum of the {DIMENSION_COUNT_WORD} scores (the paper's pairwise protocol). With K
+  samples, sample k of A meets sample k of B, and a clip is better only when it wins at least
+  {100 * CLEAR_SHARE:.0f}% of the pairs; otherwise the verdict is *too close to call*. With one sample, soft scores
+  break a tie only when they differ by {SOFT_TIE_MARGIN:g} or more.
 - **Rank (best of N).** Clips for one prompt are ranked by the sum of their official soft scores, as the paper's
   Best-of-N reranking does; with K samples the leaderboard counts how often each clip ranked first and flags
   ranks that some sample ordered differently.

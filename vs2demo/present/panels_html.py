@@ -11,8 +11,8 @@ from pathlib import Path
 from vs2demo.analysis.rank import OVERALL, Leaderboard
 from vs2demo.analysis.result import Result
 from vs2demo.analysis.stability import STABLE_AGREEMENT, Stability
-from vs2demo.analysis.verdict import CLEAR_SHARE, OVERALL_RULE, SOFT_TIE_MARGIN, Row, SampledRow
-from vs2demo.core.dimensions import SCORE_VALUES
+from vs2demo.analysis.verdict import CLEAR_SHARE, OVERALL_RULE, SOFT_TIE_MARGIN, DimensionVerdict, SampledRow
+from vs2demo.core.dimensions import DIMENSION_COUNT_WORD, SCORE_VALUES
 from vs2demo.core.options import DEFAULT_MODEL, OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, OFFICIAL_TEMPERATURE
 
 CSS = """
@@ -83,7 +83,7 @@ def samples_html(samples: Sequence[Result]) -> str:
     return "<div>" + "".join(items) + "</div>"
 
 
-def verdict_banner_html(first: Row, sampled: SampledRow) -> str:
+def verdict_banner_html(first: DimensionVerdict, sampled: SampledRow) -> str:
     """The compare headline: who wins overall and by what margin (the first pair's sums), in words."""
     if first.a is None or first.b is None:
         margin = "a score is missing, so the sums cannot be compared"
@@ -112,7 +112,8 @@ def sampled_verdict_html(rows: Sequence[SampledRow]) -> str:
 
 
 def leaderboard_html(board: Leaderboard, prompt: str) -> str:
-    by = "the sum of the three official soft scores" if board.by == OVERALL else f"the {board.by} soft score"
+    by = (f"the sum of the {DIMENSION_COUNT_WORD} official soft scores" if board.by == OVERALL
+          else f"the {board.by} soft score")
     rows = []
     for c in board.clips:
         value = "no score" if c.value is None else f"{c.value:.3f}"

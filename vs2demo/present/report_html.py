@@ -19,7 +19,7 @@ import numpy as np
 
 from vs2demo.analysis.result import Result
 from vs2demo.analysis.stability import summarize
-from vs2demo.core.dimensions import DIMENSIONS, SCORE_VALUES
+from vs2demo.core.dimensions import DIMENSION_COUNT_WORD, DIMENSIONS, SCORE_VALUES
 from vs2demo.evidence.record import Explanation
 from vs2demo.present import panels_html, result_html
 from vs2demo.present.evidence_html import CSS as EVIDENCE_CSS
@@ -62,7 +62,7 @@ def radar_svg(result: Result, size: int = 260) -> str:
     legend = ('<text x="8" y="16" font-size="11" fill="#2563eb">■ hard score</text>'
               '<text x="8" y="30" font-size="11" fill="#d97706">– – official soft score</text>')
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" role="img" '
-            f'aria-label="Scores on three axes">{rings}{shapes}{labels}{legend}</svg>')
+            f'aria-label="Scores on {DIMENSION_COUNT_WORD} axes">{rings}{shapes}{labels}{legend}</svg>')
 
 
 def _frames(result: Result, thumbnails: np.ndarray | None) -> str:

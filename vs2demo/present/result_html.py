@@ -10,7 +10,7 @@ from PIL import Image
 
 from vs2demo.analysis.parse import FALLBACK, NONE, OFFICIAL, PARTIAL
 from vs2demo.analysis.result import Result
-from vs2demo.analysis.verdict import Row
+from vs2demo.analysis.verdict import DimensionVerdict
 from vs2demo.core.dimensions import SCORE_VALUES
 from vs2demo.core.options import SMOKE_BANNER, SMOKE_MODEL
 from vs2demo.input.framing import FramePlan
@@ -131,7 +131,7 @@ def thumbnails(plan: FramePlan, small: np.ndarray) -> list[tuple[Image.Image, st
             for array, index, t in zip(small, plan.indices, plan.timestamps)]
 
 
-def comparison_rows(rows: tuple[Row, ...]) -> list[list]:
+def comparison_rows(rows: tuple[DimensionVerdict, ...]) -> list[list]:
     def fmt(v: float | None) -> str:
         return "–" if v is None else f"{v:g}"
 

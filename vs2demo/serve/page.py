@@ -13,7 +13,7 @@ from typing import Any
 import gradio as gr
 
 from vs2demo.analysis.rank import OVERALL
-from vs2demo.core.dimensions import DIMENSIONS
+from vs2demo.core.dimensions import DIMENSION_COUNT_WORD, DIMENSIONS
 from vs2demo.core.options import (
     OFFICIAL_FPS,
     OFFICIAL_MAX_NEW_TOKENS,
@@ -256,7 +256,7 @@ def _rank_tab(app: DemoApp, settings: list) -> None:
                             file_types=["video"], elem_id="vs2-rank-clips")
             prompt = gr.Textbox(label="Text-to-video prompt (the same for every clip)", lines=2,
                                 elem_id="vs2-rank-prompt")
-            by = gr.Dropdown([("Overall: sum of the three soft scores", OVERALL)]
+            by = gr.Dropdown([(f"Overall: sum of the {DIMENSION_COUNT_WORD} soft scores", OVERALL)]
                              + [(d.title, d.key) for d in DIMENSIONS], value=OVERALL, label="Rank by",
                              elem_id="vs2-rank-by")
             with gr.Row():
