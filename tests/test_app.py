@@ -114,7 +114,7 @@ def test_server_paths_sent_through_the_api_are_not_read(app, path, monkeypatch) 
 
     opened: list[str] = []
     real = vs2demo.input.video.sniff_container
-    monkeypatch.setattr(vs2demo.video, "sniff_container", lambda p: (opened.append(str(p)), real(p))[1])
+    monkeypatch.setattr(vs2demo.input.video, "sniff_container", lambda p: (opened.append(str(p)), real(p))[1])
     base = app.src.rstrip("/") + "/gradio_api"
     data = [{"path": path, "meta": {"_type": "gradio.FileData"}}, "a ball", *SETTINGS]
     event = httpx.post(f"{base}/call/score", json={"data": data}).json()["event_id"]

@@ -94,3 +94,24 @@ def test_one_route_to_each_name() -> None:
                             and home != node.module):
                         offenders.append(f"{module} takes {alias.name} from {node.module}, defined in {home}")
     assert offenders == []
+
+
+def test_the_readme_layout_matches_the_tree() -> None:
+    """Every module is listed in the README's layout section, and every path it names exists."""
+    readme = (PACKAGE.parent / "README.md").read_text()
+    section = readme[readme.index("## Layout"):]
+    section = section[: section.index("\n## ", 4)] if "\n## " in section[4:] else section
+    import re
+
+    listed: set[str] = set()
+    for row in section.splitlines():
+        first_cell = row.split("|")[1] if row.startswith("|") else ""
+        folder = ""
+        for path in re.findall(r"[\w/]+\.py", first_cell):
+            if "/" in path:
+                folder = path.rsplit("/", 1)[0]
+            listed.add(path if "/" in path else f"{folder}/{path}")
+    for path in listed:
+        assert (PACKAGE.parent / path).exists(), f"README's layout names {path}, which does not exist"
+    modules = {str(p.relative_to(PACKAGE.parent)) for p in package_files() if p.name != "__init__.py"}
+    assert modules - listed == set(), f"modules missing from README's layout: {sorted(modules - listed)}"
