@@ -176,3 +176,27 @@ def test_generation_uses_the_official_rope_positions_for_long_clips(evaluator, m
     assert int(positions[:, 0, first_after].max()) == int(positions[:, 0, : last_video + 1].max()) + 1
     evaluator.score(path, PROMPT, GenerationOptions(seed=1, max_new_tokens=4))
     assert torch.equal(evaluator.model.model.rope_deltas, deltas)  # generate() used the same rule
+
+
+def test_one_evaluate_probes_its_clip_once(evaluator, make_clip, monkeypatch) -> None:
+    """The page checks a clip before the run and the run plans it again: the headers are read once."""
+    from vs2demo.engine import evaluator as evaluator_module
+
+    clip = make_clip(2.5, fps=20.0)  # a clip no other test has planned
+    probed: list[str] = []
+    real = evaluator_module.probe
+    monkeypatch.setattr(evaluator_module, "probe", lambda path, limits: (probed.append(path), real(path, limits))[1])
+    evaluator.plan(clip)  # the check before the run
+    events = list(evaluator.stream([Job(clip, "a ball")], GenerationOptions(seed=0, max_new_tokens=8)))
+    assert isinstance(events[-1], Finished) and probed == [clip]
+
+
+def test_a_rewritten_clip_is_probed_again(evaluator, make_clip, tmp_path) -> None:
+    import shutil
+
+    path = tmp_path / "clip.mp4"
+    shutil.copy(make_clip(3.0), path)
+    first = evaluator.plan(str(path))
+    shutil.copy(make_clip(5.0, fps=10.0), path)  # same path, other bytes
+    second = evaluator.plan(str(path))
+    assert len(second.indices) != len(first.indices)

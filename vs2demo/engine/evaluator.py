@@ -9,8 +9,10 @@ the benchmark all consume.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,15 @@ from vs2demo.input.video import probe, read_frames, thumbnail_array
 log = logging.getLogger(__name__)
 
 
+def _file_identity(path: str, fps: float) -> tuple | None:
+    """What makes a plan reusable: the same file, unchanged, at the same fps (None: let probe explain)."""
+    try:
+        st = os.stat(path)
+    except (OSError, TypeError, ValueError):
+        return None
+    return os.path.realpath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, fps
+
+
 def pick_device_dtype(device: str | None = None, dtype: str | None = None) -> tuple[str, str]:
     """bf16 on a GPU (the training dtype; fp16 where bf16 is missing), fp32 on CPU."""
     import torch
@@ -66,6 +77,7 @@ class Evaluator:
     """VideoScore2 behind a lock: loaded lazily and once, shared by every caller."""
 
     CACHE_CLIPS = 4  # prepared clips kept, at most; their total size is bounded by cache_mb too
+    PLANS_KEPT = 64  # frame plans remembered by file identity, so one Evaluate probes its clip once
 
     def __init__(self, model: str | None = None, device: str | None = None, dtype: str | None = None,
                  limits: Limits | None = None, cache_mb: float | None = None) -> None:
@@ -75,6 +87,8 @@ class Evaluator:
         self._load_lock = threading.Lock()
         self.generation_lock = threading.Lock()  # one generation at a time on the shared model
         self.cache = ClipCache(self.CACHE_CLIPS, int(cache_mb_from_env(cache_mb) * 1e6))
+        self._plans: OrderedDict[tuple, FramePlan] = OrderedDict()
+        self._plans_lock = threading.Lock()
         self.model: Any = None
         self.processor: Any = None
         self.info: ModelInfo | None = None
@@ -138,8 +152,23 @@ class Evaluator:
     # -- inputs --
 
     def plan(self, video: str, fps: float = OFFICIAL_FPS) -> FramePlan:
-        """The frame plan for a clip: cheap, no model needed, refuses bad files with InputError."""
-        return plan_frames(probe(video, self.limits), fps)
+        """The frame plan for a clip: cheap, no model needed, refuses bad files with InputError.
+
+        Remembered by the file's identity (path, inode, size, modification time), so the page's check before a
+        run, the run itself and its thumbnails probe the clip once; a rewritten file is probed again."""
+        key = _file_identity(video, fps)
+        if key is not None:
+            with self._plans_lock:
+                if key in self._plans:
+                    self._plans.move_to_end(key)
+                    return self._plans[key]
+        plan = plan_frames(probe(video, self.limits), fps)
+        if key is not None:
+            with self._plans_lock:
+                self._plans[key] = plan
+                while len(self._plans) > self.PLANS_KEPT:
+                    self._plans.popitem(last=False)
+        return plan
 
     def prepare(self, video: str, fps: float = OFFICIAL_FPS, plan: FramePlan | None = None,
                 key: ClipKey | None = None) -> tuple[PreparedClip, bool]:
