@@ -30,7 +30,7 @@ def test_samples_compare_and_rank_views(evaluator, browser, shots, viewport, sch
         seed_box = page.locator("#vs2-seed textarea, #vs2-seed input").first
         assert seed_box.input_value() == ""  # opening Settings leaves the seed empty (random), not 0
         page.click("#vs2-evaluate")
-        page.wait_for_selector("#vs2-cards >> text=How stable is it? 4 samples", timeout=120_000)
+        page.wait_for_selector("#vs2-cards >> text=How stable is it? 4 finished samples", timeout=120_000)
         assert "seeds 0–3" not in page.locator("#vs2-status").inner_text()  # a seed was drawn, not a 0 box
         assert page.locator("#vs2-cards .vs2-stability tr").count() == 4  # a header and three dimensions
         assert page.locator("#vs2-cards details.vs2-sample").count() == 4

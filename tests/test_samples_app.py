@@ -35,7 +35,7 @@ def test_score_with_samples_reports_stability_and_every_sample(app) -> None:
     for d in stability["dimensions"].values():
         assert sum(d["counts"]) + d["missing"] == 4
         assert d["label"] in {"stable", "±1", "unstable", "no scores"}
-    assert "How stable is it? 4 samples" in cards and "--seed 10" in cards  # each sample reproducible alone
+    assert "How stable is it? 4 finished samples" in cards and "--seed 10" in cards  # each sample reproducible alone
     assert "4 samples" in status
 
 

@@ -64,6 +64,25 @@ def test_summary_counts_agreement_and_soft_spread() -> None:
                                                     "physical_consistency"}
 
 
+def test_stopped_samples_are_left_out_not_counted_as_missing_scores() -> None:
+    """Stopping a 16-sample run after 4 must not label the judge unstable for the 12 unfinished samples."""
+    from dataclasses import replace
+
+    from vs2demo.present.panels_html import stability_html
+
+    done = [result(4, 3, 2, seed=s) for s in range(4)]
+    cut = [replace(result(None, None, None, seed=s), stopped=True) for s in range(4, 16)]
+    summary = stability.summarize(done + cut)
+    assert summary.samples == 4 and summary.unfinished == 12 and summary.seeds == (0, 1, 2, 3)
+    assert all(d.label == stability.STABLE and d.missing == 0 for d in summary.dimensions)
+    assert summary.to_dict()["unfinished"] == 12
+    assert "12 samples stopped before finishing, not counted" in stability.stability_lines(summary)[0]
+    assert "12 samples stopped before finishing" in stability_html(summary)
+    everything_stopped = stability.summarize(cut)
+    assert everything_stopped.samples == 0 and {d.label for d in everything_stopped.dimensions} == {
+        stability.NO_SCORES}
+
+
 @pytest.mark.parametrize("wins_a,wins_b,ties,winner", [
     (7, 1, 0, Winner.A), (6, 2, 0, Winner.A), (5, 3, 0, Winner.CLOSE), (2, 6, 0, Winner.B), (4, 0, 4, Winner.CLOSE),
     (3, 1, 0, Winner.A), (2, 2, 0, Winner.CLOSE), (1, 0, 0, Winner.A), (0, 0, 1, Winner.TIE), (0, 1, 0, Winner.B),
@@ -87,7 +106,7 @@ def test_one_sample_says_so_and_a_soft_hair_is_a_tie() -> None:
     a, b = result(4, 4, 4, probs=0.90), result(4, 4, 4, probs=0.89)  # soft scores a hundredth apart
     rows = {r.key: r for r in verdict.compare_samples([a], [b])}
     assert rows["visual_quality"].winner == Winner.TIE
-    assert rows["overall"].describe() == "tie (rests on one sample)"
+    assert rows["overall"].describe() == "tie"
     clear = {r.key: r for r in verdict.compare_samples([result(4, 4, 4, probs=0.9)], [result(4, 4, 4, probs=0.4)])}
     assert clear["visual_quality"].winner == Winner.A  # a real soft difference still decides
 
@@ -110,3 +129,16 @@ def test_rank_with_results_and_per_dimension() -> None:
     assert [c.name for c in rank.rank(["x", "y", "z"], clips, by="visual_quality").clips] == ["y", "z", "x"]
     with pytest.raises(ValueError, match="rank by one of"):
         rank.rank(["x"], [[result(3, 3, 3)]], by="beauty")
+
+
+@pytest.mark.parametrize("k", [1, 4])
+def test_the_leaderboard_claims_certainty_only_when_samples_measured_it(k) -> None:
+    from vs2demo.present.panels_html import leaderboard_html, sampled_verdict_html
+
+    clips = [[result(4, 4, 4, seed=s) for s in range(k)], [result(2, 2, 2, seed=s) for s in range(k)]]
+    html = leaderboard_html(rank.rank(["a.mp4", "b.mp4"], clips), "p")
+    assert ("Rank certainty" in html) == (k > 1) and ("Ranked first" in html) == (k > 1)
+    assert ("not measured" in html) == (k == 1) and ">yes<" not in html and ">clear<" not in html
+    rows = verdict.compare_samples(clips[0], clips[1])
+    panel = sampled_verdict_html(rows)
+    assert panel.count("one sample") == (1 if k == 1 else 0)  # said once for the panel, not on every line

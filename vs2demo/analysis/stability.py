@@ -8,6 +8,9 @@ most common score) and a plain label:
 - "±1": not that, but every sample gives a score within 1 of the most common one;
 - "unstable": some sample is 2 or more away, or gave no score at all;
 - "one sample": a single sample says nothing about stability.
+
+Samples stopped before they finished are left out and counted apart: a cut-off text has no scores yet, which says
+nothing about how stable the judge is.
 """
 
 from __future__ import annotations
@@ -38,8 +41,9 @@ class DimensionStability:
 
 @dataclass(frozen=True)
 class Stability:
-    seeds: tuple[int | None, ...]  # sample k was drawn with seeds[k]: `score --seed` reproduces it alone
+    seeds: tuple[int | None, ...]  # the finished samples' seeds: `score --seed` reproduces each alone
     dimensions: tuple[DimensionStability, ...]
+    unfinished: int = 0  # samples stopped before they finished: not counted in any dimension
 
     @property
     def samples(self) -> int:
@@ -49,7 +53,8 @@ class Stability:
         return next(d for d in self.dimensions if d.key == key)
 
     def to_dict(self) -> dict:
-        return {"samples": self.samples, "seeds": list(self.seeds), "stable_agreement": STABLE_AGREEMENT,
+        return {"samples": self.samples, "unfinished": self.unfinished, "seeds": list(self.seeds),
+                "stable_agreement": STABLE_AGREEMENT,
                 "dimensions": {d.key: {k: v for k, v in asdict(d).items() if k != "key"} for d in self.dimensions}}
 
 
@@ -73,6 +78,10 @@ def _mode(scores: list[int]) -> int:
 
 
 def summarize(samples: Sequence[Result]) -> Stability:
+    """Per dimension over the finished samples; stopped ones are only counted as unfinished."""
+    finished = [r for r in samples if not r.stopped]
+    unfinished = len(samples) - len(finished)
+    samples = finished
     dims = []
     for i, d in enumerate(DIMENSIONS):
         hard = [r.scores[i].hard for r in samples]
@@ -84,8 +93,15 @@ def summarize(samples: Sequence[Result]) -> Stability:
             missing=len(hard) - len(parsed), mode=mode,
             agreement=parsed.count(mode) / len(hard) if mode is not None else None,
             soft_mean=round(statistics.fmean(soft), 4) if soft else None,
-            soft_std=round(statistics.pstdev(soft), 4) if soft else None, label=label(hard)))
-    return Stability(tuple(r.options.seed for r in samples), tuple(dims))
+            soft_std=round(statistics.pstdev(soft), 4) if soft else None,
+            label=label(hard) if hard else NO_SCORES))
+    return Stability(tuple(r.options.seed for r in samples), tuple(dims), unfinished)
+
+
+def unfinished_note(summary: Stability) -> str:
+    """Says how many samples were stopped and left out ('' when none were)."""
+    n = summary.unfinished
+    return "" if not n else f"{n} sample{'s' if n > 1 else ''} stopped before finishing, not counted"
 
 
 def samples_dict(samples: Sequence[Result], paths: bool = True) -> dict:
@@ -100,7 +116,9 @@ def samples_dict(samples: Sequence[Result], paths: bool = True) -> dict:
 
 def stability_lines(summary: Stability) -> list[str]:
     """The summary as plain text lines for a terminal."""
-    out = [f"[{summary.samples} samples, seeds {summary.seeds[0]}…{summary.seeds[-1]}: how stable each score is]"]
+    seeds = f", seeds {summary.seeds[0]}…{summary.seeds[-1]}" if summary.seeds else ""
+    note = f"; {unfinished_note(summary)}" if summary.unfinished else ""
+    out = [f"[{summary.samples} finished samples{seeds}{note}: how stable each score is]"]
     for d in summary.dimensions:
         spread = " ".join(f"{s}×{n}" for s, n in zip(SCORE_VALUES, d.counts) if n) + (
             f" none×{d.missing}" if d.missing else "")

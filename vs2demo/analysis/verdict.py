@@ -98,7 +98,7 @@ class SampledRow:
         k = self.samples
         if k == 1:
             one = {Winner.A: "clip A", Winner.B: "clip B", Winner.TIE: "tie", Winner.UNKNOWN: "cannot tell"}
-            return f"{one.get(self.winner, self.winner.value)} (rests on one sample)"
+            return one.get(self.winner, self.winner.value)  # the "one sample" caveat is said once, by the panel
         if self.winner in (Winner.A, Winner.B):
             wins = self.wins_a if self.winner == Winner.A else self.wins_b
             return f"{self.winner.value} better in {wins} of {k} samples"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from vs2demo.analysis.rank import OVERALL, Leaderboard
 from vs2demo.analysis.result import Result
-from vs2demo.analysis.stability import STABLE_AGREEMENT, Stability
+from vs2demo.analysis.stability import STABLE_AGREEMENT, Stability, unfinished_note
 from vs2demo.analysis.verdict import CLEAR_SHARE, OVERALL_RULE, SOFT_TIE_MARGIN, DimensionVerdict, SampledRow
 from vs2demo.core.dimensions import DIMENSION_COUNT_WORD, SCORE_VALUES
 from vs2demo.core.options import DEFAULT_MODEL, OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, OFFICIAL_TEMPERATURE
@@ -33,7 +33,7 @@ border-bottom:1px solid var(--border-color-primary)}
 
 def stability_html(summary: Stability) -> str:
     """Per dimension: the spread of the K hard scores, agreement, the soft score's mean ± spread, a label."""
-    if summary.samples == 1:
+    if summary.samples + summary.unfinished <= 1:
         return ""
     rows = []
     for d in summary.dimensions:
@@ -46,7 +46,9 @@ def stability_html(summary: Stability) -> str:
                     f"<td>{soft}</td><td class='vs2-label {cls}'>{escape(d.label)}</td></tr>")
     rule = (f"stable: ≥ {100 * STABLE_AGREEMENT:.0f}% of samples agree; ±1: every sample within one of the most "
             "common score; unstable: otherwise")
-    return (f"<div><b>How stable is it? {summary.samples} samples</b> (an extra, not the official single sample)"
+    note = f" · {escape(unfinished_note(summary))}" if summary.unfinished else ""
+    return (f"<div><b>How stable is it? {summary.samples} finished samples</b>{note} (an extra, not the official "
+            "single sample)"
             "<div class='vs2-scroll'><table class='vs2-stability'><tr><th>Dimension</th><th>Scores given</th>"
             f"<th>Agreement</th><th>Soft mean ± sd</th><th>Label</th></tr>{''.join(rows)}</table></div>"
             f"<div class='vs2-meta'>{escape(rule)}</div></div>")
@@ -107,21 +109,26 @@ def sampled_verdict_html(rows: Sequence[SampledRow]) -> str:
     k = rows[0].samples if rows else 1
     rule = OVERALL_RULE + (f"; a clip is better when it wins at least {100 * CLEAR_SHARE:.0f}% of the paired samples"
                            if k > 1 else f"; soft scores break a tie only when they differ by {SOFT_TIE_MARGIN:g} "
-                           "or more per dimension")
+                           "or more per dimension. Every line rests on one sample each: set Samples per clip to 4 or "
+                           "more to see whether the verdict holds")
     return f'<ul class="vs2-plan">{"".join(parts)}</ul><div class="vs2-meta">{escape(rule)}.</div>'
 
 
 def leaderboard_html(board: Leaderboard, prompt: str) -> str:
     by = (f"the sum of the {DIMENSION_COUNT_WORD} official soft scores" if board.by == OVERALL
           else f"the {board.by} soft score")
+    sampled = board.samples > 1  # with one sample per clip, how often a clip ranks first is not measured
     rows = []
     for c in board.clips:
         value = "no score" if c.value is None else f"{c.value:.3f}"
-        first = f"{c.firsts} of {board.samples}" if board.samples > 1 else ("yes" if c.firsts else "–")
-        flag = "overlaps a neighbour" if c.overlaps else "clear"
-        rows.append(f"<tr><td>#{c.rank}</td><td>{escape(c.name)}</td><td>{value}</td><td>{first}</td>"
-                    f"<td>{flag}</td></tr>")
+        cells = [f"#{c.rank}", escape(c.name), value]
+        if sampled:
+            cells += [f"{c.firsts} of {board.samples}",
+                      "overlaps a neighbour" if c.overlaps else f"same place in all {board.samples} samples"]
+        rows.append("<tr>" + "".join(f"<td>{x}</td>" for x in cells) + "</tr>")
+    heads = ["Rank", "Clip", "Score"] + (["Ranked first", "Rank certainty"] if sampled else [])
+    note = (f", averaged over {board.samples} samples" if sampled else
+            ". One sample per clip: how certain this order is was not measured (set Samples per clip to 4 or more)")
     return (f"<div><b>Best of {len(board.clips)} for:</b> {escape(prompt)}<br><span class='vs2-meta'>Ranked by {by}"
-            f"{'' if board.samples == 1 else f', averaged over {board.samples} samples'}.</span>"
-            "<div class='vs2-scroll'><table class='vs2-board'><tr><th>Rank</th><th>Clip</th><th>Score</th>"
-            f"<th>Ranked first</th><th>Rank certainty</th></tr>{''.join(rows)}</table></div></div>")
+            f"{note}.</span><div class='vs2-scroll'><table class='vs2-board'><tr>"
+            + "".join(f"<th>{h}</th>" for h in heads) + f"</tr>{''.join(rows)}</table></div></div>")
