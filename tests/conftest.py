@@ -11,6 +11,17 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing downloads in tests
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+# A test that needs the smoke model (built, loaded, generating) or a launched app is slow on 2 cores by nature:
+# mark it so, rather than trusting every author to remember. Other slow tests carry @pytest.mark.slow themselves.
+SLOW_FIXTURES = frozenset({"smoke_dir", "evaluator", "smoke_app", "served"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def cache_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = os.environ.get("VS2_TEST_CACHE")  # lets a developer keep the built smoke model between runs
@@ -81,3 +92,39 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         yield b
         b.close()
+
+
+# ---- launched apps: one fixture per kind of server ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def smoke_app(evaluator):
+    """The page on the smoke model, launched once per test module, as a gradio_client Client."""
+    from tests.helpers import launch
+
+    demo, client = launch(evaluator)
+    yield client
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def served():
+    """The page on a test double (or any evaluator that is not the shared smoke one).
+
+    ``served(text_or_evaluator, delay_s=0.0, **kw)`` launches a fresh app (a str becomes a ScriptedEvaluator
+    streaming that text) and returns ``(evaluator, client, api_base)``; each app closes with the module.
+    """
+    from tests.helpers import ScriptedEvaluator, launch
+
+    demos = []
+
+    def start(text_or_evaluator, delay_s: float = 0.0, **kw):
+        evaluator = (ScriptedEvaluator(text_or_evaluator, delay_s=delay_s, **kw)
+                     if isinstance(text_or_evaluator, str) else text_or_evaluator)
+        demo, client = launch(evaluator)
+        demos.append(demo)
+        return evaluator, client, client.src.rstrip("/") + "/gradio_api"
+
+    yield start
+    for demo in demos:
+        demo.close()

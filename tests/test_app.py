@@ -8,18 +8,12 @@ from pathlib import Path
 import pytest
 from gradio_client import handle_file
 
-from tests.helpers import ASSETS, SETTINGS, launch
+from tests.helpers import ASSETS, SETTINGS
 from vs2demo.analysis.parse import parse_scores
 from vs2demo.core.dimensions import DIMENSIONS
 
 
-@pytest.fixture(scope="module")
-def app(evaluator):
-    demo, client = launch(evaluator)
-    yield client
-    demo.close()
-
-
+@pytest.mark.slow  # a fresh interpreter importing gradio
 def test_import_app_is_cheap_and_loads_no_model() -> None:
     import subprocess
     import sys
@@ -30,8 +24,8 @@ def test_import_app_is_cheap_and_loads_no_model() -> None:
     assert out.stdout.strip().splitlines()[-1] == "ok", out.stderr
 
 
-def test_score_streams_then_returns_scores_frames_and_figure(app) -> None:
-    job = app.submit(handle_file(str(ASSETS / "ball_bounces.mp4")), "a red ball bouncing", *SETTINGS,
+def test_score_streams_then_returns_scores_frames_and_figure(smoke_app) -> None:
+    job = smoke_app.submit(handle_file(str(ASSETS / "ball_bounces.mp4")), "a red ball bouncing", *SETTINGS,
                      api_name="/score")
     final = job.result()
     updates = job.outputs()
@@ -51,9 +45,10 @@ def test_score_streams_then_returns_scores_frames_and_figure(app) -> None:
     assert Path(download).read_text().startswith("{")
 
 
-def test_compare_returns_both(app) -> None:
-    final = app.predict(handle_file(str(ASSETS / "ball_bounces.mp4")), handle_file(str(ASSETS / "ball_sinks.mp4")),
-                        "a red ball bouncing on a wooden floor", False, "", *SETTINGS, api_name="/compare")
+def test_compare_returns_both(smoke_app) -> None:
+    final = smoke_app.predict(handle_file(str(ASSETS / "ball_bounces.mp4")),
+                              handle_file(str(ASSETS / "ball_sinks.mp4")),
+                              "a red ball bouncing on a wooden floor", False, "", *SETTINGS, api_name="/compare")
     status, plan_a, plan_b, text_a, text_b, radar, verdict, table, gallery_a, gallery_b, both, download = final
     assert both["clip_a"]["raw_output"] == text_a and both["clip_b"]["raw_output"] == text_b
     assert len(gallery_a) == 6 and len(gallery_b) == 6
@@ -66,7 +61,7 @@ def test_compare_returns_both(app) -> None:
 
 
 @pytest.mark.parametrize("case", ["not a video", "empty file", "empty prompt", "no video"])
-def test_bad_input_gets_a_message_and_the_app_keeps_serving(app, tmp_path, case) -> None:
+def test_bad_input_gets_a_message_and_the_app_keeps_serving(smoke_app, tmp_path, case) -> None:
     from gradio_client.exceptions import AppError
 
     bad = tmp_path / "upload.mp4"
@@ -75,38 +70,30 @@ def test_bad_input_gets_a_message_and_the_app_keeps_serving(app, tmp_path, case)
                                                         else str(bad))
     prompt = "" if case == "empty prompt" else "a ball"
     with pytest.raises(AppError) as info:
-        app.predict(video, prompt, *SETTINGS, api_name="/score")
+        smoke_app.predict(video, prompt, *SETTINGS, api_name="/score")
     message = str(info.value)
     expected = {"not a video": "not", "empty file": "empty", "empty prompt": "prompt", "no video": "Upload"}
     assert expected[case] in message
     # the next visitor is served as usual
-    final = app.predict(handle_file(str(ASSETS / "ball_sinks.mp4")), "a ball", 2, False, 0.7, 32, 2.0,
+    final = smoke_app.predict(handle_file(str(ASSETS / "ball_sinks.mp4")), "a ball", 2, False, 0.7, 32, 2.0,
                         api_name="/score")
     assert final[7]["frames"]["frame_count"] == 6
 
 
-def test_fallback_and_no_score_states_are_labelled(tmp_path) -> None:
-    from tests.helpers import ScriptedEvaluator
-
+def test_fallback_and_no_score_states_are_labelled(served) -> None:
     recovered = "<think>fine</think>\nVisual quality: 4/5\nText-to-video alignment: 3/5\n" \
                 "Physical/common-sense consistency = 2"
-    demo, client = launch(ScriptedEvaluator(recovered, delay_s=0))
-    try:
-        final = client.predict(handle_file(str(ASSETS / "ball_bounces.mp4")), "x", *SETTINGS, api_name="/score")
-        assert "fallback" in final[4] and final[7]["parse_method"] == "fallback" and final[3] is not None
-    finally:
-        demo.close()
-    demo, client = launch(ScriptedEvaluator("I cannot judge this video.", delay_s=0))
-    try:
-        final = client.predict(handle_file(str(ASSETS / "ball_bounces.mp4")), "x", *SETTINGS, api_name="/score")
-        assert "No score parsed" in final[4] and final[3] is None  # no chart, no made-up number
-        assert "no score could be parsed" in final[0]
-    finally:
-        demo.close()
+    _, client, _ = served(recovered)
+    final = client.predict(handle_file(str(ASSETS / "ball_bounces.mp4")), "x", *SETTINGS, api_name="/score")
+    assert "fallback" in final[4] and final[7]["parse_method"] == "fallback" and final[3] is not None
+    _, client, _ = served("I cannot judge this video.")
+    final = client.predict(handle_file(str(ASSETS / "ball_bounces.mp4")), "x", *SETTINGS, api_name="/score")
+    assert "No score parsed" in final[4] and final[3] is None  # no chart, no made-up number
+    assert "no score could be parsed" in final[0]
 
 
 @pytest.mark.parametrize("path", ["/etc/passwd", "../../../../../../etc/passwd", __file__])
-def test_server_paths_sent_through_the_api_are_not_read(app, path, monkeypatch) -> None:
+def test_server_paths_sent_through_the_api_are_not_read(smoke_app, path, monkeypatch) -> None:
     """Raw HTTP, as an attacker would send it (gradio_client would upload its own local file instead)."""
     import httpx
 
@@ -115,7 +102,7 @@ def test_server_paths_sent_through_the_api_are_not_read(app, path, monkeypatch) 
     opened: list[str] = []
     real = vs2demo.input.video.sniff_container
     monkeypatch.setattr(vs2demo.input.video, "sniff_container", lambda p: (opened.append(str(p)), real(p))[1])
-    base = app.src.rstrip("/") + "/gradio_api"
+    base = smoke_app.src.rstrip("/") + "/gradio_api"
     data = [{"path": path, "meta": {"_type": "gradio.FileData"}}, "a ball", *SETTINGS]
     event = httpx.post(f"{base}/call/score", json={"data": data}).json()["event_id"]
     stream = httpx.get(f"{base}/call/score/{event}", timeout=60).text
@@ -132,7 +119,7 @@ def test_handler_refuses_paths_outside_uploads_and_examples(evaluator) -> None:
         next(DemoApp(evaluator).score("/etc/passwd", "a ball", *SETTINGS))
 
 
-def test_failure_inside_generate_fails_that_visitor_only(app, evaluator, monkeypatch) -> None:
+def test_failure_inside_generate_fails_that_visitor_only(smoke_app, evaluator, monkeypatch) -> None:
     from gradio_client.exceptions import AppError
 
     from tests.helpers import fail_first_generate
@@ -140,23 +127,20 @@ def test_failure_inside_generate_fails_that_visitor_only(app, evaluator, monkeyp
     fail_first_generate(monkeypatch, evaluator)
     model = evaluator.model
     with pytest.raises(AppError, match="Out of memory during generation"):
-        app.predict(handle_file(str(ASSETS / "ball_bounces.mp4")), "a ball", *SETTINGS, api_name="/score")
-    final = app.predict(handle_file(str(ASSETS / "ball_bounces.mp4")), "a ball", *SETTINGS, api_name="/score")
+        smoke_app.predict(handle_file(str(ASSETS / "ball_bounces.mp4")), "a ball", *SETTINGS, api_name="/score")
+    final = smoke_app.predict(handle_file(str(ASSETS / "ball_bounces.mp4")), "a ball", *SETTINGS, api_name="/score")
     assert final[7]["raw_output"] and evaluator.model is model  # served, and the model was not reloaded
 
 
-def test_model_that_cannot_load_gives_a_message_and_the_page_keeps_working(tmp_path) -> None:
+def test_model_that_cannot_load_gives_a_message_and_the_page_keeps_working(served, tmp_path) -> None:
     from gradio_client.exceptions import AppError
 
     from vs2demo.engine.evaluator import Evaluator
 
-    demo, client = launch(Evaluator(str(tmp_path / "missing-model")))
-    try:
-        for _ in range(2):  # asked again, it answers again: nothing is left broken
-            with pytest.raises(AppError, match=r"Cannot load model .*--model smoke"):
-                client.predict(handle_file(str(ASSETS / "ball_bounces.mp4")), "a ball", *SETTINGS, api_name="/score")
-    finally:
-        demo.close()
+    _, client, _ = served(Evaluator(str(tmp_path / "missing-model")))
+    for _ in range(2):  # asked again, it answers again: nothing is left broken
+        with pytest.raises(AppError, match=r"Cannot load model .*--model smoke"):
+            client.predict(handle_file(str(ASSETS / "ball_bounces.mp4")), "a ball", *SETTINGS, api_name="/score")
 
 
 def test_files_handed_to_gradio_are_written_once_and_pruned(tmp_path, monkeypatch) -> None:

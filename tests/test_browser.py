@@ -14,7 +14,8 @@ from tests.helpers import ASSETS, CHROMIUM, ready_to_score, serve, upload_in_pag
 
 if not CHROMIUM and os.environ.get("VS2_REQUIRE_BROWSER"):
     raise RuntimeError("VS2_REQUIRE_BROWSER is set but Debian's chromium is not installed")
-pytestmark = pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is not installed (apt-get install chromium)")
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is not installed (apt-get install chromium)")]
 
 # Records every distinct value the reasoning box takes, every 10 ms, so the test sees it grow.
 WATCH = """(sel) => { window.__seen = []; window.__watch = setInterval(() => {

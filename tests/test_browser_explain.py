@@ -13,7 +13,8 @@ from vs2demo.evidence.explain import ExplainProgress
 from vs2demo.evidence.record import Explanation, Probe, ProbeKind, Shift, split_segments, split_sentences
 from vs2demo.input.framing import FRAME_FACTOR
 
-pytestmark = pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is not installed (apt-get install chromium)")
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is not installed (apt-get install chromium)")]
 
 TEXT = ("<think>The ball sinks into the wooden floor near the middle of the clip. The colours stay sharp and clean "
         "throughout the whole clip.</think>\n(1) visual quality: 4\n(2) text-to-video alignment: 3\n"

@@ -8,7 +8,8 @@ import pytest
 
 from tests.helpers import ASSETS, CHROMIUM, ScriptedEvaluator, ready_to_score, serve, upload_in_page
 
-pytestmark = pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is not installed (apt-get install chromium)")
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is not installed (apt-get install chromium)")]
 
 TEXT = ("<think>The ball bounces and lands softly.</think>\n(1) visual quality: 4\n(2) text-to-video alignment: 4\n"
         "(3) physical/common-sense consistency: 3")

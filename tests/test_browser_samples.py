@@ -6,7 +6,8 @@ import pytest
 
 from tests.helpers import ASSETS, CHROMIUM, ready_to_score, serve, upload_in_page
 
-pytestmark = pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is not installed (apt-get install chromium)")
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is not installed (apt-get install chromium)")]
 CLIPS = ["ball_bounces.mp4", "ball_sinks.mp4", "ball_blurred.mp4"]
 
 

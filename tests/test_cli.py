@@ -56,6 +56,7 @@ def test_error_paths_exit_2_with_one_line(smoke_dir, clip, not_video, empty, tru
     assert [line for line in lines if line.startswith("error: ")] == [lines[-1]]
 
 
+@pytest.mark.slow  # a fresh interpreter importing torch
 def test_frames_json_plan(make_clip) -> None:
     path = make_clip(5.0, 24, (1280, 720))
     out = cli("frames", path, "--json")
@@ -99,6 +100,7 @@ def test_batch_writes_as_it_goes_and_resumes(smoke_dir, clip, make_clip, not_vid
     assert len(redone) == 3 and redone[-1]["video"] == second  # failed rows are final, not retried
 
 
+@pytest.mark.slow  # trains the smoke model from scratch in a subprocess
 def test_make_smoke_model(tmp_path) -> None:
     out = cli("make-smoke-model", str(tmp_path / "m"))
     assert out.returncode == 0, out.stderr

@@ -22,8 +22,10 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import ASSETS, ROOT, cli
-from vs2demo import cli as vs2cli
 from vs2demo.batch.distributed import CRASH_HOOK, job_runtime_env
+from vs2demo.cli.main import main as cli_main
+
+pytestmark = pytest.mark.ray
 
 ARGS = ["--model", "smoke", "--seed", "3", "--max-new-tokens", "24"]
 CLIPS = [str(ASSETS / n) for n in ("ball_bounces.mp4", "ball_sinks.mp4", "ball_blurred.mp4")]
@@ -62,7 +64,7 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 def run(capsys, *args: str) -> tuple[int, str]:
-    code = vs2cli.main(list(args))
+    code = cli_main(list(args))
     return code, capsys.readouterr().err
 
 

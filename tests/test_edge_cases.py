@@ -73,21 +73,15 @@ def test_cli_one_line_error_even_when_the_decoder_complains(corpus) -> None:
     assert proc.stderr.startswith("error: ")
 
 
-def test_app_api(evaluator, corpus) -> None:
+def test_app_api(smoke_app, corpus) -> None:
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError
 
-    from tests.helpers import launch
-
-    demo, client = launch(evaluator)
-    try:
-        for case in CASES:
-            try:
-                final = client.predict(handle_file(str(corpus[case.name])), "a test pattern", 0, False, 0.7, 16, 2.0,
-                                       api_name="/score")
-                check(case, True, None)
-                assert final[7]["frames"]["frame_count"] >= 4
-            except AppError as exc:
-                check(case, False, str(exc))
-    finally:
-        demo.close()
+    for case in CASES:
+        try:
+            final = smoke_app.predict(handle_file(str(corpus[case.name])), "a test pattern", 0, False, 0.7, 16, 2.0,
+                                      api_name="/score")
+            check(case, True, None)
+            assert final[7]["frames"]["frame_count"] >= 4
+        except AppError as exc:
+            check(case, False, str(exc))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ASSETS, SETTINGS, ScriptedEvaluator, cli, launch
+from tests.helpers import ASSETS, SETTINGS, ScriptedEvaluator, cli
 from vs2demo.core.options import GenerationOptions
 from vs2demo.engine.events import Finished, Job, Status
 from vs2demo.present.panels_html import reproduce_command
@@ -66,18 +66,15 @@ def test_cli_report(tmp_path, clip, smoke_dir) -> None:
         f"error: cannot write the report to {tmp_path / 'no' / 'r.html'}: no such folder"]  # before any model work
 
 
-def test_api_report_after_a_result(evaluator) -> None:
-    from gradio_client import handle_file
+def test_api_report_after_a_result(smoke_app) -> None:
+    from gradio_client import Client, handle_file
 
-    demo, client = launch(evaluator)
-    try:
-        with pytest.raises(Exception, match="Evaluate a clip first"):
-            client.predict(api_name="/report")
-        client.predict(handle_file(str(ASSETS / "ball_bounces.mp4")), "a ball", *SETTINGS, api_name="/score")
-        path = client.predict(api_name="/report")
-        assert Path(path).read_text(encoding="utf-8").count("data:image/jpeg;base64,") == 6
-    finally:
-        demo.close()
+    client = Client(smoke_app.src, verbose=False)  # a session of its own: no result yet
+    with pytest.raises(Exception, match="Evaluate a clip first"):
+        client.predict(api_name="/report")
+    client.predict(handle_file(str(ASSETS / "ball_bounces.mp4")), "a ball", *SETTINGS, api_name="/score")
+    path = client.predict(api_name="/report")
+    assert Path(path).read_text(encoding="utf-8").count("data:image/jpeg;base64,") == 6
 
 
 class SlowReading(ScriptedEvaluator):

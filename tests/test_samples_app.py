@@ -8,25 +8,18 @@ from pathlib import Path
 import pytest
 from gradio_client import handle_file
 
-from tests.helpers import ASSETS, launch
+from tests.helpers import ASSETS
 
 CLIPS = ["ball_bounces.mp4", "ball_sinks.mp4", "ball_blurred.mp4"]
 PROMPT = "a red ball bouncing on a wooden floor"
-
-
-@pytest.fixture(scope="module")
-def app(evaluator):
-    demo, client = launch(evaluator)
-    yield client
-    demo.close()
 
 
 def clip(name: str):
     return handle_file(str(ASSETS / name))
 
 
-def test_score_with_samples_reports_stability_and_every_sample(app) -> None:
-    final = app.predict(clip(CLIPS[0]), PROMPT, samples=4, seed=7, max_new_tokens=120, api_name="/score")
+def test_score_with_samples_reports_stability_and_every_sample(smoke_app) -> None:
+    final = smoke_app.predict(clip(CLIPS[0]), PROMPT, samples=4, seed=7, max_new_tokens=120, api_name="/score")
     status, cards, result = final[0], final[4], final[7]
     assert [s["options"]["seed"] for s in result["samples"]] == [7, 8, 9, 10]
     assert result["samples"][0]["raw_output"] == result["raw_output"]
@@ -39,13 +32,13 @@ def test_score_with_samples_reports_stability_and_every_sample(app) -> None:
     assert "4 samples" in status
 
 
-def test_one_sample_is_the_official_run(app) -> None:
-    result = app.predict(clip(CLIPS[0]), PROMPT, api_name="/score")[7]
+def test_one_sample_is_the_official_run(smoke_app) -> None:
+    result = smoke_app.predict(clip(CLIPS[0]), PROMPT, api_name="/score")[7]
     assert "samples" not in result and "stability" not in result and result["options"]["samples"] == 1
 
 
-def test_compare_with_samples_counts_paired_wins(app) -> None:
-    final = app.predict(clip(CLIPS[0]), clip(CLIPS[1]), PROMPT, samples=4, seed=3, max_new_tokens=120,
+def test_compare_with_samples_counts_paired_wins(smoke_app) -> None:
+    final = smoke_app.predict(clip(CLIPS[0]), clip(CLIPS[1]), PROMPT, samples=4, seed=3, max_new_tokens=120,
                         api_name="/compare")
     verdict, table, both = final[6], final[7], final[10]
     says = both["verdict"]["overall"]["says"]
@@ -55,8 +48,8 @@ def test_compare_with_samples_counts_paired_wins(app) -> None:
     assert len(both["clip_a"]["samples"]) == len(both["clip_b"]["samples"]) == 4
 
 
-def test_rank_three_clips(app) -> None:
-    final = app.predict([clip(n) for n in CLIPS], PROMPT, samples=4, seed=1, max_new_tokens=120, api_name="/rank")
+def test_rank_three_clips(smoke_app) -> None:
+    final = smoke_app.predict([clip(n) for n in CLIPS], PROMPT, samples=4, seed=1, max_new_tokens=120, api_name="/rank")
     status, board, gallery, data, download = final
     ranked = data["leaderboard"]["clips"]
     assert sorted(c["name"] for c in ranked) == sorted(CLIPS)
@@ -70,8 +63,8 @@ def test_rank_three_clips(app) -> None:
 
 
 @pytest.mark.parametrize("names,message", [(CLIPS[:1], "Upload 2 to 8"), ([], "Upload 2 to 8")])
-def test_rank_needs_two_to_eight_clips(app, names, message) -> None:
+def test_rank_needs_two_to_eight_clips(smoke_app, names, message) -> None:
     from gradio_client.exceptions import AppError
 
     with pytest.raises(AppError, match=message):
-        app.predict([clip(n) for n in names], PROMPT, api_name="/rank")
+        smoke_app.predict([clip(n) for n in names], PROMPT, api_name="/rank")
