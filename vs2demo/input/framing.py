@@ -5,8 +5,11 @@ Kept apart from the decoders so it can be tested in tables and shown before any 
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from vs2demo.core.errors import InputError
 from vs2demo.core.options import OFFICIAL_FPS
@@ -23,6 +26,10 @@ MAX_RATIO = 200
 MODEL_SEQ_LEN = 128000  # qwen-vl-utils reads $MODEL_SEQ_LEN; the official run leaves it unset
 TOTAL_PIXELS = MODEL_SEQ_LEN * FACTOR * FACTOR * 0.9
 
+OFFICIAL_READER = "decord"  # what the official script reads clips with
+FALLBACK_READER = "ffmpeg"  # imageio-ffmpeg's binary, for what decord cannot open (GIF, WebP, AV1): a deviation
+TIME_BASE_SLACK_S = 0.002  # a frame's start as a container rounds it, at worst (see start_tolerance)
+
 
 @dataclass(frozen=True)
 class VideoInfo:
@@ -32,10 +39,19 @@ class VideoInfo:
     width: int
     height: int
     file_bytes: int
+    reader: str = OFFICIAL_READER
+    # each frame's start (s from the first frame's) where the reader picks frames by time; empty for decord,
+    # which picks by index as the official script does
+    frame_starts: tuple[float, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def duration_s(self) -> float:
         return self.total_frames / self.native_fps
+
+    @property
+    def deviations(self) -> list[str]:
+        """How reading this clip differs from the official run: only the reader can."""
+        return [] if self.reader == OFFICIAL_READER else [f"read by {self.reader}, not the official {OFFICIAL_READER}"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +80,7 @@ class FramePlan:
             "total_frames": self.info.total_frames,
             "duration_s": round(self.info.duration_s, 4),
             "source_size": [self.info.width, self.info.height],
+            "reader": self.info.reader,
             "fps": self.fps,
             "frame_count": len(self.indices),
             "indices": list(self.indices),
@@ -136,3 +153,29 @@ def frame_geometry(info: VideoInfo, fps: float = OFFICIAL_FPS) -> tuple[int, int
 def plan_frames(info: VideoInfo, fps: float = OFFICIAL_FPS) -> FramePlan:
     n, h, w = frame_geometry(info, fps)
     return FramePlan(info, fps, frame_indices(info.total_frames, n), h, w)
+
+
+def frames_at_times(starts: Sequence[float], times: Sequence[float], tolerance: float) -> tuple[int, ...]:
+    """For each time, the frame on screen then: the last whose start is at or before it, or up to ``tolerance``
+    after it (see ``start_tolerance``)."""
+    return tuple(max(0, bisect.bisect_right(starts, t + tolerance) - 1) for t in times)
+
+
+def start_tolerance(starts: Sequence[float]) -> float:
+    """How late a frame may start and still count as on screen at a time: containers round each start to their
+    time base (a 30 fps frame 2 starts at 67 ms in WebM's millisecond base, after 2/30 s), by up to a
+    millisecond and a half with the duration's own rounding. Never half the shortest frame or more, so a short
+    frame is never skipped."""
+    gaps = [b - a for a, b in itertools.pairwise(starts) if b > a]
+    return min(TIME_BASE_SLACK_S, 0.5 * min(gaps)) if gaps else TIME_BASE_SLACK_S
+
+
+def source_frames(plan: FramePlan) -> tuple[int, ...]:
+    """Which of the file's frames a plan's moments are. decord picks by index, as the official script does; a
+    reader that knows each frame's start picks the frame on screen at each planned timestamp (index ÷ mean
+    frame rate): for a constant-rate clip the same frame, for a GIF's uneven delays or a variable rate the
+    frame shown at that moment."""
+    if not plan.info.frame_starts:
+        return plan.indices
+    starts = plan.info.frame_starts
+    return frames_at_times(starts, plan.timestamps, start_tolerance(starts))

@@ -21,8 +21,11 @@ import numpy as np
 
 from vs2demo.core.errors import InputError
 from vs2demo.core.options import OFFICIAL_FPS, Limits
+from vs2demo.input import ffmpeg_reader
+from vs2demo.input.animation import READERS as ANIMATIONS
 from vs2demo.input.container import HeaderError, declared_frame_size
 from vs2demo.input.framing import (
+    OFFICIAL_READER,
     FramePlan,
     VideoInfo,
     plan_frames,
@@ -112,8 +115,8 @@ def _short(exc: Exception, path: str) -> str:
     The file's own path becomes its name before anything is cut: a server path must never show."""
     text = _DECORD_PREFIX.sub("", str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
     text = text.replace(path, Path(path).name)
-    if "video stream" in text:
-        return "it has no video stream (an audio-only file?)"
+    if "video stream" in text:  # decord says so of a stream whose codec it lacks, too
+        return "it has no video stream the decoder can read"
     if "from_size == to_size" in text or "DECORDArrayCopy" in text:
         return "its frames have a layout the decoder cannot copy (odd width or height?); re-encode it as H.264 MP4"
     if "duration/frame-count" in text:
@@ -121,9 +124,10 @@ def _short(exc: Exception, path: str) -> str:
     return text[:160]
 
 
-# Leading bytes of the containers ffmpeg (inside decord) reads. Checking content, not the file name,
+# Leading bytes of the containers ffmpeg (inside decord, or the fallback) reads. Checking content, not the file name,
 # refuses images, audio and random bytes with a clear message before the decoder sees them.
 _SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
+    (0, b"GIF8", "GIF"),
     (4, b"ftyp", "MP4/MOV"), (4, b"moov", "MOV"), (4, b"mdat", "MOV"), (4, b"wide", "MOV"), (4, b"free", "MOV"),
     (0, b"\x1a\x45\xdf\xa3", "Matroska/WebM"), (0, b"RIFF", "AVI"),
     (0, b"FLV", "FLV"), (0, b"OggS", "Ogg"), (0, b"\x00\x00\x01\xba", "MPEG-PS"), (0, b"\x47", "MPEG-TS"),
@@ -134,7 +138,6 @@ _NOT_VIDEO: tuple[tuple[bytes, str], ...] = (
     (b"ID3", "is an MP3 audio file, not a video"), (b"\xff\xfb", "is an MP3 audio file, not a video"),
     (b"fLaC", "is a FLAC audio file, not a video"), (b"%PDF", "is a PDF document, not a video"),
     (b"PK\x03\x04", "is a ZIP archive, not a video"),
-    (b"GIF8", "is a GIF animation, which the video decoder cannot read: convert it to MP4 first"),
 )
 
 
@@ -145,20 +148,28 @@ def sniff_container(path: Path) -> str:
     for prefix, what in _NOT_VIDEO:
         if head.startswith(prefix):
             raise InputError(f"{path.name} {what}.")
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return "WebP"
     if head.startswith(b"RIFF") and head[8:12] != b"AVI ":
         raise InputError(f"{path.name} is a RIFF file ({head[8:12].decode('latin-1').strip()}), not a video.")
     for offset, magic, kind in _SIGNATURES:
         if head[offset:offset + len(magic)] == magic:
             return kind
-    raise InputError(f"{path.name} is not a video file this app can read (MP4, MOV, WebM, MKV, AVI).")
+    raise InputError(f"{path.name} is not a video file this app can read (MP4, MOV, WebM, MKV, AVI, GIF, WebP).")
 
 
 def _declared_size(path: Path, kind: str, limits: Limits) -> tuple[int, int]:
     """The frame size the container declares; an over-limit one is refused from the headers alone, as a decoder
     would allocate it before anything else."""
+    file_bytes = path.stat().st_size
     try:
         with open(path, "rb") as f:
-            size = declared_frame_size(f, kind, path.stat().st_size)
+            if kind in ANIMATIONS:  # GIF, WebP: the canvas, frame count and delays are all in the headers
+                anim = ANIMATIONS[kind](f, file_bytes)
+                check_limits(VideoInfo(str(path), anim.frames, anim.fps, anim.width, anim.height, file_bytes), limits)
+                size: tuple[int, int] | None = (anim.width, anim.height)
+            else:
+                size = declared_frame_size(f, kind, file_bytes)
     except HeaderError as exc:
         raise InputError(f"{path.name} cannot be read as a video: {exc}.") from exc
     if size is None:
@@ -182,7 +193,10 @@ def probe(path: str | os.PathLike, limits: Limits | None = None) -> VideoInfo:
         raise InputError(f"{p.name} is empty (0 bytes).")
     _check_file_size(size, limits)
     declared_w, declared_h = _declared_size(p, sniff_container(p), limits)
-    vr = _open(str(p))
+    try:
+        vr = _open(str(p))
+    except InputError:  # what decord cannot open (GIF, WebP, AV1, ...) goes to ffmpeg, labelled as a deviation
+        return ffmpeg_reader.probe(p, size, lambda info: check_limits(info, limits))
     total, fps = len(vr), float(vr.get_avg_fps())
     if total <= 0 or not math.isfinite(fps) or fps <= 0:
         raise InputError(f"{p.name} has no decodable video frames.")
@@ -210,21 +224,29 @@ def read_frames(plan: FramePlan) -> Frames:
     from torchvision.transforms import functional as tvf
 
     start = time.perf_counter()
-    vr = _open(plan.info.path)
     out = np.empty((len(plan.indices), plan.resized_height, plan.resized_width, 3), dtype=np.uint8)
     size = [plan.resized_height, plan.resized_width]
+    batches = (_decord_batches(plan) if plan.info.reader == OFFICIAL_READER
+               else ffmpeg_reader.read_batches(plan, READ_BATCH))
+    lo = 0
+    for raw in batches:
+        tchw = torch.from_numpy(raw).permute(0, 3, 1, 2)
+        resized = tvf.resize(tchw, size, interpolation=InterpolationMode.BICUBIC, antialias=True)
+        out[lo:lo + len(raw)] = resized.permute(0, 2, 3, 1).numpy()
+        lo += len(raw)
+        del raw, tchw, resized
+    return Frames(plan, out, time.perf_counter() - start)
+
+
+def _decord_batches(plan: FramePlan) -> Iterator[np.ndarray]:
+    vr = _open(plan.info.path)
     for lo in range(0, len(plan.indices), READ_BATCH):
         chunk = list(plan.indices[lo:lo + READ_BATCH])
         try:
-            raw = vr.get_batch(chunk).asnumpy()
+            yield vr.get_batch(chunk).asnumpy()
         except Exception as exc:
             raise InputError(f"{Path(plan.info.path).name}: frames cannot be decoded: "
                              f"{_short(exc, plan.info.path)}.") from exc
-        tchw = torch.from_numpy(raw).permute(0, 3, 1, 2)
-        resized = tvf.resize(tchw, size, interpolation=InterpolationMode.BICUBIC, antialias=True)
-        out[lo:lo + len(chunk)] = resized.permute(0, 2, 3, 1).numpy()
-        del raw, tchw, resized
-    return Frames(plan, out, time.perf_counter() - start)
 
 
 def load_frames(path: str | os.PathLike, fps: float = OFFICIAL_FPS, limits: Limits | None = None) -> Frames:
