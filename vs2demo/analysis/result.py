@@ -83,9 +83,10 @@ class Result:
     def __post_init__(self) -> None:
         object.__setattr__(self, "official_settings", not self.deviations())
 
-    def deviations(self) -> list[str]:
-        """Every setting of this run that differs from the official script: sampling options and weights."""
-        return self.options.deviations() + self.model.deviations
+    def deviations(self, options: GenerationOptions | None = None) -> list[str]:
+        """Every way this run differs from the official script: sampling options (``options``: what was asked
+        for, by default this sample's own), the weights, and the reader the frames came through."""
+        return (options or self.options).deviations() + self.model.deviations + self.plan.info.deviations
 
     def score(self, key: str) -> DimensionScore:
         return next(s for s in self.scores if s.key == key)

@@ -184,7 +184,8 @@ def _stream_one(evaluator, video: str, prompt: str, options: GenerationOptions, 
         if isinstance(event, Planned):
             p = event.plan
             print(f"[{len(p.indices)} frames at {p.resized_width}×{p.resized_height} from "
-                  f"{p.info.duration_s:.1f} s @ {p.info.native_fps:g} fps]", file=out, flush=True)
+                  f"{p.info.duration_s:.1f} s @ {p.info.native_fps:g} fps"
+                  f"{''.join('; ' + d for d in p.info.deviations)}]", file=out, flush=True)
         elif isinstance(event, Status):
             print(f"[{event.message}]", file=out, flush=True)
         elif isinstance(event, Piece) and event.sample == 0:
@@ -247,10 +248,12 @@ def _frames(args: argparse.Namespace) -> int:
     else:
         print(f"{d['video']}: {d['total_frames']} frames @ {d['native_fps']:g} fps ({d['duration_s']} s), "
               f"{d['source_size'][0]}×{d['source_size'][1]}")
+        for deviation in plan.info.deviations:
+            print(f"[{deviation}]")
         print(f"model sees {d['frame_count']} frames at {d['resized_size'][0]}×{d['resized_size'][1]} "
               f"(~{d['visual_tokens']} visual tokens)")
-        for i, t in zip(d["indices"], d["timestamps_s"]):
-            print(f"  frame {i:>6}  at {t:8.3f} s")
+        for i, t, j in zip(d["indices"], d["timestamps_s"], d["source_frames"]):
+            print(f"  frame {i:>6}  at {t:8.3f} s" + ("" if i == j else f"  (the file's frame {j}, on screen then)"))
     return 0
 
 

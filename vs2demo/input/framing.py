@@ -84,6 +84,7 @@ class FramePlan:
             "fps": self.fps,
             "frame_count": len(self.indices),
             "indices": list(self.indices),
+            "source_frames": list(source_frames(self)),  # the file's frames shown at those moments
             "timestamps_s": [round(t, 4) for t in self.timestamps],
             "resized_size": [self.resized_width, self.resized_height],
             "visual_tokens": self.visual_tokens,

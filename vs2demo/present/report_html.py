@@ -100,7 +100,7 @@ def report_html(samples: Sequence[Result], thumbnails: np.ndarray | None = None,
     result = samples[0]
     p, m = result.plan, result.model
     run = replace(result.options, samples=len(samples))  # what was asked for: sample 0's seed, K samples
-    deviations = run.deviations() + result.model.deviations
+    deviations = result.deviations(run)
     settings = "the official settings" if not deviations else "not the official settings: " + ", ".join(deviations)
     banner = f'<p class="vs2-banner"><b>{escape(m.banner)}</b></p>' if m.banner else ""
     evidence = "" if explanation is None else f"<h2>Evidence (an extra)</h2>{evidence_html(result, explanation)}"

@@ -65,7 +65,8 @@ def plan_html(plan: FramePlan) -> str:
         f'<div class="vs2-plan"><b>Clip:</b> {i.duration_s:.2f} s · {i.native_fps:.3g} fps · {i.width}×{i.height}'
         f" · {i.total_frames} frames · {_size(i.file_bytes)}<br><b>The model will see:</b> "
         f"{len(plan.indices)} frames ({plan.fps:g} per second) at {plan.resized_width}×{plan.resized_height}, "
-        f"about {plan.visual_tokens:,} visual tokens</div>"
+        f"about {plan.visual_tokens:,} visual tokens"
+        + "".join(f"<br><b>Not official:</b> {escape(d)}" for d in i.deviations) + "</div>"
     )
 
 

@@ -361,7 +361,7 @@ def _final(done: Finished, replay: bool) -> dict[str, Any]:
     t = result.timings
     status = _took(result) + f" · {_tokens(t.new_tokens)} · {t.tokens_per_s:.1f} tokens/s"
     run = replace(result.options, samples=len(samples))  # what was asked for: sample 0's seed, K samples
-    deviations = run.deviations() + result.model.deviations
+    deviations = result.deviations(run)
     if deviations:
         status += " · not the official settings: " + ", ".join(deviations)
     if result.parse_method == NONE:
