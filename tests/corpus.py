@@ -19,6 +19,7 @@ class Case:
     filename: str
     expect: str  # "score" or "refuse"
     message: str = ""  # for "refuse": a word the message must contain (case-insensitive)
+    reader: str = "decord"  # for "score": the reader its frames come through (anything but decord is labelled)
 
 
 def _ffmpeg() -> str:
@@ -37,6 +38,8 @@ def _testsrc(size: str, rate: float, seconds: float) -> list[str]:
 
 
 X264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+AV1 = ["-c:v", "libaom-av1", "-cpu-used", "8", "-row-mt", "0", "-crf", "40", "-b:v", "0"]
+FALLBACK = {"gif", "gif_truncated", "webp_animated", "webm_av1", "mp4_av1"}  # decord 0.6.0 cannot open these
 
 # name -> (file name, expectation, message word, maker)
 MAKERS: dict[str, tuple[str, str, str, Callable[[Path], None]]] = {
@@ -51,7 +54,20 @@ MAKERS: dict[str, tuple[str, str, str, Callable[[Path], None]]] = {
     "mkv": ("clip.mkv", "score", "", lambda p: _run(*_testsrc("320x240", 30, 2), *X264, str(p))),
     "avi_mjpeg": ("mjpeg.avi", "score", "", lambda p: _run(*_testsrc("320x240", 24, 2), "-c:v", "mjpeg",
                                                            "-q:v", "5", str(p))),
-    "gif": ("anim.gif", "refuse", "GIF", lambda p: _run(*_testsrc("160x120", 10, 2), str(p))),
+    "gif": ("anim.gif", "score", "", lambda p: _run(*_testsrc("160x120", 10, 2), str(p))),
+    "gif_one_frame": ("one_frame.gif", "refuse", "1 frame",
+                      lambda p: _run(*_testsrc("160x120", 10, 1), "-frames:v", "1", str(p))),
+    "gif_truncated": ("truncated.gif", "score", "", lambda p: _cut(p, "gif", 3 / 5)),
+    "webp_animated": ("anim.webp", "score", "", lambda p: _run(*_testsrc("160x120", 10, 2), "-c:v", "libwebp_anim",
+                                                               "-loop", "0", str(p))),
+    "webp_still": ("still.webp", "refuse", "still", lambda p: _run(*_testsrc("160x120", 10, 1), "-frames:v", "1",
+                                                                   "-c:v", "libwebp", str(p))),
+    "webm_av1": ("av1.webm", "score", "", lambda p: _run(*_testsrc("160x120", 12, 2), *AV1, str(p))),
+    "mp4_av1": ("av1.mp4", "score", "", lambda p: _run(*_testsrc("160x120", 12, 2), *AV1, str(p))),
+    "mp4_h264_10bit": ("h264_10bit.mp4", "score", "", lambda p: _run(*_testsrc("320x240", 24, 2), "-c:v", "libx264",
+                                                                     "-preset", "ultrafast", "-pix_fmt",
+                                                                     "yuv420p10le", str(p))),
+    "unknown_codec": ("unknown_codec.mkv", "refuse", "codec", lambda p: _unknown_codec(p)),
     "tiny_17x9": ("tiny_17x9.mp4", "refuse", "odd width", lambda p: _run(*_testsrc("17x9", 24, 1), "-c:v", "libx264",
                                                                "-preset", "ultrafast", "-pix_fmt", "yuv444p",
                                                                str(p))),
@@ -92,6 +108,24 @@ def _rotated(path: Path) -> None:
     plain.unlink()
 
 
+def _cut(path: Path, fmt: str, keep: float) -> None:
+    """A clip of ``fmt`` cut short, mid-frame: a download that stopped."""
+    whole = path.with_name(f"whole_for_cut.{fmt}")
+    _run(*_testsrc("160x120", 10, 2), str(whole))
+    data = whole.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    whole.unlink()
+
+
+def _unknown_codec(path: Path) -> None:
+    """A Matroska file whose video codec id no decoder knows (an H.264 stream relabelled): neither reader can."""
+    known = path.with_name("known_codec.mkv")
+    _run(*_testsrc("320x240", 24, 1), *X264, str(known))
+    data = known.read_bytes()
+    path.write_bytes(data.replace(b"V_MPEG4/ISO/AVC", b"V_ZZZZZ/ISO/AVC"))
+    known.unlink()
+
+
 def _truncated(path: Path) -> None:
     whole = path.with_name("whole_for_truncation.mp4")
     _run(*_testsrc("320x240", 24, 2), *X264, str(whole))
@@ -100,7 +134,8 @@ def _truncated(path: Path) -> None:
     whole.unlink()
 
 
-CASES: tuple[Case, ...] = tuple(Case(name, f, e, m) for name, (f, e, m, _) in MAKERS.items())
+CASES: tuple[Case, ...] = tuple(Case(name, f, e, m, "ffmpeg" if name in FALLBACK else "decord")
+                                for name, (f, e, m, _) in MAKERS.items())
 
 
 def make(folder: str | os.PathLike, names: list[str] | None = None) -> dict[str, Path]:

@@ -55,3 +55,64 @@ def write_clip(path: str | Path, seconds: float, fps: float = 24.0, size: tuple[
 def _frames(painter: Painter, n: int, h: int, w: int, fps: float) -> Iterator[np.ndarray]:
     for i in range(n):
         yield painter(i, h, w, i / fps)
+
+
+# ---- animations whose frames say which they are --------------------------------------------------
+
+COLOURS = ((255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (255, 0, 255), (0, 255, 255), (255, 255, 255),
+           (0, 0, 0))  # exact in a GIF's default 3-3-2 palette, far apart after lossy WebP
+
+
+def write_solid_frames(path: str | Path, colours: tuple[tuple[int, int, int], ...] = COLOURS,
+                       size: tuple[int, int] = (64, 48), fps: float = 10.0, codec_args: tuple[str, ...] = ()) -> Path:
+    """One frame per colour, each a solid fill, so a decoded frame tells which one it is (``which_colour``)."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    w, h = size
+    raw = b"".join(np.full((h, w, 3), c, dtype=np.uint8).tobytes() for c in colours)
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo",
+                    "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", str(fps), "-i", "-", *codec_args, str(path)],
+                   input=raw, check=True)
+    return Path(path)
+
+
+def which_colour(frame: np.ndarray, colours: tuple[tuple[int, int, int], ...] = COLOURS) -> int:
+    """The index of the colour a (solid) frame is nearest to."""
+    mean = frame.reshape(-1, 3).mean(axis=0)
+    return int(np.argmin([np.abs(mean - np.array(c)).sum() for c in colours]))
+
+
+def set_gif_delays(data: bytes, delays_cs: list[int]) -> bytes:
+    """The GIF with each image's graphic-control delay replaced, in order (one control block per image)."""
+    out = bytearray(data)
+    at = [i for i in range(len(out) - 5) if out[i:i + 3] == b"\x21\xf9\x04"]
+    assert len(at) == len(delays_cs), (len(at), len(delays_cs))
+    for i, delay in zip(at, delays_cs):
+        out[i + 4:i + 6] = delay.to_bytes(2, "little")
+    return bytes(out)
+
+
+def set_gif_screen(data: bytes, width: int, height: int) -> bytes:
+    return data[:6] + width.to_bytes(2, "little") + height.to_bytes(2, "little") + data[10:]
+
+
+def set_webp_durations(data: bytes, durations_ms: list[int]) -> bytes:
+    """The animated WebP with each ANMF frame's duration replaced, in order."""
+    import struct
+
+    out, pos, k = bytearray(data), 12, 0
+    while pos + 8 <= len(out):
+        kind, size = struct.unpack_from("<4sI", out, pos)
+        if kind == b"ANMF":
+            out[pos + 20:pos + 23] = durations_ms[k].to_bytes(3, "little")
+            k += 1
+        pos += 8 + size + (size & 1)
+    assert k == len(durations_ms), (k, len(durations_ms))
+    return bytes(out)
+
+
+def set_webp_canvas(data: bytes, width: int, height: int) -> bytes:
+    at = data.index(b"VP8X") + 12  # fourcc, size, flags and 3 reserved bytes, then the canvas
+    return data[:at] + (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little") + data[at + 6:]

@@ -21,9 +21,17 @@ def corpus(tmp_path_factory):
     return make(tmp_path_factory.mktemp("edge"))
 
 
-def check(case, scored: bool, message: str | None) -> None:
+READ_BY_FFMPEG = "read by ffmpeg, not the official decord"
+
+
+def check(case, scored: bool, message: str | None, record: dict | None = None) -> None:
+    """``record``: a scored result's JSON, whose frames name their reader and whose deviations label any but
+    the official one."""
     if case.expect == "score":
         assert scored, (case.name, message)
+        if record is not None:
+            assert record["frames"]["reader"] == case.reader, case.name
+            assert (READ_BY_FFMPEG in record["settings_deviations"]) == (case.reader == "ffmpeg"), case.name
     else:
         assert not scored and message, case.name
         assert case.message.lower() in message.lower(), (case.name, message)
@@ -34,7 +42,7 @@ def check(case, scored: bool, message: str | None) -> None:
 def test_engine(evaluator, corpus, case) -> None:
     try:
         result = evaluator.score(str(corpus[case.name]), "a test pattern", OPTIONS)
-        check(case, True, None)
+        check(case, True, None, result.to_dict())
         assert len(result.plan.indices) >= 4
     except InputError as exc:
         check(case, False, str(exc))
@@ -62,7 +70,7 @@ def test_cli_batch(smoke_dir, corpus, tmp_path) -> None:
     rows = {json.loads(line)["video"]: json.loads(line) for line in out.read_text().splitlines()}
     for case in CASES:
         row = rows[str(corpus[case.name])]
-        check(case, "error" not in row, row.get("error"))
+        check(case, "error" not in row, row.get("error"), row if "error" not in row else None)
 
 
 def test_cli_one_line_error_even_when_the_decoder_complains(corpus) -> None:
@@ -81,7 +89,7 @@ def test_app_api(smoke_app, corpus) -> None:
         try:
             final = smoke_app.predict(handle_file(str(corpus[case.name])), "a test pattern", 0, False, 0.7, 16, 2.0,
                                       api_name="/score")
-            check(case, True, None)
+            check(case, True, None, final[7])
             assert final[7]["frames"]["frame_count"] >= 4
         except AppError as exc:
             check(case, False, str(exc))

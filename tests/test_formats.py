@@ -1,0 +1,353 @@
+"""Every clip a user brings: GIF, animated WebP, AV1, VP9, HEVC, 10-bit, variable frame rate.
+
+decord (the official reader) opens what it can; what it cannot goes through imageio-ffmpeg's ffmpeg with the same
+frame maths, and the result says so. Every file here is made by the shipped ffmpeg binary.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tests.corpus import AV1, X264, _run, _testsrc
+from tests.synth import (
+    COLOURS,
+    set_gif_delays,
+    set_gif_screen,
+    set_webp_canvas,
+    set_webp_durations,
+    which_colour,
+    write_solid_frames,
+)
+from vs2demo.core.errors import InputError
+from vs2demo.core.options import GenerationOptions, Limits
+from vs2demo.input import ffmpeg_reader, video
+from vs2demo.input.animation import Animation, parse_gif
+from vs2demo.input.framing import (
+    VideoInfo,
+    frame_count,
+    frames_at_times,
+    plan_frames,
+    source_frames,
+    start_tolerance,
+)
+
+OPTIONS = GenerationOptions(seed=0, max_new_tokens=8)
+READ_BY_FFMPEG = "read by ffmpeg, not the official decord"
+GIF_ARGS = ("-loop", "0")  # a looping GIF (the NETSCAPE extension), as galleries hand out
+WEBP_ARGS = ("-c:v", "libwebp_anim", "-lossless", "0", "-loop", "0")
+
+
+def _encoders() -> str:
+    return subprocess.run([ffmpeg_reader.ffmpeg_exe(), "-hide_banner", "-encoders"], capture_output=True,
+                          text=True).stdout
+
+
+def _needs(encoder: str) -> None:
+    if f" {encoder} " not in _encoders():
+        pytest.skip(f"the shipped ffmpeg has no {encoder} encoder to make this file with")
+
+
+# name -> (encoder needed, expected reader, maker)
+FORMATS = {
+    "gif": ("gif", "ffmpeg", lambda p: _run(*_testsrc("160x120", 10, 2), *GIF_ARGS, str(p))),
+    "webp": ("libwebp_anim", "ffmpeg", lambda p: _run(*_testsrc("160x120", 10, 2), *WEBP_ARGS, str(p))),
+    "av1.webm": ("libaom-av1", "ffmpeg", lambda p: _run(*_testsrc("160x120", 12, 2), *AV1, str(p))),
+    "av1_svt.mp4": ("libsvtav1", "ffmpeg", lambda p: _run(*_testsrc("160x120", 12, 2), "-c:v", "libsvtav1",
+                                                         "-preset", "12", "-svtav1-params", "lp=1", str(p))),
+    "vp9.webm": ("libvpx-vp9", "decord", lambda p: _run(*_testsrc("160x120", 30, 2), "-c:v", "libvpx-vp9",
+                                                        "-deadline", "realtime", "-cpu-used", "8", str(p))),
+    "hevc.mp4": ("libx265", "decord", lambda p: _run(*_testsrc("160x120", 24, 2), "-c:v", "libx265", "-preset",
+                                                     "ultrafast", "-x265-params", "log-level=error", str(p))),
+    "hevc_10bit.mp4": ("libx265", "decord", lambda p: _run(*_testsrc("160x120", 24, 2), "-c:v", "libx265",
+                                                           "-preset", "ultrafast", "-pix_fmt", "yuv420p10le",
+                                                           "-x265-params", "log-level=error", str(p))),
+    "h264_10bit.mp4": ("libx264", "decord", lambda p: _run(*_testsrc("160x120", 24, 2), "-c:v", "libx264",
+                                                           "-pix_fmt", "yuv420p10le", str(p))),
+    "vfr.mp4": ("libx264", "decord", lambda p: _run(*_testsrc("160x120", 30, 3), "-vf",
+                                                    "select='lt(n\\,30)+not(mod(n\\,3))'", "-fps_mode", "vfr",
+                                                    *X264, str(p))),
+    "vfr_av1.webm": ("libaom-av1", "ffmpeg", lambda p: _run(*_testsrc("160x120", 30, 3), "-vf",
+                                                            "select='lt(n\\,30)+not(mod(n\\,3))'", "-fps_mode",
+                                                            "vfr", *AV1, str(p))),
+}
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("formats")
+
+
+def _make(folder: Path, name: str) -> Path:
+    encoder, _, maker = FORMATS[name]
+    _needs(encoder)
+    path = folder / (name if "." in name else f"clip.{name}")
+    if not path.exists():
+        maker(path)
+    return path
+
+
+@pytest.mark.parametrize("name", list(FORMATS))
+def test_each_format_is_scored_with_its_reader_named(evaluator, made, name) -> None:
+    path = _make(made, name)
+    reader = FORMATS[name][1]
+    result = evaluator.score(str(path), "a test pattern", OPTIONS)
+    assert result.plan.info.reader == reader
+    assert len(result.plan.indices) >= 4 and result.plan.info.duration_s > 1.5
+    data = result.to_dict()
+    assert data["frames"]["reader"] == reader
+    assert (READ_BY_FFMPEG in data["settings_deviations"]) == (reader == "ffmpeg")
+    assert result.official_settings is False  # a seed and 8 tokens, at least
+    assert (READ_BY_FFMPEG in result.deviations(GenerationOptions())) == (reader == "ffmpeg")
+
+
+def test_variable_rate_fallback_keeps_the_true_duration(made) -> None:
+    """30 frames in the first second, then 10 a second: 50 frames, the last starting at 2.9 s and lasting the
+    1/30 s its block says, whatever a constant rate would make of them."""
+    info = video.probe(_make(made, "vfr_av1.webm"))
+    assert info.total_frames == 50 and info.duration_s == pytest.approx(2.9 + 0.033, abs=0.002)
+    starts = info.frame_starts
+    assert starts[29] == pytest.approx(29 / 30, abs=0.002) and starts[30] == pytest.approx(1.0, abs=0.002)
+    plan = plan_frames(info)
+    assert source_frames(plan) == frames_at_times(starts, plan.timestamps, 1e-3)
+
+
+# ---- the fallback picks the same moments: an MP4 and a WebM read both ways ---------------------------------
+
+
+def _both_ways(path: Path):
+    official = video.probe(path)
+    fallback = ffmpeg_reader.probe(path, path.stat().st_size, lambda info: video.check_limits(info, Limits()))
+    return official, fallback
+
+
+@pytest.mark.parametrize("seconds,fps,size", [(3.0, 24, (320, 240)), (4.0, 29.97, (640, 360)), (2.5, 30, (176, 144))])
+def test_mp4_frames_read_both_ways_agree(make_clip, seconds, fps, size) -> None:
+    official, fallback = _both_ways(Path(make_clip(seconds, fps, size)))
+    assert (official.reader, fallback.reader) == ("decord", "ffmpeg")
+    assert (fallback.total_frames, fallback.width, fallback.height) == (official.total_frames, official.width,
+                                                                      official.height)
+    assert fallback.native_fps == pytest.approx(official.native_fps, rel=1e-4)
+    a, b = plan_frames(official), plan_frames(fallback)
+    assert a.indices == b.indices and source_frames(b) == a.indices  # the same moments
+    fa, fb = video.read_frames(a).array.astype(int), video.read_frames(b).array.astype(int)
+    assert fa.shape == fb.shape
+    diff = np.abs(fa - fb)
+    assert diff.mean() < 0.5 and diff.max() <= 8, (diff.mean(), diff.max())  # colour conversion rounding at most
+
+
+def test_webm_in_a_millisecond_time_base_picks_the_same_frames(made) -> None:
+    """At 30 fps, WebM rounds frame k's start to whole milliseconds (frame 2 at 67 ms, after 2/30 s): the
+    fallback must still pick frame k for the official index k."""
+    official, fallback = _both_ways(_make(made, "vp9.webm"))
+    assert fallback.frame_starts[2] == pytest.approx(0.067)
+    for fps in (2.0, 7.0, 30.0):
+        a, b = plan_frames(official, fps), plan_frames(fallback, fps)
+        assert a.indices == b.indices and source_frames(b) == a.indices
+    fa = video.read_frames(plan_frames(official)).array.astype(int)
+    fb = video.read_frames(plan_frames(fallback)).array.astype(int)
+    assert np.abs(fa - fb).mean() < 0.5
+
+
+# ---- GIF and WebP timing: frames picked by time ------------------------------------------------------------
+
+DELAYS_CS = [100, 10, 10, 10, 50, 10, 10, 10]  # a long first frame, a longer fifth: 2.1 s in all
+
+
+def _on_screen(delays_s: list[float], t: float) -> int:
+    """The frame a viewer sees at ``t``: the last to start at or before it (worked out here, independently)."""
+    start, shown = 0.0, 0
+    for k, d in enumerate(delays_s):
+        if start <= t + 1e-9:
+            shown = k
+        start += d
+    return shown
+
+
+def _check_picked_by_time(path: Path, delays_s: list[float]) -> None:
+    info = video.probe(path)
+    assert info.reader == "ffmpeg" and info.total_frames == len(delays_s)
+    assert info.duration_s == pytest.approx(sum(delays_s))  # one pass of a looping file, not forever
+    for fps in (2.0, 4.0):
+        plan = plan_frames(info, fps)
+        # the official maths: the mean rate, linspace over the frame count, index ÷ rate
+        n = frame_count(len(delays_s), len(delays_s) / sum(delays_s), fps)
+        assert list(plan.indices) == torch.linspace(0, len(delays_s) - 1, n).round().long().tolist()
+        expected = [_on_screen(delays_s, t) for t in plan.timestamps]
+        assert list(source_frames(plan)) == expected
+        frames = video.read_frames(plan)
+        assert [which_colour(f) for f in frames.array] == expected  # the pixels are those frames
+
+
+def test_gif_delays_pick_the_frame_on_screen(made) -> None:
+    path = write_solid_frames(made / "solid.gif", codec_args=GIF_ARGS)
+    timed = made / "timed.gif"
+    timed.write_bytes(set_gif_delays(path.read_bytes(), DELAYS_CS))
+    assert b"NETSCAPE2.0" in timed.read_bytes()  # it loops
+    _check_picked_by_time(timed, [d / 100 for d in DELAYS_CS])
+
+
+def test_webp_durations_pick_the_frame_on_screen(made) -> None:
+    _needs("libwebp_anim")
+    path = write_solid_frames(made / "solid.webp", codec_args=WEBP_ARGS)
+    timed = made / "timed.webp"
+    timed.write_bytes(set_webp_durations(path.read_bytes(), [d * 10 for d in DELAYS_CS]))
+    _check_picked_by_time(timed, [d / 100 for d in DELAYS_CS])
+
+
+def test_gif_zero_delays_last_a_tenth_of_a_second(evaluator, made) -> None:
+    """Browsers and ffmpeg show a 0 delay as 0.1 s; the clip is scored, not divided by zero."""
+    path = write_solid_frames(made / "solid_zero.gif", codec_args=GIF_ARGS)
+    zero = made / "zero.gif"
+    zero.write_bytes(set_gif_delays(path.read_bytes(), [0] * len(COLOURS)))
+    info = video.probe(zero)
+    assert info.duration_s == pytest.approx(0.1 * len(COLOURS))
+    result = evaluator.score(str(zero), "colours", OPTIONS)
+    assert READ_BY_FFMPEG in result.deviations()
+
+
+def test_one_frame_gif_and_still_webp_get_one_clear_line(made) -> None:
+    one = made / "one.gif"
+    _run(*_testsrc("64x48", 10, 1), "-frames:v", "1", str(one))
+    with pytest.raises(InputError, match="only 1 frame"):
+        video.load_frames(one)
+    _needs("libwebp")
+    still = made / "still.webp"
+    _run(*_testsrc("64x48", 10, 1), "-frames:v", "1", "-c:v", "libwebp", str(still))
+    with pytest.raises(InputError, match="still WebP image"):
+        video.probe(still)
+
+
+@pytest.mark.parametrize("keep", [0.2, 0.5, 0.9, 0.999])
+def test_truncated_gif_is_scored_or_refused_in_one_line(made, keep) -> None:
+    whole = _make(made, "gif")
+    cut = made / f"cut_{keep}.gif"
+    data = whole.read_bytes()
+    cut.write_bytes(data[: int(len(data) * keep)])
+    try:
+        frames = video.load_frames(cut)
+    except InputError as exc:
+        assert "Traceback" not in str(exc) and str(made) not in str(exc)
+    else:
+        assert frames.plan.info.reader == "ffmpeg" and len(frames.array) >= 4
+
+
+# ---- limits from the headers, before any decoder runs --------------------------------------------------------
+
+
+@pytest.fixture()
+def no_decoding(monkeypatch):
+    """Any decoder (decord, an ffmpeg process) started from here on fails the test."""
+    import decord
+
+    def never(*args, **kwargs):
+        raise AssertionError("nothing may be decoded for an over-limit file")
+
+    monkeypatch.setattr(decord, "VideoReader", never)
+    monkeypatch.setattr(subprocess, "run", never)
+    monkeypatch.setattr(subprocess, "Popen", never)
+
+
+def _over_limits(made: Path) -> dict[str, tuple[bytes, str]]:
+    gif = _make(made, "gif").read_bytes()
+    webp = _make(made, "webp").read_bytes()
+    return {
+        "gif_screen": (set_gif_screen(gif, 16000, 16000), "16000×16000; the limit is 4096 px"),
+        "gif_delays": (set_gif_delays(gif, [65535] * 20), "the limit is 600 s"),
+        "webp_canvas": (set_webp_canvas(webp, 9000, 120), "9000×120; the limit is 4096 px"),
+        "webp_durations": (set_webp_durations(webp, [16_000_000] * 20), "the limit is 600 s"),
+    }
+
+
+@pytest.mark.parametrize("case", ["gif_screen", "gif_delays", "webp_canvas", "webp_durations"])
+def test_animation_limits_are_checked_from_the_headers(made, request, case) -> None:
+    data, message = _over_limits(made)[case]
+    path = made / f"{case}.{case.split('_')[0]}"
+    path.write_bytes(data)
+    request.getfixturevalue("no_decoding")
+    with pytest.raises(InputError, match=message):
+        video.probe(path, Limits())
+
+
+def test_frame_count_limit_applies_to_a_gif(made) -> None:
+    with pytest.raises(InputError, match="20 frames; the limit is 10"):
+        video.probe(_make(made, "gif"), Limits(max_total_frames=10))
+
+
+# ---- right reasons -----------------------------------------------------------------------------------------
+
+
+def test_av1_is_not_called_audio_only(made) -> None:
+    info = video.probe(_make(made, "av1.webm"))
+    assert info.reader == "ffmpeg" and (info.width, info.height) == (160, 120)
+
+
+def test_a_codec_no_reader_has_is_named_with_advice(tmp_path) -> None:
+    from tests.corpus import make
+
+    path = make(tmp_path, ["unknown_codec"])["unknown_codec"]
+    with pytest.raises(InputError) as info:
+        video.probe(path)
+    message = str(info.value)
+    assert "codec" in message and "re-encode it as H.264 MP4" in message and "audio-only" not in message
+    assert str(tmp_path) not in message
+
+
+@pytest.mark.parametrize("name,codec", [("sound.mkv", "libopus"), ("sound.avi", "pcm_s16le")])
+def test_audio_only_files_are_called_so(tmp_path, name, codec) -> None:
+    audio = tmp_path / name
+    _run("-f", "lavfi", "-i", "sine=duration=1", "-c:a", codec, str(audio))
+    with pytest.raises(InputError, match=r"no video stream \(an audio-only file\?\)"):
+        video.probe(audio)
+
+
+# ---- the pure parts ------------------------------------------------------------------------------------------
+
+
+def test_frames_at_times_picks_the_frame_on_screen() -> None:
+    starts = (0.0, 1.0, 1.1, 1.2)
+    assert frames_at_times(starts, (0.0, 0.99, 1.0, 1.05, 5.0), 0.0) == (0, 0, 1, 1, 3)
+    assert frames_at_times((0.0, 0.033, 0.067, 0.1), (0.0, 1 / 30, 2 / 30, 3 / 30), 0.002) == (0, 1, 2, 3)
+
+
+def test_start_tolerance_never_skips_a_short_frame() -> None:
+    assert start_tolerance((0.0, 0.033, 0.067)) == pytest.approx(0.002)
+    assert start_tolerance((0.0, 0.001, 0.5)) == pytest.approx(0.0005)
+    assert frames_at_times((0.0, 0.001, 0.5), (0.0,), start_tolerance((0.0, 0.001, 0.5))) == (0,)
+
+
+def test_decord_plans_keep_the_official_indices() -> None:
+    plan = plan_frames(VideoInfo("x.mp4", 120, 24.0, 320, 240, 1))
+    assert source_frames(plan) == plan.indices and plan.info.deviations == []
+    assert plan.to_dict()["reader"] == "decord"
+
+
+def test_parse_framecrc_sorts_reordered_frames_and_times_the_last() -> None:
+    text = "#tb 0: 1/1000\n#media_type 0: video\n0, -33, 0, 33, 10, 0x0\n0, 0, 100, 0, 10, 0x0\n" \
+           "0, 33, 33, 0, 10, 0x0\n0, 67, 67, 0, 10, 0x0\n"
+    starts, duration = ffmpeg_reader.parse_framecrc(text)
+    assert starts == (0.0, 0.033, 0.067, 0.1)
+    assert duration == pytest.approx(0.1 + 0.033)  # no duration on the last: the median gap
+
+
+def test_parse_stream_line() -> None:
+    log = ("Input #0, matroska,webm, from 'a.webm':\n  Stream #0:0: Audio: opus, 48000 Hz\n"
+           "  Stream #0:1(eng): Video: av1 (libdav1d) (Main), yuv420p(tv, progressive), 160x120 [SAR 1:1], 10 fps\n"
+           "Stream mapping:\n  Stream #0:1 -> #0:0 (copy)\n")
+    assert ffmpeg_reader.parse_stream_line(log) == ("av1", 160, 120)
+    assert ffmpeg_reader.parse_stream_line("Input #0, wav:\n  Stream #0:0: Audio: pcm_s16le\n") is None
+
+
+def test_parse_gif_counts_whole_images_and_their_delays() -> None:
+    def image(delay: int) -> bytes:
+        control = b"\x21\xf9\x04\x00" + delay.to_bytes(2, "little") + b"\x00\x00"
+        return control + b"\x2c" + bytes(8) + b"\x00" + b"\x02" + b"\x02\x4c\x01" + b"\x00"
+
+    head = b"GIF89a" + (40).to_bytes(2, "little") + (30).to_bytes(2, "little") + b"\x00\x00\x00"
+    data = head + image(5) + image(0) + image(20) + b"\x3b"
+    assert parse_gif(data) == Animation(40, 30, 3, 0.35)  # the 0 delay lasts 0.1 s
+    assert parse_gif(data[:-6]) == Animation(40, 30, 2, 0.15)  # the third image is cut short
