@@ -121,7 +121,9 @@ def test_variable_rate_fallback_keeps_the_true_duration(made) -> None:
 
 def _both_ways(path: Path):
     official = video.probe(path)
-    fallback = ffmpeg_reader.probe(path, path.stat().st_size, lambda info: video.check_limits(info, Limits()))
+    limits = Limits()
+    fallback = ffmpeg_reader.probe(path, path.stat().st_size, lambda info: video.check_limits(info, limits),
+                                   limits.max_side_px)
     return official, fallback
 
 
@@ -351,3 +353,13 @@ def test_parse_gif_counts_whole_images_and_their_delays() -> None:
     data = head + image(5) + image(0) + image(20) + b"\x3b"
     assert parse_gif(data) == Animation(40, 30, 3, 0.35)  # the 0 delay lasts 0.1 s
     assert parse_gif(data[:-6]) == Animation(40, 30, 2, 0.15)  # the third image is cut short
+
+
+def test_ffmpeg_may_not_allocate_past_the_frames_it_was_told_of(tmp_path) -> None:
+    """A stream whose codec declares more than its header (a lying header) fails inside ffmpeg's allocation cap:
+    here a real 4096×2160 GIF read with a cap sized for a small frame."""
+    big = tmp_path / "big.gif"
+    _run(*_testsrc("4096x2160", 2, 1), "-frames:v", "2", str(big))
+    assert ffmpeg_reader.first_frame_size(big, "gif", ffmpeg_reader.alloc_cap(4096 * 2160)) == (4096, 2160)
+    with pytest.raises(InputError, match="first frame cannot be decoded"):
+        ffmpeg_reader.first_frame_size(big, "gif", ffmpeg_reader.alloc_cap(64 * 48))

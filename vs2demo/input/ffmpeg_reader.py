@@ -34,6 +34,8 @@ SCAN_TIMEOUT_S = 120.0  # a packet scan reads the file once without decoding: se
 FIRST_FRAME_TIMEOUT_S = 60.0
 NOPTS = -(2 ** 63)  # how ffmpeg's framecrc writes a missing timestamp
 ADVICE = "re-encode it as H.264 MP4"
+MIN_ALLOC_CAP = 32 * 2**20  # bytes: ffmpeg's own buffers for small clips
+RGB_FRAMES = ("-f", "image2pipe", "-c:v", "ppm", "-pix_fmt", "rgb24", "-")  # self-describing frames on stdout
 
 
 @dataclass(frozen=True)
@@ -126,8 +128,16 @@ def _reason(log: str) -> str:
 # ---- I/O ----------------------------------------------------------------------------------------
 
 
-def _command(path: Path, *args: str) -> list[str]:
-    return [ffmpeg_exe(), "-hide_banner", "-nostdin", "-threads", "1", "-i", str(path), "-map", "0:v:0", *args]
+def alloc_cap(pixels: int) -> int:
+    """ffmpeg's ``-max_alloc`` for frames of at most ``pixels``: room for one BGRA frame twice over, so a stream
+    whose codec parameters declare a larger size than its container (a lying header) fails to allocate inside
+    ffmpeg instead of taking gigabytes."""
+    return max(MIN_ALLOC_CAP, 8 * pixels)
+
+
+def _command(path: Path, cap: int, *args: str) -> list[str]:
+    return [ffmpeg_exe(), "-hide_banner", "-nostdin", "-max_alloc", str(cap), "-threads", "1", "-i", str(path),
+            "-map", "0:v:0", *args]
 
 
 def _run(command: list[str], timeout: float, text: bool) -> subprocess.CompletedProcess:
@@ -135,11 +145,11 @@ def _run(command: list[str], timeout: float, text: bool) -> subprocess.Completed
                           errors="replace" if text else None)
 
 
-def scan(path: Path) -> Scan:
+def scan(path: Path, cap: int) -> Scan:
     """Read the first video stream's packets, decoding nothing; raise InputError for a file without one."""
     name = path.name
     try:
-        proc = _run(_command(path, "-c", "copy", "-f", "framecrc", "-"), SCAN_TIMEOUT_S, text=True)
+        proc = _run(_command(path, cap, "-c", "copy", "-f", "framecrc", "-"), SCAN_TIMEOUT_S, text=True)
     except subprocess.TimeoutExpired as exc:
         raise InputError(f"{name} cannot be read as a video: its frames cannot be counted in time.") from exc
     log = proc.stderr.replace(str(path), name)
@@ -161,11 +171,11 @@ def _no_decoder(name: str, codec: str) -> InputError:
                       f"the fallback): {ADVICE}.")
 
 
-def first_frame_size(path: Path, codec: str) -> tuple[int, int]:
+def first_frame_size(path: Path, codec: str, cap: int) -> tuple[int, int]:
     """(width, height) of the first decoded frame: what the reader will hand over, rotation applied."""
     name = path.name
     try:
-        proc = _run(_command(path, "-frames:v", "1", "-f", "image2pipe", "-c:v", "ppm", "-pix_fmt", "rgb24", "-"),
+        proc = _run(_command(path, cap, "-frames:v", "1", *RGB_FRAMES),
                     FIRST_FRAME_TIMEOUT_S, text=False)
     except subprocess.TimeoutExpired as exc:
         raise InputError(f"{name}: the first frame cannot be decoded in time.") from exc
@@ -179,10 +189,12 @@ def first_frame_size(path: Path, codec: str) -> tuple[int, int]:
     return int(w), int(h)
 
 
-def probe(path: Path, file_bytes: int, check: Callable[[VideoInfo], None]) -> VideoInfo:
+def probe(path: Path, file_bytes: int, check: Callable[[VideoInfo], None], max_side_px: int) -> VideoInfo:
     """The clip as ffmpeg reads it. ``check`` (the limits) runs on the packet scan before anything is decoded,
-    and again on the first frame's decoded size."""
-    s = scan(path)
+    and again on the first frame's decoded size; no allocation may exceed what a frame within ``max_side_px``
+    needs."""
+    cap = alloc_cap(max_side_px * max_side_px)
+    s = scan(path, cap)
     frames = len(s.starts_s)
     if frames < 2 or s.duration_s <= 0:
         raise InputError(f"{path.name} has only {frames} frame(s); at least 2 are needed (a still image?).")
@@ -193,7 +205,7 @@ def probe(path: Path, file_bytes: int, check: Callable[[VideoInfo], None]) -> Vi
                          frame_starts=s.starts_s)
 
     check(info(s.width, s.height))  # from the packets alone: nothing decoded yet
-    width, height = first_frame_size(path, s.codec)
+    width, height = first_frame_size(path, s.codec, cap)
     decoded = info(width, height)
     check(decoded)
     return decoded
@@ -203,11 +215,10 @@ def _select(frames: Sequence[int]) -> str:
     return "select='" + "+".join(f"eq(n\\,{i})" for i in frames) + "'"
 
 
-def _decoded(path: Path, unique: Sequence[int]) -> Iterator[np.ndarray]:
+def _decoded(path: Path, unique: Sequence[int], cap: int) -> Iterator[np.ndarray]:
     """The frames numbered ``unique`` (ascending), one at a time; ffmpeg is stopped once the last arrives."""
     with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(_command(path, "-vf", _select(unique), "-fps_mode", "passthrough", "-f", "image2pipe",
-                                         "-c:v", "ppm", "-pix_fmt", "rgb24", "-"),
+        proc = subprocess.Popen(_command(path, cap, "-vf", _select(unique), "-fps_mode", "passthrough", *RGB_FRAMES),
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log)
         count = 0
         try:
@@ -231,7 +242,7 @@ def read_batches(plan: FramePlan, batch: int) -> Iterator[np.ndarray]:
     at most one batch sits in memory at full size."""
     wanted = source_frames(plan)  # non-decreasing: a frame shown at several planned moments repeats
     unique = sorted(set(wanted))
-    frames = _decoded(Path(plan.info.path), unique)
+    frames = _decoded(Path(plan.info.path), unique, alloc_cap(plan.info.width * plan.info.height))
     try:
         decoded = zip(unique, frames)
         pending: list[np.ndarray] = []

@@ -196,7 +196,7 @@ def probe(path: str | os.PathLike, limits: Limits | None = None) -> VideoInfo:
     try:
         vr = _open(str(p))
     except InputError:  # what decord cannot open (GIF, WebP, AV1, ...) goes to ffmpeg, labelled as a deviation
-        return ffmpeg_reader.probe(p, size, lambda info: check_limits(info, limits))
+        return ffmpeg_reader.probe(p, size, lambda info: check_limits(info, limits), limits.max_side_px)
     total, fps = len(vr), float(vr.get_avg_fps())
     if total <= 0 or not math.isfinite(fps) or fps <= 0:
         raise InputError(f"{p.name} has no decodable video frames.")
