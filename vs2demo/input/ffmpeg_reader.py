@@ -28,6 +28,7 @@ from typing import BinaryIO
 import numpy as np
 
 from vs2demo.core.errors import InputError
+from vs2demo.input.animation import whole_frames
 from vs2demo.input.framing import FALLBACK_READER, FramePlan, VideoInfo, source_frames
 
 SCAN_TIMEOUT_S = 120.0  # a packet scan reads the file once without decoding: seconds even for a long clip
@@ -121,7 +122,8 @@ def ppm_frame(stream: BinaryIO) -> np.ndarray | None:
 def _reason(log: str) -> str:
     """The last line of ffmpeg's log a user can act on: no addresses, no bracketed component names."""
     lines = [re.sub(r"^\[[^\]]*\] ", "", line).strip() for line in log.strip().splitlines()]
-    lines = [line for line in lines if line and not line.startswith(("Error opening output", "Conversion failed"))]
+    lines = [line for line in lines
+             if line and not line.startswith(("Error opening output", "Conversion failed", "frame=", "size="))]
     return (lines[-1] if lines else "ffmpeg cannot read it")[:160]
 
 
@@ -136,8 +138,8 @@ def alloc_cap(pixels: int) -> int:
 
 
 def _command(path: Path, cap: int, *args: str) -> list[str]:
-    return [ffmpeg_exe(), "-hide_banner", "-nostdin", "-max_alloc", str(cap), "-threads", "1", "-i", str(path),
-            "-map", "0:v:0", *args]
+    return [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-max_alloc", str(cap), "-threads", "1",
+            "-i", str(path), "-map", "0:v:0", *args]
 
 
 def _run(command: list[str], timeout: float, text: bool) -> subprocess.CompletedProcess:
@@ -195,9 +197,12 @@ def probe(path: Path, file_bytes: int, check: Callable[[VideoInfo], None], max_s
     needs."""
     cap = alloc_cap(max_side_px * max_side_px)
     s = scan(path, cap)
+    whole = whole_frames(path)
+    if whole is not None and whole < len(s.starts_s):  # a download cut short: its last frame is not whole
+        s = Scan(s.codec, s.width, s.height, s.starts_s[:whole], s.starts_s[whole])
     frames = len(s.starts_s)
     if frames < 2 or s.duration_s <= 0:
-        raise InputError(f"{path.name} has only {frames} frame(s); at least 2 are needed (a still image?).")
+        raise InputError(f"{path.name} has only {frames} frame(s) a decoder can show; at least 2 are needed.")
     fps = frames / s.duration_s  # the mean rate: what a constant-rate clip of this length and count declares
 
     def info(width: int, height: int) -> VideoInfo:
