@@ -201,6 +201,16 @@ def test_webp_durations_pick_the_frame_on_screen(made) -> None:
     _check_picked_by_time(timed, [d / 100 for d in DELAYS_CS])
 
 
+def test_hundreds_of_planned_frames_are_each_the_right_one(made) -> None:
+    """A plan may hold up to 768 frames; each must arrive, in order, as the frame planned (colours cycle)."""
+    colours = COLOURS * 40  # 320 frames, 32 s at 10 fps
+    path = write_solid_frames(made / "long.gif", colours, size=(32, 24), codec_args=GIF_ARGS)
+    plan = plan_frames(video.probe(path), fps=10.0)
+    assert len(plan.indices) == 320 and source_frames(plan) == plan.indices
+    frames = video.read_frames(plan)
+    assert [which_colour(f) for f in frames.array] == [i % len(COLOURS) for i in plan.indices]
+
+
 def test_gif_zero_delays_last_a_tenth_of_a_second(evaluator, made) -> None:
     """Browsers and ffmpeg show a 0 delay as 0.1 s; the clip is scored, not divided by zero."""
     path = write_solid_frames(made / "solid_zero.gif", codec_args=GIF_ARGS)

@@ -216,8 +216,20 @@ def probe(path: Path, file_bytes: int, check: Callable[[VideoInfo], None], max_s
     return decoded
 
 
+SELECT_CHAIN = 16  # terms summed in one chain: ffmpeg's expressions fail past about 100 in a row
+
+
+def any_of(frames: Sequence[int]) -> str:
+    """An ffmpeg expression true for the frames numbered ``frames``: a balanced sum of ``eq(n,i)`` terms, so up
+    to the 768 frames a plan may hold stay a few levels deep."""
+    if len(frames) <= SELECT_CHAIN:
+        return "+".join(f"eq(n\\,{i})" for i in frames)
+    mid = len(frames) // 2
+    return f"({any_of(frames[:mid])})+({any_of(frames[mid:])})"
+
+
 def _select(frames: Sequence[int]) -> str:
-    return "select='" + "+".join(f"eq(n\\,{i})" for i in frames) + "'"
+    return f"select='{any_of(frames)}'"
 
 
 def _decoded(path: Path, unique: Sequence[int], cap: int) -> Iterator[np.ndarray]:
