@@ -377,3 +377,25 @@ def test_ffmpeg_may_not_allocate_past_the_frames_it_was_told_of(tmp_path) -> Non
     assert ffmpeg_reader.first_frame_size(big, "gif", ffmpeg_reader.alloc_cap(4096 * 2160)) == (4096, 2160)
     with pytest.raises(InputError, match="first frame cannot be decoded"):
         ffmpeg_reader.first_frame_size(big, "gif", ffmpeg_reader.alloc_cap(64 * 48))
+
+
+# ---- the deviation, from one place, wherever a result shows -------------------------------------------------
+
+
+def test_report_and_cli_name_the_reader(evaluator, made, smoke_dir) -> None:
+    from tests.helpers import cli
+    from vs2demo.present.report_html import report_html
+    from vs2demo.present.result_html import plan_html
+
+    gif, mp4 = _make(made, "gif"), _make(made, "hevc.mp4")
+    result = evaluator.score(str(gif), "a test pattern", OPTIONS)
+    assert READ_BY_FFMPEG in report_html([result]) and READ_BY_FFMPEG in plan_html(result.plan)
+    official = evaluator.score(str(mp4), "a test pattern", OPTIONS)
+    assert READ_BY_FFMPEG not in report_html([official]) and READ_BY_FFMPEG not in plan_html(official.plan)
+    frames = cli("frames", str(gif))
+    assert frames.returncode == 0 and f"[{READ_BY_FFMPEG}]" in frames.stdout
+    assert READ_BY_FFMPEG not in cli("frames", str(mp4)).stdout
+    scored = cli("score", str(gif), "--prompt", "a test pattern", "--model", "smoke", "--seed", "0",
+                 "--max-new-tokens", "8")
+    assert scored.returncode == 0, scored.stderr
+    assert f"{READ_BY_FFMPEG}]" in scored.stdout  # in the "not the official settings" line
