@@ -8,6 +8,7 @@ long 1080p clip never sits in memory at full size. The plan itself (which frames
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
 import re
@@ -30,6 +31,8 @@ from vs2demo.input.framing import (
     VideoInfo,
     plan_frames,
 )
+
+log = logging.getLogger(__name__)
 
 READ_BATCH = 2  # frames decoded at once before resizing: bounds peak memory at full resolution
 THUMB_HEIGHT = 96  # px: the strip of frames a page shows
@@ -124,7 +127,7 @@ def _short(exc: Exception, path: str) -> str:
     return text[:160]
 
 
-# Leading bytes of the containers ffmpeg (inside decord, or the fallback) reads. Checking content, not the file name,
+# Leading bytes of the containers ffmpeg (inside decord) reads. Checking content, not the file name,
 # refuses images, audio and random bytes with a clear message before the decoder sees them.
 _SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
     (0, b"GIF8", "GIF"),
@@ -195,7 +198,8 @@ def probe(path: str | os.PathLike, limits: Limits | None = None) -> VideoInfo:
     declared_w, declared_h = _declared_size(p, sniff_container(p), limits)
     try:
         vr = _open(str(p))
-    except InputError:  # what decord cannot open (GIF, WebP, AV1, ...) goes to ffmpeg, labelled as a deviation
+    except InputError as refused:  # what decord cannot open (GIF, WebP, AV1, ...) goes to ffmpeg, labelled so
+        log.info("decord cannot open it (%s); trying ffmpeg", refused)
         return ffmpeg_reader.probe(p, size, lambda info: check_limits(info, limits), limits.max_side_px)
     total, fps = len(vr), float(vr.get_avg_fps())
     if total <= 0 or not math.isfinite(fps) or fps <= 0:
@@ -243,10 +247,11 @@ def _decord_batches(plan: FramePlan) -> Iterator[np.ndarray]:
     for lo in range(0, len(plan.indices), READ_BATCH):
         chunk = list(plan.indices[lo:lo + READ_BATCH])
         try:
-            yield vr.get_batch(chunk).asnumpy()
+            raw = vr.get_batch(chunk).asnumpy()
         except Exception as exc:
             raise InputError(f"{Path(plan.info.path).name}: frames cannot be decoded: "
                              f"{_short(exc, plan.info.path)}.") from exc
+        yield raw
 
 
 def load_frames(path: str | os.PathLike, fps: float = OFFICIAL_FPS, limits: Limits | None = None) -> Frames:
