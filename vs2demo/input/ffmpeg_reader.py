@@ -111,7 +111,7 @@ def ppm_frame(stream: BinaryIO) -> np.ndarray | None:
         return None
     dims, depth = stream.readline().split(), stream.readline().strip()
     if magic.strip() != b"P6" or len(dims) != 2 or depth != b"255":
-        raise ValueError("ffmpeg wrote an unexpected image header")
+        raise InputError("The fallback reader (ffmpeg) handed over a frame this app cannot parse.")
     w, h = int(dims[0]), int(dims[1])
     data = stream.read(w * h * 3)
     if len(data) != w * h * 3:
