@@ -399,3 +399,17 @@ def test_report_and_cli_name_the_reader(evaluator, made, smoke_dir) -> None:
                  "--max-new-tokens", "8")
     assert scored.returncode == 0, scored.stderr
     assert f"{READ_BY_FFMPEG}]" in scored.stdout  # in the "not the official settings" line
+
+
+def test_an_unknown_codec_tag_is_named(tmp_path) -> None:
+    mp4, plain = tmp_path / "plain.mp4", tmp_path / "plain.avi"
+    _run(*_testsrc("160x120", 24, 1), *X264, str(mp4))
+    _run("-i", str(mp4), "-c", "copy", str(plain))  # remuxed, the AVI keeps the MP4's tag
+    data = plain.read_bytes()
+    assert data.count(b"avc1") == 2  # the stream header's handler and the bitmap header's compression
+    odd = tmp_path / "odd.avi"
+    odd.write_bytes(data.replace(b"avc1", b"zzz1"))
+    with pytest.raises(InputError, match=r"a codec neither knows \(its tag: zzz1\).*re-encode it as H\.264 MP4"):
+        video.probe(odd)
+    log = "  Stream #0:0: Video: none (zzz1 / 0x317A7A7A), none, 320x240, SAR 1:1\n"
+    assert ffmpeg_reader.parse_stream_line(log) == ("none (zzz1)", 320, 240)

@@ -60,17 +60,21 @@ def ffmpeg_exe() -> str:
 
 _VIDEO_LINE = re.compile(r"Stream #\d+:\d+\S*: Video: (\w+)")
 _SIZE = re.compile(r", (\d{1,6})x(\d{1,6})")
+_TAG = re.compile(r"\(([^ ()]+) / 0x[0-9A-Fa-f]+\)")  # the container's codec tag: "(avc1 / 0x31637661)"
 
 
 def parse_stream_line(log: str) -> tuple[str, int, int] | None:
-    """(codec, width, height) of the first video stream of the input, from ffmpeg's log; None when it has none."""
+    """(codec, width, height) of the first video stream of the input, from ffmpeg's log; None when it has none.
+    A codec ffmpeg does not know is "none", or "none (tag)" with the container's codec tag when it gives one."""
     inputs = log.split("Stream mapping:")[0].split("Output #0")[0]
     for line in inputs.splitlines():
         found = _VIDEO_LINE.search(line)
         if found:
             size = _SIZE.search(line, found.end())
             w, h = (int(size.group(1)), int(size.group(2))) if size else (0, 0)
-            return found.group(1), w, h
+            tag = _TAG.search(line, found.end())
+            codec = found.group(1)
+            return (f"{codec} ({tag.group(1)})" if codec == "none" and tag else codec), w, h
     return None
 
 
@@ -168,7 +172,11 @@ def scan(path: Path, cap: int) -> Scan:
 
 
 def _no_decoder(name: str, codec: str) -> InputError:
-    what = "a codec neither knows" if codec == "none" else f"{codec}, which neither can decode"
+    if codec.startswith("none"):
+        tag = codec.removeprefix("none").strip(" ()")
+        what = f"a codec neither knows{f' (its tag: {tag})' if tag else ''}"
+    else:
+        what = f"{codec}, which neither can decode"
     return InputError(f"{name} cannot be read: its video is {what} (decord, the official reader, and ffmpeg, "
                       f"the fallback): {ADVICE}.")
 
