@@ -99,7 +99,7 @@ def test_each_format_is_scored_with_its_reader_named(evaluator, made, name) -> N
     assert result.plan.info.reader == reader
     assert len(result.plan.indices) >= 4 and result.plan.info.duration_s > 1.5
     data = result.to_dict()
-    assert data["frames"]["reader"] == reader
+    assert data["frames"]["reader"] == data["reader"] == result.reader == reader
     assert (READ_BY_FFMPEG in data["settings_deviations"]) == (reader == "ffmpeg")
     assert result.official_settings is False  # a seed and 8 tokens, at least
     assert (READ_BY_FFMPEG in result.deviations(GenerationOptions())) == (reader == "ffmpeg")

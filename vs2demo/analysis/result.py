@@ -88,6 +88,11 @@ class Result:
         for, by default this sample's own), the weights, and the reader the frames came through."""
         return (options or self.options).deviations() + self.model.deviations + self.plan.info.deviations
 
+    @property
+    def reader(self) -> str:
+        """What decoded the frames: "decord" (the official reader) or the fallback (a listed deviation)."""
+        return self.plan.info.reader
+
     def score(self, key: str) -> DimensionScore:
         return next(s for s in self.scores if s.key == key)
 
@@ -101,6 +106,7 @@ class Result:
         d["scores"] = {s.key: {k: _plain(v) for k, v in asdict(s).items() if k != "key"} for s in self.scores}
         d["timings"]["tokens_per_s"] = round(self.timings.tokens_per_s, 3)
         d["model"]["banner"] = self.model.banner
+        d["reader"] = self.reader
         d["settings_deviations"] = self.deviations()
         return d
 
