@@ -413,3 +413,15 @@ def test_an_unknown_codec_tag_is_named(tmp_path) -> None:
         video.probe(odd)
     log = "  Stream #0:0: Video: none (zzz1 / 0x317A7A7A), none, 320x240, SAR 1:1\n"
     assert ffmpeg_reader.parse_stream_line(log) == ("none (zzz1)", 320, 240)
+
+
+@pytest.mark.parametrize("piece", [b"\x01\x00", b"\x21\xfe\x00"])  # 1-byte data pieces; empty comments
+def test_a_gif_of_endless_tiny_pieces_is_refused_quickly(piece) -> None:
+    from vs2demo.input.animation import MAX_GIF_BLOCKS
+    from vs2demo.input.container import HeaderError
+
+    head = b"GIF89a" + (40).to_bytes(2, "little") + (30).to_bytes(2, "little") + b"\x00\x00\x00"
+    image = b"\x2c" + bytes(8) + b"\x00" + b"\x02"
+    body = image + piece * (MAX_GIF_BLOCKS + 5) if piece[0] == 1 else piece * (MAX_GIF_BLOCKS + 5)
+    with pytest.raises(HeaderError, match="more pieces than any encoder writes"):
+        parse_gif(head + body)

@@ -21,6 +21,9 @@ GIF_DEFAULT_DELAY_CS = 10  # ffmpeg's gif demuxer: a delay of 0 becomes 10 hundr
 WEBP_MIN_DELAY_MS = 10  # ffmpeg's webp_anim demuxer: a frame of 10 ms or less ...
 WEBP_DEFAULT_DELAY_MS = 100  # ... lasts 100 ms
 MAX_CHUNKS = 1_000_000  # bounds the WebP walk on hostile files made of empty chunks
+# Encoders write GIF data in 255-byte pieces: a 512 MB GIF holds about 2 million, plus a few per image (at most
+# 100,000 images within the limits). A hostile file of tiny pieces is refused after a second or two of walking.
+MAX_GIF_BLOCKS = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -43,15 +46,19 @@ def _gif_delay_cs(delay: int) -> int:
     return GIF_DEFAULT_DELAY_CS if delay == 0 else delay
 
 
-def _skip_sub_blocks(data: mmap.mmap | bytes, pos: int) -> int:
-    """Position after a chain of GIF data sub-blocks (each a length byte, then that many bytes; 0 ends it)."""
-    end = len(data)
+def _skip_sub_blocks(data: mmap.mmap | bytes, pos: int, budget: int) -> tuple[int, int]:
+    """(position after, blocks walked) for a chain of GIF data sub-blocks (each a length byte, then that many
+    bytes; 0 ends it), walking at most ``budget`` of them. A position past the end means the file is cut short."""
+    end, blocks = len(data), 0
     while pos < end:
         n = data[pos]
         pos += 1 + n
+        blocks += 1
         if n == 0:
-            return pos
-    return end + 1  # ran off the end: the file is cut short
+            return pos, blocks
+        if blocks > budget:
+            raise HeaderError("its GIF data is split into more pieces than any encoder writes")
+    return end + 1, blocks
 
 
 def parse_gif(data: mmap.mmap | bytes) -> Animation:
@@ -64,7 +71,7 @@ def parse_gif(data: mmap.mmap | bytes) -> Animation:
     if width == 0 or height == 0:
         raise HeaderError("its GIF screen size is 0")
     pos = 13 + (3 * 2 ** ((packed & 7) + 1) if packed & 0x80 else 0)  # the global colour table
-    frames, total_cs, delay = 0, 0, 0
+    frames, total_cs, delay, blocks = 0, 0, 0, 0
     while pos < len(data):
         block = data[pos]
         if block == 0x3B:  # trailer
@@ -72,12 +79,17 @@ def parse_gif(data: mmap.mmap | bytes) -> Animation:
         if block == 0x21:  # extension: label, then sub-blocks
             if pos + 6 <= len(data) and data[pos + 1] == 0xF9 and data[pos + 2] == 4:  # graphic control
                 delay = struct.unpack_from("<H", data, pos + 4)[0]
-            pos = _skip_sub_blocks(data, pos + 2)
+            pos, walked = _skip_sub_blocks(data, pos + 2, MAX_GIF_BLOCKS - blocks)
+            blocks += walked
+            if blocks > MAX_GIF_BLOCKS:  # endless empty extensions
+                raise HeaderError("its GIF data is split into more pieces than any encoder writes")
         elif block == 0x2C:  # image descriptor: 9 bytes, a local colour table, the LZW code size, data
             if pos + 10 > len(data):
                 break
             local = data[pos + 9]
-            pos = _skip_sub_blocks(data, pos + 10 + (3 * 2 ** ((local & 7) + 1) if local & 0x80 else 0) + 1)
+            start = pos + 10 + (3 * 2 ** ((local & 7) + 1) if local & 0x80 else 0) + 1  # past the LZW code size
+            pos, walked = _skip_sub_blocks(data, start, MAX_GIF_BLOCKS - blocks)
+            blocks += walked
             if pos > len(data):
                 break  # this image's data is cut short
             frames += 1
