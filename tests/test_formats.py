@@ -427,21 +427,15 @@ def test_a_gif_of_endless_tiny_pieces_is_refused_quickly(piece) -> None:
         parse_gif(head + body)
 
 
-def test_the_page_says_which_reader(evaluator, made) -> None:
+def test_the_page_says_which_reader(smoke_app, made) -> None:
     """Through the page's own /score: the status line, the plan panel and the JSON name the fallback reader,
     and only for a file it read."""
     from gradio_client import handle_file
 
-    from tests.helpers import launch
-
-    demo, client = launch(evaluator)
-    try:
-        for name in ("webp", "vp9.webm"):
-            final = client.predict(handle_file(str(_make(made, name))), "a test pattern", 0, False, 0.7, 16, 2.0,
-                                   api_name="/score")
-            status, plan, data = final[0], final[1], final[7]
-            fallback = FORMATS[name][1] == "ffmpeg"
-            assert (READ_BY_FFMPEG in status) == (READ_BY_FFMPEG in plan) == fallback, name
-            assert data["reader"] == FORMATS[name][1] and (READ_BY_FFMPEG in data["settings_deviations"]) == fallback
-    finally:
-        demo.close()
+    for name in ("webp", "vp9.webm"):
+        final = smoke_app.predict(handle_file(str(_make(made, name))), "a test pattern", 0, False, 0.7, 16, 2.0,
+                                  api_name="/score")
+        status, plan, data = final[0], final[1], final[7]
+        fallback = FORMATS[name][1] == "ffmpeg"
+        assert (READ_BY_FFMPEG in status) == (READ_BY_FFMPEG in plan) == fallback, name
+        assert data["reader"] == FORMATS[name][1] and (READ_BY_FFMPEG in data["settings_deviations"]) == fallback
