@@ -127,6 +127,7 @@ def _both_ways(path: Path):
     return official, fallback
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seconds,fps,size", [(3.0, 24, (320, 240)), (4.0, 29.97, (640, 360)), (2.5, 30, (176, 144))])
 def test_mp4_frames_read_both_ways_agree(make_clip, seconds, fps, size) -> None:
     official, fallback = _both_ways(Path(make_clip(seconds, fps, size)))
@@ -201,6 +202,7 @@ def test_webp_durations_pick_the_frame_on_screen(made) -> None:
     _check_picked_by_time(timed, [d / 100 for d in DELAYS_CS])
 
 
+@pytest.mark.slow
 def test_hundreds_of_planned_frames_are_each_the_right_one(made) -> None:
     """A plan may hold up to 768 frames; each must arrive, in order, as the frame planned (colours cycle)."""
     colours = COLOURS * 40  # 320 frames, 32 s at 10 fps
