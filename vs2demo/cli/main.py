@@ -147,7 +147,7 @@ def _score_one(args: argparse.Namespace, options: GenerationOptions, explain: bo
     record = samples_dict(samples)
     explanation = None
     if explain_options is not None:
-        explanation = explain_cmd.run_explain(evaluator, samples[0], explain_options, out)
+        explanation = explain_cmd.run_explain(evaluator, samples, explain_options, out)
         record["explanation"] = explanation.to_dict()
     if args.report:
         _write_report(evaluator, samples, explanation, Path(args.report), out)

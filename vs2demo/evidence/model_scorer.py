@@ -1,0 +1,128 @@
+"""The scorer seam answered by the real model: teacher-forced passes (engine.rescore) and paired re-generations
+(the evaluator's own generate_stream, with the clip's tensors altered), each visual built only when its chunk runs.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from vs2demo.analysis.parse import parse_scores
+from vs2demo.analysis.result import Result
+from vs2demo.core.errors import GenerationError
+from vs2demo.engine.batching import free_bytes, model_row_bytes, rows_per_chunk
+from vs2demo.engine.events import Finished, Job
+from vs2demo.engine.generation import RowDecoder, Sampling, official_digit_steps
+from vs2demo.engine.inputs import PreparedClip, ReadyClip, file_digest, video_inputs
+from vs2demo.engine.rescore import Rescored, Variant, rescore
+from vs2demo.evidence.scorer import Base, Fill, Pass, Subject, Visual
+from vs2demo.evidence.total_effect import Draw
+from vs2demo.input.video import Frames
+
+SHUFFLE_SEED = 0  # the shuffled-frames probe uses one fixed permutation
+
+
+@dataclass(frozen=True)
+class ModelScorer:
+    """Explain with ``evaluator``'s model (loaded on first use)."""
+
+    evaluator: Any
+
+    def open(self, result: Result) -> ModelSession:
+        self.evaluator.load()
+        return ModelSession(self.evaluator, result)
+
+
+class ModelSession:
+    def __init__(self, evaluator: Any, result: Result) -> None:
+        self.evaluator, self.result = evaluator, result
+        self.lock: threading.Lock = evaluator.generation_lock
+        self.clip, _ = evaluator.prepare(result.video, result.plan.fps)
+        tokenizer = evaluator.processor.tokenizer
+        decoder = RowDecoder(tokenizer, set())
+        for token in result.token_ids:
+            decoder.push(token)
+        groups = int(self.clip.video_inputs["video_grid_thw"][0, 0])
+        self.subject = Subject(tuple(result.token_ids), _digit_steps(tokenizer, decoder, result.raw_output),
+                               tuple(decoder.char_end), groups, len(self.clip.frames.array))
+        o = result.options
+        self.sampling = Sampling(o.greedy, o.temperature, o.max_new_tokens, o.min_new_tokens)
+
+    # -- visuals --
+
+    def frames(self, visual: Visual) -> Any:
+        """The sampled frames (uint8, T×H×W×3) a visual stands for."""
+        import numpy as np
+
+        array = self.clip.frames.array
+        mean_colour = np.round(np.asarray(self.evaluator.processor.video_processor.image_mean) * 255).astype(np.uint8)
+        if visual.base is Base.CONSTANT:
+            out = np.empty_like(array)
+            out[...] = np.round(array.reshape(-1, 3).mean(axis=0)).astype(np.uint8)
+        elif visual.base is Base.REVERSED:
+            out = array[::-1].copy()
+        elif visual.base is Base.SHUFFLED:
+            order = list(range(len(array)))
+            random.Random(SHUFFLE_SEED).shuffle(order)
+            out = array[order].copy()
+        else:
+            out = array.copy()
+        for a, b in visual.hidden:
+            if visual.fill is Fill.FROZEN and (a > 0 or b < len(out)):
+                out[a:b] = out[a - 1] if a > 0 else out[b]
+            else:
+                out[a:b] = mean_colour
+        return out
+
+    def pixels(self, visual: Visual) -> Any:
+        if visual == Visual():
+            return self.clip.video_inputs["pixel_values_videos"]
+        frames = Frames(self.clip.frames.plan, self.frames(visual), 0.0)
+        return video_inputs(self.evaluator.processor, frames)["pixel_values_videos"]
+
+    def _clip(self, visual: Visual) -> PreparedClip:
+        return PreparedClip(self.clip.frames, {**self.clip.video_inputs, "pixel_values_videos": self.pixels(visual)},
+                            0.0)
+
+    # -- the seam --
+
+    def rescore(self, passes: Sequence[Pass]) -> list[Rescored]:
+        built = {v: self.pixels(v) for v in dict.fromkeys(p.visual for p in passes)}  # this chunk's only
+        variants = [Variant(built[p.visual], p.prompt, p.ids, p.digit_steps, p.want_tokens) for p in passes]
+        ev = self.evaluator
+        with self.lock:  # one pass at a time: a visitor's run waits for one pass at most
+            return rescore(ev.model, ev.processor, self.clip, variants, self.sampling, ev.digit_ids())
+
+    def regenerate(self, conditions: Sequence[tuple[Visual, str]], seeds: Sequence[int],
+                   stop: threading.Event) -> list[list[Draw]]:
+        """Every condition re-generated once per seed (K rows each, one batch; the evaluator chunks it by memory)."""
+        ev, result = self.evaluator, self.result
+        options = replace(result.options, seed=seeds[0], samples=len(seeds))
+        key = (file_digest(result.video), result.plan.fps)
+        jobs = [Job(result.video, prompt) for _, prompt in conditions]
+        ready = [ReadyClip(key, False, self._clip(visual)) for visual, _ in conditions]
+        for event in ev.generate_stream(jobs, options, ready, stop):  # takes the model's lock per chunk
+            if isinstance(event, Finished):
+                return [[Draw(tuple(s.hard for s in r.scores), tuple(s.soft for s in r.scores)) for r in samples]
+                        for samples in event.samples]
+        raise GenerationError("re-generation ended without a result")
+
+    def chunk_size(self, count: int, generating: bool, rows_each: int = 1) -> int:
+        """How many passes (or conditions of ``rows_each`` re-generated rows) to run at once."""
+        ev = self.evaluator
+        if not str(ev.info.device).startswith("cuda"):
+            return 1  # on CPU a batch costs its rows' sum: in turn keeps memory flat and progress fine-grained
+        tokens = self.result.options.max_new_tokens if generating else len(self.subject.ids)
+        per_row = model_row_bytes(ev.model, self.clip.frames.plan.visual_tokens, tokens) * rows_each
+        return rows_per_chunk(count, free_bytes(ev.info.device), per_row)
+
+
+def _digit_steps(tokenizer: Any, decoder: RowDecoder, raw: str) -> tuple[int | None, ...]:
+    """The official steps of the score digits; where the official search finds none, the parsed digit's token."""
+    official = official_digit_steps(tokenizer, decoder.ids)
+    parsed = parse_scores(raw).digit_pos
+    return tuple(s if s is not None else (None if p is None else decoder.token_at(p))
+                 for s, p in zip(official, parsed))
