@@ -118,6 +118,29 @@ def test_hiding_a_segment_changes_only_its_rows_and_no_position(evaluator, score
     assert positions[0].equal(positions[1])  # same ids, same grid: every position as it was
 
 
+def test_spliced_group_features_equal_a_full_encode(evaluator, scored) -> None:
+    """The tower attends within a temporal group, so each group is encoded once and spliced per variant."""
+    import torch
+
+    from vs2demo.evidence.scorer import Base
+
+    result, expl = scored
+    session = ModelScorer(evaluator).open(result)
+    grid = session.clip.video_inputs["video_grid_thw"]
+    seen = []
+    for visual in (Visual(), hide(expl.segments, [1]), hide(expl.segments, [1], fill=Fill.FROZEN),
+                   Visual(Base.SHUFFLED), Visual(Base.REVERSED)):
+        with torch.inference_mode():
+            full = evaluator.model.model.get_video_features(session.pixels(visual), grid).pooler_output[0]
+        assert session.features(visual).equal(full)
+        seen.append(len(session.groups))
+    groups = int(grid[0, 0])
+    assert seen[0] == groups and seen[1] == groups + 1  # one new group encoded: the fill's
+    before = len(session.groups)
+    session.features(hide(expl.segments, [3]))  # the same fill elsewhere: nothing new to encode
+    assert len(session.groups) == before
+
+
 def test_the_mean_colour_fill_is_what_the_processor_normalises_to_zero(evaluator, scored) -> None:
     result, expl = scored
     session = ModelScorer(evaluator).open(result)

@@ -32,13 +32,16 @@ POSITIONS_PER_HEAD_CALL = 64  # positions sent through the vocabulary-sized head
 
 @dataclass(frozen=True, eq=False)
 class Variant:
-    """One re-scoring input: the clip's video tensors (possibly altered), a prompt and the ids to feed back."""
+    """One re-scoring input: the clip's video tensors (possibly altered), a prompt and the ids to feed back.
+    ``video_features``, when given, are the vision tower's merged tokens for these pixels, computed beforehand (the
+    evidence work splices them per temporal group): the tower does not run again for this variant."""
 
     pixel_values_videos: Any
     prompt: str
     gen_ids: tuple[int, ...]
     digit_steps: tuple[int | None, ...]  # per dimension, the index in gen_ids whose p(1..5) is read
     want_tokens: bool = True  # token log-probabilities wanted (not only the digits)
+    video_features: Any = None
 
 
 @dataclass(frozen=True)
@@ -82,14 +85,22 @@ def _batch(processor: Any, clip: PreparedClip, rows: list[tuple[list[int], int]]
         mask[i, :len(row)] = 1
     n = len(rows)
     device = model.device
-    return {
+    batch = {
         "input_ids": ids.to(device),
         "attention_mask": mask.to(device),
         "mm_token_type_ids": torch.tensor(processor.create_mm_token_type_ids(ids.tolist())).to(device),
-        "pixel_values_videos": torch.cat([v.pixel_values_videos for v in variants]).to(device, model.dtype),
         "video_grid_thw": clip.video_inputs["video_grid_thw"].repeat(n, 1).to(device),
         "second_per_grid_ts": clip.video_inputs["second_per_grid_ts"].repeat(n).to(device),
     }
+    if all(v.video_features is not None for v in variants):
+        from transformers.modeling_outputs import BaseModelOutputWithPooling
+
+        # transformers' own entry for precomputed encoder outputs: spliced at the video placeholders as computed
+        features = [v.video_features.to(device, model.dtype) for v in variants]
+        batch["mm_encoder_outputs"] = {"video": BaseModelOutputWithPooling(pooler_output=features)}
+    else:
+        batch["pixel_values_videos"] = torch.cat([v.pixel_values_videos for v in variants]).to(device, model.dtype)
+    return batch
 
 
 def processors_for(model: Any, sampling: Sampling, prompt_ids: Any) -> Any:

@@ -1,9 +1,15 @@
 """The scorer seam answered by the real model: teacher-forced passes (engine.rescore) and paired re-generations
 (the evaluator's own generate_stream, with the clip's tensors altered), each visual built only when its chunk runs.
+
+The vision tower attends within a temporal group only (its window and full attention are both cut per group), so a
+group's merged tokens depend on that group's pixels alone. Each distinct group (the clip's, the mean-colour fill's,
+a frozen neighbour's, the constant clip's) is encoded once and its tokens kept; a variant's video features are
+spliced from them, and the tower never runs twice on the same pixels.
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 import threading
 from collections.abc import Sequence
@@ -50,6 +56,7 @@ class ModelSession:
                                tuple(decoder.char_end), groups, len(self.clip.frames.array))
         o = result.options
         self.sampling = Sampling(o.greedy, o.temperature, o.max_new_tokens, o.min_new_tokens)
+        self.groups: dict[bytes, Any] = {}  # a temporal group's pixels (digest) -> its merged tokens
 
     # -- visuals --
 
@@ -83,6 +90,31 @@ class ModelSession:
         frames = Frames(self.clip.frames.plan, self.frames(visual), 0.0)
         return video_inputs(self.evaluator.processor, frames)["pixel_values_videos"]
 
+    def features(self, visual: Visual) -> Any:
+        """The vision tower's merged tokens for a visual, spliced per temporal group from the groups encoded so
+        far; groups never seen are encoded together in one call to the tower (on the model's device)."""
+        import torch
+
+        pixels = self.pixels(visual)
+        grid = self.clip.video_inputs["video_grid_thw"]
+        groups, h, w = (int(x) for x in grid[0])
+        rows = pixels.shape[0] // groups
+        keys = [hashlib.blake2b(pixels[g * rows:(g + 1) * rows].numpy().tobytes(), digest_size=16).digest()
+                for g in range(groups)]
+        missing = list(dict.fromkeys(k for k in keys if k not in self.groups))
+        if missing:
+            first = {k: keys.index(k) for k in missing}
+            batch = torch.cat([pixels[first[k] * rows:(first[k] + 1) * rows] for k in missing])
+            model = self.evaluator.model
+            with torch.inference_mode():
+                out = model.model.get_video_features(batch.to(model.device, model.dtype),
+                                                     torch.tensor([[len(missing), h, w]], device=model.device))
+            tokens = out.pooler_output[0]
+            per = tokens.shape[0] // len(missing)
+            for i, k in enumerate(missing):
+                self.groups[k] = tokens[i * per:(i + 1) * per]
+        return torch.cat([self.groups[k] for k in keys])
+
     def _clip(self, visual: Visual) -> PreparedClip:
         return PreparedClip(self.clip.frames, {**self.clip.video_inputs, "pixel_values_videos": self.pixels(visual)},
                             0.0)
@@ -90,10 +122,10 @@ class ModelSession:
     # -- the seam --
 
     def rescore(self, passes: Sequence[Pass]) -> list[Rescored]:
-        built = {v: self.pixels(v) for v in dict.fromkeys(p.visual for p in passes)}  # this chunk's only
-        variants = [Variant(built[p.visual], p.prompt, p.ids, p.digit_steps, p.want_tokens) for p in passes]
         ev = self.evaluator
         with self.lock:  # one pass at a time: a visitor's run waits for one pass at most
+            built = {v: self.features(v) for v in dict.fromkeys(p.visual for p in passes)}  # this chunk's only
+            variants = [Variant(None, p.prompt, p.ids, p.digit_steps, p.want_tokens, built[p.visual]) for p in passes]
             return rescore(ev.model, ev.processor, self.clip, variants, self.sampling, ev.digit_ids())
 
     def regenerate(self, conditions: Sequence[tuple[Visual, str]], seeds: Sequence[int],
