@@ -141,6 +141,22 @@ def test_spliced_group_features_equal_a_full_encode(evaluator, scored) -> None:
     assert len(session.groups) == before
 
 
+def test_a_per_frame_variant_changes_half_a_group_and_keeps_the_token_count(evaluator, scored) -> None:
+    from vs2demo.evidence.record import split_frames
+
+    result, _ = scored
+    session = ModelScorer(evaluator).open(result)
+    frames = split_frames(result.plan)
+    pixels = session.pixels(Visual())
+    hidden = session.pixels(hide(frames, [5]))  # frame 5: the second frame of temporal group 2
+    rows = pixels.shape[0] // session.subject.groups
+    assert hidden.shape == pixels.shape
+    changed = [g for g in range(session.subject.groups) if not hidden[g * rows:(g + 1) * rows].equal(
+        pixels[g * rows:(g + 1) * rows])]
+    assert changed == [2]
+    assert session.features(hide(frames, [5])).shape == session.features(Visual()).shape
+
+
 def test_the_mean_colour_fill_is_what_the_processor_normalises_to_zero(evaluator, scored) -> None:
     result, expl = scored
     session = ModelScorer(evaluator).open(result)

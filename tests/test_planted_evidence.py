@@ -136,3 +136,18 @@ def test_picked_seconds_get_a_total_effect_and_bad_ones_a_clear_message(plan) ->
 
     with pytest.raises(InputError, match="past the clip's end"):
         explain(scorer, result, ExplainOptions(resamples=2, random_orders=0, picked=(60.0,)))
+
+
+def test_per_frame_resolution_finds_the_planted_frames(plan) -> None:
+    scorer = PlantedScorer(PLANTED)
+    result = scorer.result(plan)
+    e = explain(scorer, result, ExplainOptions(per_frame=True, resamples=0, random_orders=0))
+    assert len(e.segments) == len(plan.indices) == 12
+    assert [s.frames for s in e.segments[:2]] == [(0, 1), (1, 2)]
+    cleared = [i for i in range(12) if e.direct_clears(0, i)]
+    assert cleared == [2 * PLANTED, 2 * PLANTED + 1]  # the two frames of the planted pair, and nothing else
+    assert Explanation.from_dict(json.loads(json.dumps(e.to_dict()))) == e
+    from vs2demo.core.errors import InputError
+
+    with pytest.raises(InputError, match="Per-frame resolution"):
+        explain(scorer, result, ExplainOptions(per_frame=True, max_segments=8, resamples=0))

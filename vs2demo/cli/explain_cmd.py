@@ -34,6 +34,8 @@ def add_options(p: argparse.ArgumentParser) -> None:
                    help="also the total effect of hiding the segment at each of these seconds, e.g. 1.5,3")
     p.add_argument("--no-sanity", action="store_true",
                    help="skip the re-generated sanity probes (frames reversed, shuffled, an unrelated prompt)")
+    p.add_argument("--per-frame", action="store_true",
+                   help="hide one sampled frame at a time (half a temporal group) instead of whole seconds")
     p.add_argument("--random-orders", type=int, default=MIN_RANDOM_ORDERS,
                    help=f"random orders the faithfulness curves are compared with (default {MIN_RANDOM_ORDERS}; "
                         "0: none)")
@@ -59,7 +61,8 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
 def options_from(args: argparse.Namespace) -> ExplainOptions:
     return ExplainOptions(max_segments=args.segments, max_sentences=args.sentences,
                           counterfactual=args.counterfactual, resamples=args.resamples, top_seconds=args.top_seconds,
-                          picked=tuple(args.total_for), sanity=not args.no_sanity, random_orders=args.random_orders)
+                          picked=tuple(args.total_for), sanity=not args.no_sanity, random_orders=args.random_orders,
+                          per_frame=args.per_frame)
 
 
 def run_explain(evaluator: Any, samples: Sequence[Result], options: ExplainOptions, out: TextIO) -> Explanation:

@@ -47,6 +47,7 @@ from vs2demo.evidence.record import (
     drop_per_token,
     shift,
     span_drop,
+    split_frames,
     split_segments,
     split_sentences,
 )
@@ -76,6 +77,7 @@ class ExplainOptions:
     sanity: bool = True  # re-generate with frames reversed, shuffled and an unrelated prompt
     random_orders: int = MIN_RANDOM_ORDERS  # the faithfulness band; 0: no curves
     every_sample: bool = True  # with K samples, explain each (median and spread per cell)
+    per_frame: bool = False  # one segment per sampled frame (half a temporal group), up to max_segments frames
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_segments <= MAX_SEGMENTS_LIMIT:
@@ -194,7 +196,7 @@ def explain_stream(source: Any, result: Result, options: ExplainOptions | None =
     scorer: Scorer = source if isinstance(source, Scorer) else ModelScorer(source)
     session = scorer.open(result)
     sub = session.subject
-    segments = split_segments(result.plan, sub.groups, options.max_segments)
+    segments = _segments(result, sub.groups, sub.frames, options)
     sentences = split_sentences(result.raw_output, sub.char_end, options.max_sentences)
     others = [s for s in samples[1:] if not s.stopped and s.token_ids] if options.every_sample else []
     plan = cost(len(segments), len(sentences), options, 1 + len(others))
@@ -214,6 +216,16 @@ def explain_stream(source: Any, result: Result, options: ExplainOptions | None =
     total, generations = yield from _total_effects(session, stop, result, m, segments, options)
     return _assemble(result, m, segments, sentences, total, spread, faith,
                      passes=runner.done, generations=generations, seconds=time.perf_counter() - start)
+
+
+def _segments(result: Result, groups: int, frames: int, options: ExplainOptions) -> tuple[Segment, ...]:
+    if not options.per_frame:
+        return split_segments(result.plan, groups, options.max_segments)
+    if frames > options.max_segments:
+        raise InputError(f"Per-frame resolution measures each of this clip's {frames} sampled frames, more than "
+                         f"the {options.max_segments} segments allowed: raise segments (up to {MAX_SEGMENTS_LIMIT}) "
+                         "or explain a shorter clip.")
+    return split_frames(result.plan)
 
 
 # ---- the teacher-forced measurements ------------------------------------------------------------

@@ -60,14 +60,15 @@ class ProbeKind(str, Enum):
 @dataclass(frozen=True)
 class Segment:
     index: int
-    groups: tuple[int, int]  # temporal groups [first, last) the segment hides (2 sampled frames each)
+    groups: tuple[int, int]  # temporal groups [first, last) the segment touches (2 sampled frames each)
     start_s: float
     end_s: float
+    frame_span: tuple[int, int] | None = None  # per-frame resolution: the one sampled frame [f, f+1) it hides
 
     @property
     def frames(self) -> tuple[int, int]:
         """The sampled frames [first, last) the segment covers."""
-        return self.groups[0] * FRAME_FACTOR, self.groups[1] * FRAME_FACTOR
+        return self.frame_span or (self.groups[0] * FRAME_FACTOR, self.groups[1] * FRAME_FACTOR)
 
 
 @dataclass(frozen=True)
@@ -218,7 +219,9 @@ class Explanation:
         u = d["unaltered"]
         sp = d.get("spread")
         return cls(
-            segments=tuple(Segment(s["index"], tuple(s["groups"]), s["start_s"], s["end_s"]) for s in d["segments"]),
+            segments=tuple(Segment(s["index"], tuple(s["groups"]), s["start_s"], s["end_s"],
+                                   None if s.get("frame_span") is None else tuple(s["frame_span"]))
+                           for s in d["segments"]),
             sentences=tuple(Sentence(s["index"], s["text"], s["start"], s["end"], tuple(s["tokens"]))
                             for s in d["sentences"]),
             direct=shifts(d["direct"]), direct_frozen=shifts(d["direct_frozen"]),
@@ -258,6 +261,15 @@ def split_segments(plan: FramePlan, grid_t: int, max_segments: int = DEFAULT_MAX
     starts = [times[min(bounds[i] * FRAME_FACTOR, len(times) - 1)] for i in range(count)]
     ends = [*starts[1:], max(plan.info.duration_s, starts[-1])]  # each runs until the next begins
     return tuple(Segment(i, (bounds[i], bounds[i + 1]), round(starts[i], 4), round(ends[i], 4)) for i in range(count))
+
+
+def split_frames(plan: FramePlan) -> tuple[Segment, ...]:
+    """Per-frame resolution: one segment per sampled frame, half a temporal group (filling one frame of a pair keeps
+    the token count and every position)."""
+    times = plan.timestamps
+    ends = [*times[1:], max(plan.info.duration_s, times[-1])]
+    return tuple(Segment(f, (f // FRAME_FACTOR, f // FRAME_FACTOR + 1), round(times[f], 4), round(ends[f], 4),
+                         (f, f + 1)) for f in range(len(times)))
 
 
 # ---- sentences ---------------------------------------------------------------------------------

@@ -294,7 +294,7 @@ def cost_line(result: Result, options: ExplainOptions | None = None) -> str:
     """What explaining this result will run, said before it runs."""
     options = options or ExplainOptions()
     groups = -(-len(result.plan.indices) // FRAME_FACTOR)
-    segments = min(groups, options.max_segments)
+    segments = len(result.plan.indices) if options.per_frame else min(groups, options.max_segments)
     sentences = len(split_sentences(result.raw_output, list(range(1, len(result.raw_output) + 1)),
                                     options.max_sentences))
     return cost(segments, sentences, options).sentence(options.resamples)
