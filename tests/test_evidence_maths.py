@@ -146,3 +146,12 @@ def test_the_cost_is_said_before_it_runs() -> None:
 def test_explain_options_are_checked(kwargs, match) -> None:
     with pytest.raises(ValueError, match=match):
         ExplainOptions(**kwargs)
+
+
+def test_how_it_works_names_the_three_quantities_with_one_picture() -> None:
+    from vs2demo.present.page_prose import ABOUT
+
+    section = ABOUT[ABOUT.index("### Explain this result"):]
+    assert "The **direct effect** is" in section and "the **total effect** is" in section
+    assert section.count("```text") == 1 and "the model writes AGAIN" in section  # the picture
+    assert "not distinguishable from 0" in section and "not measurable here" in section
