@@ -130,8 +130,14 @@ def test_spliced_group_features_equal_a_full_encode(evaluator, scored) -> None:
     seen = []
     for visual in (Visual(), hide(expl.segments, [1]), hide(expl.segments, [1], fill=Fill.FROZEN),
                    Visual(Base.SHUFFLED), Visual(Base.REVERSED)):
+        from vs2demo.engine.inputs import video_inputs
+        from vs2demo.input.video import Frames
+
+        # only the changed groups go through the processor: the rows equal a whole clip's processing
+        rows = video_inputs(evaluator.processor, Frames(session.clip.frames.plan, session.frames(visual), 0.0))
+        assert session.pixels(visual).equal(rows["pixel_values_videos"])
         with torch.inference_mode():
-            full = evaluator.model.model.get_video_features(session.pixels(visual), grid).pooler_output[0]
+            full = evaluator.model.model.get_video_features(rows["pixel_values_videos"], grid).pooler_output[0]
         assert session.features(visual).equal(full)
         seen.append(len(session.groups))
     groups = int(grid[0, 0])

@@ -26,6 +26,7 @@ from vs2demo.engine.inputs import PreparedClip, ReadyClip, file_digest, video_in
 from vs2demo.engine.rescore import Rescored, Variant, rescore
 from vs2demo.evidence.scorer import Base, Fill, Pass, Subject, Visual
 from vs2demo.evidence.total_effect import Draw
+from vs2demo.input.framing import FRAME_FACTOR
 from vs2demo.input.video import Frames
 
 SHUFFLE_SEED = 0  # the shuffled-frames probe uses one fixed permutation
@@ -57,6 +58,7 @@ class ModelSession:
         o = result.options
         self.sampling = Sampling(o.greedy, o.temperature, o.max_new_tokens, o.min_new_tokens)
         self.groups: dict[bytes, Any] = {}  # a temporal group's pixels (digest) -> its merged tokens
+        self._clip_keys: list[bytes] | None = None
 
     # -- visuals --
 
@@ -85,22 +87,44 @@ class ModelSession:
         return out
 
     def pixels(self, visual: Visual) -> Any:
+        return self._rows(visual)[0]
+
+    def _rows(self, visual: Visual) -> tuple[Any, list[bytes]]:
+        """The processor's pixel rows for a visual, and each temporal group's digest. Only the groups whose frames
+        differ from the clip's go through the processor (its normalisation is per pixel, so a group's rows depend on
+        its own two frames alone); the rest are the clip's rows."""
+        import numpy as np
+
+        pixels = self.clip.video_inputs["pixel_values_videos"]
+        groups = self.subject.groups
+        rows = pixels.shape[0] // groups
+        if self._clip_keys is None:
+            self._clip_keys = [_digest(pixels[g * rows:(g + 1) * rows]) for g in range(groups)]
         if visual == Visual():
-            return self.clip.video_inputs["pixel_values_videos"]
-        frames = Frames(self.clip.frames.plan, self.frames(visual), 0.0)
-        return video_inputs(self.evaluator.processor, frames)["pixel_values_videos"]
+            return pixels, self._clip_keys
+        frames, clip_frames = self.frames(visual), self.clip.frames.array
+        changed = [g for g in range(groups) if not np.array_equal(frames[g * FRAME_FACTOR:(g + 1) * FRAME_FACTOR],
+                                                                  clip_frames[g * FRAME_FACTOR:(g + 1) * FRAME_FACTOR])]
+        if not changed:
+            return pixels, self._clip_keys
+        picked = np.concatenate([frames[g * FRAME_FACTOR:(g + 1) * FRAME_FACTOR] for g in changed])
+        plan = replace(self.clip.frames.plan, indices=self.clip.frames.plan.indices[:len(picked)])
+        new = video_inputs(self.evaluator.processor, Frames(plan, picked, 0.0))["pixel_values_videos"]
+        out, keys = pixels.clone(), list(self._clip_keys)
+        for i, g in enumerate(changed):
+            out[g * rows:(g + 1) * rows] = new[i * rows:(i + 1) * rows]
+            keys[g] = _digest(new[i * rows:(i + 1) * rows])
+        return out, keys
 
     def features(self, visual: Visual) -> Any:
         """The vision tower's merged tokens for a visual, spliced per temporal group from the groups encoded so
         far; groups never seen are encoded together in one call to the tower (on the model's device)."""
         import torch
 
-        pixels = self.pixels(visual)
+        pixels, keys = self._rows(visual)
         grid = self.clip.video_inputs["video_grid_thw"]
         groups, h, w = (int(x) for x in grid[0])
         rows = pixels.shape[0] // groups
-        keys = [hashlib.blake2b(pixels[g * rows:(g + 1) * rows].numpy().tobytes(), digest_size=16).digest()
-                for g in range(groups)]
         missing = list(dict.fromkeys(k for k in keys if k not in self.groups))
         if missing:
             first = {k: keys.index(k) for k in missing}
@@ -150,6 +174,10 @@ class ModelSession:
         tokens = self.result.options.max_new_tokens if generating else len(self.subject.ids)
         per_row = model_row_bytes(ev.model, self.clip.frames.plan.visual_tokens, tokens) * rows_each
         return rows_per_chunk(count, free_bytes(ev.info.device), per_row)
+
+
+def _digest(rows: Any) -> bytes:
+    return hashlib.blake2b(rows.numpy().tobytes(), digest_size=16).digest()
 
 
 def _digit_steps(tokenizer: Any, decoder: RowDecoder, raw: str) -> tuple[int | None, ...]:

@@ -56,6 +56,7 @@ vertical-align:middle;margin-right:.25em;border-radius:2px}
 .vs2-key.down{background:#d9534f}.vs2-key.up{background:#2e86de}.vs2-key.gr{background:#8e44ad}
 .vs2-key.tint{background:#f0ad4e}.vs2-key.sel{background:none;outline:3px solid #14a44d;outline-offset:-2px}
 .vs2-key.dis{border:2px dashed var(--body-text-color)}
+.vs2-strips{overflow-x:auto;max-width:100%}
 .vs2-strip{display:flex;gap:2px;align-items:stretch;margin:.15em 0}
 .vs2-strip-label{flex:0 0 9.5em;font-size:.85em;align-self:center}
 .vs2-seg{flex:1 1 0;min-width:1.6em;border:1px solid var(--border-color-primary);border-radius:3px;
