@@ -47,7 +47,8 @@ class ModelSession:
     def __init__(self, evaluator: Any, result: Result) -> None:
         self.evaluator, self.result = evaluator, result
         self.lock: threading.Lock = evaluator.generation_lock
-        self.clip, _ = evaluator.prepare(result.video, result.plan.fps)
+        self.key = (file_digest(result.video), result.plan.fps)  # read once: the upload may be pruned later
+        self.clip, _ = evaluator.prepare(result.video, result.plan.fps, key=self.key)
         tokenizer = evaluator.processor.tokenizer
         decoder = RowDecoder(tokenizer, set())
         for token in result.token_ids:
@@ -157,9 +158,8 @@ class ModelSession:
         """Every condition re-generated once per seed (K rows each, one batch; the evaluator chunks it by memory)."""
         ev, result = self.evaluator, self.result
         options = replace(result.options, seed=seeds[0], samples=len(seeds))
-        key = (file_digest(result.video), result.plan.fps)
         jobs = [Job(result.video, prompt) for _, prompt in conditions]
-        ready = [ReadyClip(key, False, self._clip(visual)) for visual, _ in conditions]
+        ready = [ReadyClip(self.key, False, self._clip(visual)) for visual, _ in conditions]
         for event in ev.generate_stream(jobs, options, ready, stop):  # takes the model's lock per chunk
             if isinstance(event, Finished):
                 return [[Draw(tuple(s.hard for s in r.scores), tuple(s.soft for s in r.scores)) for r in samples]
