@@ -70,6 +70,7 @@ def test_the_total_effect_points_at_the_planted_second(planted) -> None:
     clip = next(t for t in e.total if t.condition is Condition.CLIP_HIDDEN)
     assert clip.dimensions[0].soft_delta.excludes_zero
     assert watching_line(e).startswith("Is the judge watching? Yes")
+    assert "beats random order" in "\n".join(all_lines(e))
     assert reading_line(e).startswith("Is the judge reading the prompt? Yes")
 
 
@@ -80,7 +81,7 @@ def test_the_deletion_curve_points_at_the_planted_second(planted) -> None:
     whole = f.deletion[-1]
     assert f.deletion[1] >= 0.8 * whole  # hiding the first claimed second already costs most of it
     assert f.insertion[1] <= 0.2 * f.insertion[0]  # showing it first brings most of it back
-    assert f.deletion_percentile >= 75 and f.insertion_percentile >= 75
+    assert f.deletion_percentile == 100.0 and f.insertion_percentile == 100.0 and f.beats_random
 
 
 def test_the_prose_claims_only_what_clears_the_floor(planted) -> None:
@@ -103,6 +104,7 @@ def test_nothing_planted_means_nothing_over_the_floor(plan) -> None:
     assert all(e.grounded_segments(s.index) == () for s in e.sentences)
     text = "\n".join(all_lines(e))
     assert "rests most on" not in text and "Is the judge watching? Not shown" in text
+    assert "Faithfulness: not assessed" in text  # no ranking over the floor: nothing to test against random orders
     assert subtitles_vtt(e) == "WEBVTT\n\n"
 
 

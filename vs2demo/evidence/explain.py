@@ -353,7 +353,9 @@ def _faithfulness(runner: _Runner, m: _Measured, segments: Sequence[Segment], op
     done = yield from runner.run(list(passes.values()))
     drops = {s: drop_per_token(m.base.token_raw, r.token_raw, m.reasoning) for s, r in zip(passes, done)}
     drops[frozenset()] = 0.0
-    return assess(order, drops.__getitem__, orders, singles)
+    noise = floors.floor_of([drop_per_token(m.constant.token_raw, r.token_raw, m.reasoning) for r in m.constant_hidden],
+                            floors.MIN_NATS_PER_TOKEN)
+    return assess(order, drops.__getitem__, orders, singles, tolerance=noise)  # areas within the floor: ties
 
 
 def _seeds(result: Result, k: int) -> tuple[int, ...]:

@@ -4,8 +4,9 @@ The claim is "the reasoning rests most on these seconds, in this order". Deletio
 claimed order and follows how much the measure drops (a faithful order drops it fastest: a large area under the
 curve); insertion starts from every segment hidden and shows them back in that order (a faithful order recovers
 fastest: a small area). The claimed order's areas are placed among those of random orders (RISE, arXiv
-1806.07421): the percentile says how many random orders it beats. Redundancy is the whole-clip effect minus the sum
-of single-segment effects: positive when evidence is spread over seconds that each alone seem to matter little.
+1806.07421): the percentile says how many random orders it does at least as well as. Redundancy is the whole-clip
+effect minus the sum of single-segment effects: positive when evidence is spread over seconds that each alone seem
+to matter little.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ class Faithfulness:
     insertion: tuple[float, ...]  # the drop with all but the first k hidden, k = 0 … n
     deletion_auc: float
     insertion_auc: float
-    deletion_percentile: float  # share of random orders whose deletion area is smaller (ties count half), in %
-    insertion_percentile: float  # share of random orders whose insertion area is larger (ties count half), in %
+    deletion_percentile: float  # share of random orders whose deletion area is not larger, in %
+    insertion_percentile: float  # share of random orders whose insertion area is not smaller, in %
     random_orders: int
     redundancy: float  # whole-clip drop − Σ single-segment drops
     unit: str = "nats per token of the reasoning"
@@ -66,18 +67,20 @@ def insertion_sets(order: Sequence[int]) -> list[frozenset[int]]:
     return [frozenset(order[k:]) for k in range(len(order) + 1)]
 
 
-def percentile(value: float, band: Sequence[float], higher_is_better: bool) -> float:
-    """How many of ``band`` ``value`` beats, in % (ties count half)."""
+def percentile(value: float, band: Sequence[float], higher_is_better: bool, tolerance: float = 0.0) -> float:
+    """How many of ``band`` ``value`` does at least as well as, in %. Ties count as matched, not lost (a perfect
+    ranking of one decisive second ties with every random order that happens to put it first, and should still
+    read as the 100th percentile), and so do differences within ``tolerance`` (the measure's noise floor)."""
     if not band:
         return 50.0
-    beaten = sum(1.0 if (value > b if higher_is_better else value < b) else 0.5 if value == b else 0.0
-                 for b in band)
-    return round(100.0 * beaten / len(band), 1)
+    matched = sum(1 for b in band if (value >= b - tolerance if higher_is_better else value <= b + tolerance))
+    return round(100.0 * matched / len(band), 1)
 
 
 def assess(order: Sequence[int], measure: Callable[[frozenset[int]], float], orders: Sequence[Sequence[int]],
-           singles: Sequence[float]) -> Faithfulness:
-    """The claimed ``order`` against random ``orders``; ``measure(hidden)`` is the drop with a set hidden."""
+           singles: Sequence[float], tolerance: float = 0.0) -> Faithfulness:
+    """The claimed ``order`` against random ``orders``; ``measure(hidden)`` is the drop with a set hidden; areas
+    within ``tolerance`` of each other are not told apart."""
     def curves(o: Sequence[int]) -> tuple[list[float], list[float]]:
         return [measure(s) for s in deletion_sets(o)], [measure(s) for s in insertion_sets(o)]
 
@@ -87,8 +90,8 @@ def assess(order: Sequence[int], measure: Callable[[frozenset[int]], float], ord
     return Faithfulness(
         tuple(order), tuple(round(x, 4) for x in deletion), tuple(round(x, 4) for x in insertion),
         round(auc(deletion), 4), round(auc(insertion), 4),
-        percentile(auc(deletion), [auc(d) for d, _ in band], higher_is_better=True),
-        percentile(auc(insertion), [auc(i) for _, i in band], higher_is_better=False),
+        percentile(auc(deletion), [auc(d) for d, _ in band], higher_is_better=True, tolerance=tolerance),
+        percentile(auc(insertion), [auc(i) for _, i in band], higher_is_better=False, tolerance=tolerance),
         len(orders), round(whole - sum(singles), 4))
 
 

@@ -17,6 +17,9 @@ from enum import Enum
 from vs2demo.core.dimensions import DIMENSIONS, SCORE_VALUES
 
 CONFIDENCE = 0.95
+# A total effect is claimed only when its interval excludes 0 *and* the mean change is at least this many soft-score
+# points: a consistent −0.003 is measurable, but says nothing a reader should act on.
+MIN_TOTAL_POINTS = 0.05
 # Two-sided 95% Student-t quantiles by degrees of freedom (1…30); beyond, the normal 1.96 is within 2%.
 _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
          2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
@@ -56,6 +59,11 @@ class Interval:
     @property
     def excludes_zero(self) -> bool:
         return self.n >= 2 and (self.low > 0 or self.high < 0)
+
+    @property
+    def claimed(self) -> bool:
+        """Worth a "yes": the interval excludes 0 and the mean moves by at least MIN_TOTAL_POINTS."""
+        return self.excludes_zero and abs(self.mean) >= MIN_TOTAL_POINTS
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from vs2demo.present.evidence_prose import (
     faithfulness_line,
     fills_line,
     grounding_line,
+    points,
     probe_lines,
     seconds,
     seeds_words,
@@ -267,8 +268,8 @@ def _interval_short(i) -> str:
     if i is None:
         return NOT_MEASURABLE
     if i.n < 2:
-        return f"{i.mean:+.2f}"
-    return f"{i.mean:+.2f} [{i.low:+.2f}, {i.high:+.2f}]"
+        return points(i.mean)
+    return f"{points(i.mean)} [{points(i.low)}, {points(i.high)}]"
 
 
 def _sentences(e: Explanation) -> str:

@@ -10,7 +10,7 @@ import math
 
 from vs2demo.core.dimensions import DIMENSIONS, TEXT_TO_VIDEO_ALIGNMENT
 from vs2demo.evidence.record import DIRECT_NAME, GROUNDING_NAME, TOTAL_NAME, Explanation, Segment, Shift
-from vs2demo.evidence.total_effect import Condition, DimensionChange, Interval, TotalEffect
+from vs2demo.evidence.total_effect import MIN_TOTAL_POINTS, Condition, DimensionChange, Interval, TotalEffect
 
 ALIGNMENT = DIMENSIONS.index(TEXT_TO_VIDEO_ALIGNMENT)
 
@@ -34,12 +34,17 @@ def move(base: float | None, s: Shift) -> str:
     return f"{base:.2f} → {s.expected:.2f}{odds}"
 
 
+def points(x: float) -> str:
+    """A signed change, with a third decimal where two would print a misleading ±0.00."""
+    return f"{x:+.2f}" if abs(x) >= 0.005 or x == 0 else f"{x:+.3f}"
+
+
 def interval(i: Interval | None) -> str:
     if i is None:
         return "no soft scores"
     if i.n < 2:
-        return f"{i.mean:+.2f} (one pair: no interval)"
-    return f"{i.mean:+.2f} (95% CI {i.low:+.2f} to {i.high:+.2f})"
+        return f"{points(i.mean)} (one pair: no interval)"
+    return f"{points(i.mean)} (95% CI {points(i.low)} to {points(i.high)})"
 
 
 def change_words(c: DimensionChange) -> str:
@@ -57,8 +62,8 @@ def total_title(e: Explanation, t: TotalEffect) -> str:
 
 
 def moved(c: DimensionChange) -> bool:
-    """A total effect is claimed when the paired soft-score interval excludes 0."""
-    return c.soft_delta is not None and c.soft_delta.excludes_zero
+    """A total effect is claimed when the paired soft-score interval excludes 0 and the mean is not negligible."""
+    return c.soft_delta is not None and c.soft_delta.claimed
 
 
 def total_lines(e: Explanation) -> list[str]:
@@ -85,8 +90,8 @@ def watching_line(e: Explanation) -> str:
         return (f"Is the judge watching? Yes: re-generated without the frames ({seeds_words(t)}), "
                 f"{d.title.lower()} moves by {interval(c.soft_delta)} and {c.changed} of {c.pairs} written scores "
                 "change.")
-    return (f"Is the judge watching? Not shown: re-generated without the frames ({seeds_words(t)}), no score's "
-            "interval excludes 0.")
+    return (f"Is the judge watching? Not shown: re-generated without the frames ({seeds_words(t)}), no score moves "
+            f"by {MIN_TOTAL_POINTS:g} point or more with an interval that excludes 0.")
 
 
 def reading_line(e: Explanation) -> str:
@@ -100,7 +105,7 @@ def reading_line(e: Explanation) -> str:
         return (f"Is the judge reading the prompt? Yes: re-generated with an unrelated prompt ({seeds_words(t)}), "
                 f"{name} moves by {interval(c.soft_delta)}.")
     return (f"Is the judge reading the prompt? Not shown: with an unrelated prompt, {name} moves by "
-            f"{interval(c.soft_delta)}, an interval that includes 0.")
+            f"{interval(c.soft_delta)}: not {MIN_TOTAL_POINTS:g} point or more with an interval that excludes 0.")
 
 
 def probe_lines(e: Explanation) -> list[str]:
@@ -165,6 +170,9 @@ def faithfulness_line(e: Explanation) -> str | None:
     f = e.faithfulness
     if f is None:
         return None
+    if not any(e.reasoning_clears(i) for i in range(len(e.segments))):
+        return ("Faithfulness: not assessed: no second's grounding clears the noise floor, so there is no ranking to "
+                "test (the curves are in the JSON).")
     verdict = "beats" if f.beats_random else "does not beat"
     return (f"Faithfulness: the grounding ranking {verdict} random order ({f.deletion_percentile:.0f}th percentile "
             f"of {f.random_orders} random orders by deletion, {f.insertion_percentile:.0f}th by insertion); "
