@@ -10,7 +10,16 @@ import pytest
 from tests.helpers import CHROMIUM, ScriptedEvaluator, ready_to_score, serve
 from vs2demo.core.dimensions import DIMENSIONS
 from vs2demo.evidence.explain import ExplainProgress
-from vs2demo.evidence.record import Explanation, Probe, ProbeKind, Shift, split_segments, split_sentences
+from vs2demo.evidence.record import (
+    Explanation,
+    Probe,
+    ProbeKind,
+    Shift,
+    Unaltered,
+    split_segments,
+    split_sentences,
+)
+from vs2demo.evidence.total_effect import Condition, DimensionChange, Interval, TotalEffect
 from vs2demo.input.framing import FRAME_FACTOR
 
 pytestmark = [pytest.mark.browser,
@@ -23,7 +32,12 @@ SEG = 1  # the segment the first sentence is about, and the one that moves visua
 
 
 def flat(delta: float) -> Shift:
-    return Shift(3.0 + delta, delta, 0.3, delta / 10)
+    return Shift(3.0 + delta, delta, 0.3, delta / 10, -0.8, delta * 2)
+
+
+def change(delta: float, changed: int) -> DimensionChange:
+    return DimensionChange((0, 0, 2, 2, 0), (0, changed, 2, 2 - changed, 0), changed, 4,
+                           Interval(delta, delta - 0.1, delta + 0.1, 4))
 
 
 class ExplainingEvaluator(ScriptedEvaluator):
@@ -35,15 +49,26 @@ class ExplainingEvaluator(ScriptedEvaluator):
         segments = split_segments(result.plan, math.ceil(len(result.plan.indices) / FRAME_FACTOR))
         sentences = split_sentences(result.raw_output, list(range(1, len(result.raw_output) + 1)))
         n = len(segments)
-        moments = tuple(tuple(flat(-0.8 if (d == 0 and i == SEG) else -0.02) for i in range(n))
-                        for d in range(len(DIMENSIONS)))
+        direct = tuple(tuple(flat(-0.8 if (d == 0 and i == SEG) else -0.02) for i in range(n))
+                       for d in range(len(DIMENSIONS)))
         grounding = (tuple(2.0 if i == SEG else 0.1 for i in range(n)),
                      tuple(1.5 if i == n - 1 else 0.0 for i in range(n)))
         removals = ((flat(0.0), flat(-0.1), flat(-1.2)), (flat(-0.5), flat(0.0), flat(0.0)))
         probes = (Probe(ProbeKind.CLIP_HIDDEN, "Whole clip hidden", result.prompt, (flat(-1.4),) * 3, 30.0, 0.9),
                   Probe(ProbeKind.EMPTY_PROMPT, "Empty prompt", "", (flat(0.0), flat(-0.02), flat(0.0)), 0.2, 0.01),
                   Probe(ProbeKind.OTHER_PROMPT, "Another prompt", "x", (flat(0.0), flat(-0.6), flat(0.0)), 3.0, 0.1))
-        return Explanation(segments, sentences, moments, grounding, removals, probes, (3.0, 3.0, 3.0), 1e-7, 2, 0.1)
+        seeds = (0, 1, 2, 3)
+        total = (TotalEffect(Condition.CLIP_HIDDEN, (), "whole clip", result.prompt, seeds,
+                             (change(-1.2, 2), change(-0.5, 1), change(-0.3, 1))),
+                 TotalEffect(Condition.SEGMENTS_HIDDEN, (SEG,), "top by grounding", result.prompt, seeds,
+                             (change(-0.6, 1), change(0.0, 0), change(0.0, 0))),
+                 TotalEffect(Condition.OTHER_PROMPT, (), "sanity probe", "x", seeds,
+                             (change(0.0, 0), change(0.05, 0), change(0.0, 0))))
+        digits = ((-1.6,) * 5,) * 3
+        return Explanation(segments, sentences, direct, direct, (0.05,) * 3,
+                           tuple(1.0 if i == SEG else 0.01 for i in range(n)), (0.9,) * n, 0.05, grounding, (0.2, 0.2),
+                           removals, probes, total, (3.0, 3.0, 3.0), (-0.8, -0.8, -0.8),
+                           Unaltered(digits, digits, -20.0, -25.0), 1e-7, 2, 16, 0.1)
 
 
 @pytest.fixture(scope="module")
@@ -73,13 +98,17 @@ def test_evidence_strips_tints_seek_and_subtitles(browser, served, shots, viewpo
         assert "Explained in" in page.locator("#vs2-status").inner_text()
         ev = page.locator("#vs2-evidence")
         strips = ev.locator(".vs2-strip")
-        assert strips.count() == len(DIMENSIONS)
+        assert strips.count() == len(DIMENSIONS) + 1  # + the grounding strip
         segs = strips.first.locator(".vs2-seg")
         n = segs.count()
         assert n >= 3 and segs.nth(SEG).inner_text() == "-0.80"  # the number is written, not only coloured
+        assert segs.nth(0).inner_text() == "≈0"  # within the floor: not distinguishable from 0, uncoloured
         probes = ev.locator(".vs2-probes li").all_inner_texts()
         assert any(p.startswith("Is the judge watching? Yes") for p in probes)
-        assert any(p.startswith("Is the judge reading the prompt? Barely") for p in probes)
+        assert any(p.startswith("Is the judge reading the prompt? Not shown") for p in probes)
+        legend = ev.locator(".vs2-legend")
+        assert legend.is_visible() and "not measurable here" in legend.inner_text()
+        assert ev.locator(".vs2-total tr").count() == 1 + 3
         page.screenshot(path=str(shots / f"explain-{tag}.png"), full_page=True)
 
         # a segment seeks the player and marks the sentence grounded in it
@@ -96,7 +125,7 @@ def test_evidence_strips_tints_seek_and_subtitles(browser, served, shots, viewpo
         last = float(segs.nth(n - 1).get_attribute("data-t"))
         page.wait_for_function(f"Math.abs(document.querySelector('#vs2-video video').currentTime - {last}) < 0.05",
                                timeout=10_000)
-        assert ev.locator(".vs2-seg.vs2-hl").count() == len(DIMENSIONS)  # the last segment, in each strip
+        assert ev.locator(".vs2-seg.vs2-hl").count() == len(DIMENSIONS) + 1  # the last segment, in each strip
         assert "vs2-hl" in segs.nth(n - 1).get_attribute("class")
 
         # choosing a dimension tints the sentences by their effect on it, and writes the effect beside them
@@ -116,6 +145,7 @@ def test_evidence_strips_tints_seek_and_subtitles(browser, served, shots, viewpo
                             " const c = v.textTracks[v.textTracks.length - 1].cues[0];"
                             " return [c.startTime, c.text]; })()")
         assert cue[0] == pytest.approx(start, abs=0.01) and cue[1].startswith("The ball sinks")
+        assert "[grounding 2.00 nats/token]" in cue[1]  # the drop is shown with the subtitle
         assert current_time(page) == pytest.approx(last, abs=0.05)
     finally:
         page.close()

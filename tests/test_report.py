@@ -49,9 +49,11 @@ def test_report_command_reproduces_the_settings(samples) -> None:
 def test_report_carries_the_evidence(evaluator, samples) -> None:
     from vs2demo.evidence.explain import explain
 
-    explanation = explain(evaluator, samples[0])
+    explanation = explain(evaluator, samples[0], samples=samples)
     html = report_html(samples, None, explanation)
-    assert "Evidence (an extra)" in html and html.count('class="vs2-strip"') == 3
+    assert "Evidence (an extra)" in html and html.count('class="vs2-strip"') == 3 + 1  # three dimensions, grounding
+    assert "not the official scores" in html and "Total effect (re-generated, paired seeds)" in html
+    assert f"all {len(samples)} samples explained" in html
     assert "(frames not available)" in html
 
 

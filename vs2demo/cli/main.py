@@ -66,7 +66,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="JSONL output for --batch (resumes: rows already there are skipped)")
     s.add_argument("--json", action="store_true", help="print the result as one JSON object; stream to stderr")
     s.add_argument("--explain", action="store_true",
-                   help="then explain the first sample: which seconds and sentences each score rests on (an extra)")
+                   help="then explain the result (an extra, not the official scores): direct effects, grounding and "
+                        "total effects of hiding seconds; with --samples K every sample's cells (median and spread)")
     explain_cmd.add_options(s)
     add_report_option(s)
     distributed.add_options(s)
@@ -147,7 +148,7 @@ def _score_one(args: argparse.Namespace, options: GenerationOptions, explain: bo
     record = samples_dict(samples)
     explanation = None
     if explain_options is not None:
-        explanation = explain_cmd.run_explain(evaluator, samples[0], explain_options, out)
+        explanation = explain_cmd.run_explain(evaluator, samples, explain_options, out)
         record["explanation"] = explanation.to_dict()
     if args.report:
         _write_report(evaluator, samples, explanation, Path(args.report), out)

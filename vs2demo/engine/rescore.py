@@ -3,8 +3,13 @@
 One forward pass per batch of variants, no sampling. Each variant is the same clip (or its pixels with some
 temporal groups hidden), a prompt, and a sequence of generated ids fed back as they are. From each pass come
 only the numbers the evidence work needs: the log-probability of every generated token and p("1") … p("5") at
-the score digits, both from the scores *processed exactly as generate() processed them* (the processors are the
-ones generate() builds from the same generation config: repetition penalty, temperature, top-k, top-p, …).
+the score digits, each twice:
+- *processed*: from the scores exactly as generate() processed them (the processors generate() builds from the same
+  generation config: repetition penalty, temperature, top-k, top-p, …), floored at LOGPROB_FLOOR. These give back
+  the official soft scores (the consistency check);
+- *raw*: the model's own log-softmax at temperature 1, no top-k, top-p or penalty, no floor. Sensitivities use
+  these: processed probabilities saturate (a top digit past ~0.88 raw becomes 1.0, a token outside top-k sits at
+  the floor in every variant), which hides every change beyond that point.
 
 Full-vocabulary logits are never kept for every position: the language-model head runs on a few positions at a
 time and only the gathered values survive.
@@ -27,19 +32,24 @@ POSITIONS_PER_HEAD_CALL = 64  # positions sent through the vocabulary-sized head
 
 @dataclass(frozen=True, eq=False)
 class Variant:
-    """One re-scoring input: the clip's video tensors (possibly altered), a prompt and the ids to feed back."""
+    """One re-scoring input: the clip's video tensors (possibly altered), a prompt and the ids to feed back.
+    ``video_features``, when given, are the vision tower's merged tokens for these pixels, computed beforehand (the
+    evidence work splices them per temporal group): the tower does not run again for this variant."""
 
     pixel_values_videos: Any
     prompt: str
     gen_ids: tuple[int, ...]
     digit_steps: tuple[int | None, ...]  # per dimension, the index in gen_ids whose p(1..5) is read
     want_tokens: bool = True  # token log-probabilities wanted (not only the digits)
+    video_features: Any = None
 
 
 @dataclass(frozen=True)
 class Rescored:
-    token_logprobs: tuple[float, ...]  # one per generated id (floored at LOGPROB_FLOOR); empty if not wanted
-    digit_logprobs: tuple[tuple[float, ...] | None, ...]  # per dimension, log p("1") … log p("5")
+    token_logprobs: tuple[float, ...]  # processed, one per generated id (floored at LOGPROB_FLOOR); empty if not wanted
+    digit_logprobs: tuple[tuple[float, ...] | None, ...]  # processed, per dimension, log p("1") … log p("5")
+    token_raw: tuple[float, ...] = ()  # raw (temperature 1, nothing warped, no floor), like token_logprobs
+    digit_raw: tuple[tuple[float, ...] | None, ...] = ()  # raw, like digit_logprobs
 
 
 def rescore(model: Any, processor: Any, clip: PreparedClip, variants: Sequence[Variant], sampling: Sampling,
@@ -75,14 +85,22 @@ def _batch(processor: Any, clip: PreparedClip, rows: list[tuple[list[int], int]]
         mask[i, :len(row)] = 1
     n = len(rows)
     device = model.device
-    return {
+    batch = {
         "input_ids": ids.to(device),
         "attention_mask": mask.to(device),
         "mm_token_type_ids": torch.tensor(processor.create_mm_token_type_ids(ids.tolist())).to(device),
-        "pixel_values_videos": torch.cat([v.pixel_values_videos for v in variants]).to(device, model.dtype),
         "video_grid_thw": clip.video_inputs["video_grid_thw"].repeat(n, 1).to(device),
         "second_per_grid_ts": clip.video_inputs["second_per_grid_ts"].repeat(n).to(device),
     }
+    if all(v.video_features is not None for v in variants):
+        from transformers.modeling_outputs import BaseModelOutputWithPooling
+
+        # transformers' own entry for precomputed encoder outputs: spliced at the video placeholders as computed
+        features = [v.video_features.to(device, model.dtype) for v in variants]
+        batch["mm_encoder_outputs"] = {"video": BaseModelOutputWithPooling(pooler_output=features)}
+    else:
+        batch["pixel_values_videos"] = torch.cat([v.pixel_values_videos for v in variants]).to(device, model.dtype)
+    return batch
 
 
 def processors_for(model: Any, sampling: Sampling, prompt_ids: Any) -> Any:
@@ -99,7 +117,7 @@ def processors_for(model: Any, sampling: Sampling, prompt_ids: Any) -> Any:
 
 def _gather(model: Any, hidden: Any, ids: list[int], start: int, variant: Variant, sampling: Sampling,
             digit_ids: list[int]) -> Rescored:
-    """Per generated position: the processed scores' log-softmax at the fed-back id, and at the digits' steps."""
+    """Per generated position: the processed and the raw log-softmax at the fed-back id, and at the digits' steps."""
     import torch
 
     full = torch.tensor([ids], device=hidden.device)
@@ -107,18 +125,23 @@ def _gather(model: Any, hidden: Any, ids: list[int], start: int, variant: Varian
     steps = {s: d for d, s in enumerate(variant.digit_steps) if s is not None}
     wanted = range(len(variant.gen_ids)) if variant.want_tokens else sorted(steps)
     tokens: list[float] = []
+    raw_tokens: list[float] = []
     digits: list[tuple[float, ...] | None] = [None] * len(variant.digit_steps)
+    raw_digits: list[tuple[float, ...] | None] = [None] * len(variant.digit_steps)
     wanted = list(wanted)
     for lo in range(0, len(wanted), POSITIONS_PER_HEAD_CALL):
         part = wanted[lo:lo + POSITIONS_PER_HEAD_CALL]
         # hidden state at position start+i-1 predicts generated token i (the official step i)
         logits = model.lm_head(hidden[[start + i - 1 for i in part]]).float()  # generate() samples from float32
+        raw = torch.log_softmax(logits, dim=-1)
         for row, i in enumerate(part):
-            scores = processors(full[:, :start + i], logits[row:row + 1])
+            scores = processors(full[:, :start + i], logits[row:row + 1].clone())  # processors may edit in place
             logp = torch.log_softmax(scores, dim=-1)[0]
             if variant.want_tokens:
                 tokens.append(max(LOGPROB_FLOOR, float(logp[variant.gen_ids[i]])))
+                raw_tokens.append(float(raw[row, variant.gen_ids[i]]))
             if i in steps:
                 for d in (d for d, s in enumerate(variant.digit_steps) if s == i):
                     digits[d] = tuple(float(logp[t]) for t in digit_ids)
-    return Rescored(tuple(tokens), tuple(digits))
+                    raw_digits[d] = tuple(float(raw[row, t]) for t in digit_ids)
+    return Rescored(tuple(tokens), tuple(digits), tuple(raw_tokens), tuple(raw_digits))

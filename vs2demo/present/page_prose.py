@@ -6,7 +6,10 @@ from vs2demo.analysis.stability import STABLE_AGREEMENT
 from vs2demo.analysis.verdict import CLEAR_SHARE, SOFT_TIE_MARGIN
 from vs2demo.core.dimensions import DIMENSION_COUNT_WORD, DIMENSIONS, SCORE_VALUES
 from vs2demo.core.options import OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, OFFICIAL_TEMPERATURE
-from vs2demo.evidence.record import DEFAULT_MAX_SEGMENTS, DEFAULT_MAX_SENTENCES
+from vs2demo.evidence.explain import DEFAULT_RESAMPLES
+from vs2demo.evidence.faithfulness import MIN_RANDOM_ORDERS
+from vs2demo.evidence.floor import MIN_NATS_PER_TOKEN, MIN_SCORE_POINTS
+from vs2demo.evidence.record import DEFAULT_MAX_SEGMENTS
 from vs2demo.input.framing import (
     FACTOR,
     FRAME_FACTOR,
@@ -16,8 +19,7 @@ from vs2demo.input.framing import (
     VideoInfo,
     frame_geometry,
 )
-from vs2demo.present.evidence_html import FULL_SCALE
-from vs2demo.present.evidence_prose import BARELY_EXPECTED, BARELY_NATS_PER_TOKEN
+from vs2demo.present.evidence_html import FULL_SCALE, NOT_DISTINGUISHABLE, NOT_MEASURABLE
 
 PAPER = "https://arxiv.org/abs/2509.22799"
 # VideoScore-Bench-v2 (in domain) and the average over four out-of-domain benchmarks, as published
@@ -85,23 +87,36 @@ Settings to make runs reproducible.
   ranks that some sample ordered differently.
 
 ### Explain this result: which seconds and sentences a score rests on (an extra)
-After a result, *Explain this result* re-reads the model's own output with parts of the evidence hidden. No new
-text is sampled and the scores above never change: each variant is one teacher-forced pass over the same tokens.
+After a result, *Explain this result* asks what the scores rest on, without ever changing them. It measures three
+things and names them apart. The **direct effect** is how the score moves when some seconds are hidden *while the
+model's own reasoning is fed back unchanged*; the **total effect** is what the clip scores when the model *writes
+again* without those seconds, re-generated {DEFAULT_RESAMPLES} times with the same seeds with and without them.
+
+```text
+direct effect  hidden seconds + the SAME reasoning fed back ─► score digits read again (one pass)
+total effect   hidden seconds ─► the model writes AGAIN, {DEFAULT_RESAMPLES} paired seeds ─► new scores (a run each)
+grounding      hidden seconds + the same reasoning ─► how much less likely each sentence is (nats/token)
+```
+
 - **Seconds.** The clip's frame pairs (one second at {OFFICIAL_FPS:g} fps) are merged into at most
-  {DEFAULT_MAX_SEGMENTS} segments. Each is hidden in turn by the processor's own neutral colour (the number of
-  visual tokens and every position stay as they were). Each strip shows, per dimension, how the *expected* score
-  moves when that segment is hidden, **with the reasoning held fixed**: red cells lower the score (it rests on
-  those seconds), blue cells raise it, at full colour from a move of {FULL_SCALE:g} point; the number is written in
-  every cell.
-- **Sentences.** The reasoning is split into at most {DEFAULT_MAX_SENTENCES} sentences. A sentence is *about* the
-  seconds whose hiding makes it much less likely (at least half its largest drop); clicking it marks those seconds
-  and seeks the player, and the player shows it as a subtitle during them. Choosing a dimension tints each sentence
-  by how much *removing it* moves that score.
-- **Probes.** The whole clip hidden ("is the judge watching?": does its reasoning become less likely by at least
-  {BARELY_NATS_PER_TOKEN:g} nats per token?), an empty prompt and another prompt ("is it reading the prompt?": does
-  text-to-video alignment move by {BARELY_EXPECTED:g} or more?).
+  {DEFAULT_MAX_SEGMENTS} segments, each hidden in turn by two fills of different kinds (the processor's mean colour,
+  and the neighbouring frame frozen over it): no fill is neutral, so a cell where they disagree is marked dashed.
+  The strips show each segment's direct effect on the expected score (red lowers it, blue raises it, full colour at
+  {FULL_SCALE:g} point) and its grounding (purple). Numbers come from the model's raw probabilities (temperature 1,
+  nothing cut off), which never saturate; the log-odds of the written score are given beside.
+- **Noise floor.** The same hiding on a constant clip of the same length (nothing to find there) gives each row a
+  floor, at least {MIN_SCORE_POINTS:g} point or {MIN_NATS_PER_TOKEN:g} nats per token. A cell within it, or whose
+  samples disagree in sign, reads "{NOT_DISTINGUISHABLE}" (not distinguishable from 0) and is uncoloured; "rests
+  most on" is said only of an effect beyond it. "{NOT_MEASURABLE}" means not measurable here, not "unused".
+- **Sentences.** A sentence is *about* the seconds whose hiding makes it less likely beyond its floor and by at
+  least half its largest drop; a table gives every sentence × second number. Choosing a dimension tints each
+  sentence by the direct effect of *removing that sentence*. Grounded sentences become subtitles on the player.
+- **Watching and reading.** Answered by re-generation: the whole clip hidden, the frames reversed or shuffled, an
+  unrelated prompt. "Yes" only when a score's 95% interval over the paired seeds excludes 0.
+- **Faithfulness.** Hiding segments cumulatively in the claimed order should hurt the reasoning faster than in
+  random order (deletion curve; {MIN_RANDOM_ORDERS} random orders): the page says at which percentile it beats them.
 
 What this measures: how sensitive *this model's output* is to the hidden evidence. It is not a ground truth about
-the video: a model can rest a correct score on the wrong seconds, and a neutral fill is itself an unusual input.
-The unaltered pass must give back the probabilities recorded while generating; the largest difference is shown.
+the video: a model can rest a correct score on the wrong seconds, and a fill is itself an unusual input. The
+unaltered pass must give back the probabilities recorded while generating; the check says whether it does.
 """

@@ -24,11 +24,11 @@ from vs2demo.core.errors import VS2Error
 from vs2demo.core.options import OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, OFFICIAL_TEMPERATURE, GenerationOptions
 from vs2demo.engine.evaluator import Evaluator
 from vs2demo.engine.events import Finished, FramesReady, Job, Piece, Planned, Progress, Status
-from vs2demo.evidence.explain import ExplainOptions, ExplainProgress
+from vs2demo.evidence.explain import ExplainOptions, ExplainProgress, Stopped
 from vs2demo.evidence.record import DEFAULT_COUNTERFACTUAL, Explanation
 from vs2demo.input.prompt import validate_prompt
 from vs2demo.present import figures, panels_html, result_html
-from vs2demo.present.evidence_html import evidence_html, reading_html
+from vs2demo.present.evidence_html import cost_line, evidence_html, reading_html
 from vs2demo.present.report_html import report_html
 from vs2demo.serve import files
 from vs2demo.serve.guard import watch_listener
@@ -247,22 +247,27 @@ class DemoApp:
             options = ExplainOptions(counterfactual=(counterfactual or "").strip() or DEFAULT_COUNTERFACTUAL)
         except (ValueError, VS2Error) as exc:
             raise gr.Error(f"Other prompt: {exc}") from exc
-        yield result_html.status_html("Explaining: preparing the clip…"), "", gr.skip(), gr.skip(), None
+        yield (result_html.status_html(f"Explaining: preparing the clip… {cost_line(result, options)} Stop ends it."),
+               "", gr.skip(), gr.skip(), None)
         explanation: Explanation | None = None
         try:
-            for item in self.runner.explain(result, options):
+            for item in self.runner.explain(samples, options, _owner(request)):
                 if isinstance(item, ExplainProgress):
                     yield result_html.status_html(item.message), gr.skip(), gr.skip(), gr.skip(), gr.skip()
                 else:
                     explanation = item
+        except Stopped as exc:
+            yield result_html.status_html(str(exc)), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return
         except VS2Error as exc:
             log.warning("explaining failed for a visitor: %s", exc, exc_info=exc.__cause__ is not None)
             raise gr.Error(public(str(exc), [result.video])) from exc
         if explanation is None:
             raise gr.Error("The explanation ended without a result.")
         record = {**samples_dict(samples, paths=False), "explanation": explanation.to_dict()}
-        status = (f"Explained in {explanation.seconds:.1f} s ({explanation.passes} re-scoring passes) · an extra: "
-                  "the scores above are unchanged")
+        status = (f"Explained in {explanation.seconds:.1f} s ({explanation.passes} re-scoring passes, "
+                  f"{explanation.generations} re-generated samples) · an extra, not the official scores: the scores "
+                  "above are unchanged")
         yield (result_html.status_html(status), evidence_html(result, explanation), record,
                files.write_json("result-explained", record), explanation)
 

@@ -23,13 +23,14 @@ from vs2demo.core.options import GenerationOptions
 from vs2demo.engine.evaluator import Evaluator
 from vs2demo.engine.events import Event, Finished, Job, Status
 from vs2demo.engine.inputs import ReadyClip
-from vs2demo.evidence.explain import ExplainOptions, ExplainProgress, explain_stream
+from vs2demo.evidence.explain import ExplainOptions, ExplainProgress, cost, explain_stream
+from vs2demo.input.framing import FRAME_FACTOR
 
 ON_ZERO_GPU = bool(os.environ.get("SPACES_ZERO_GPU"))
 DEFAULT_STEPS_PER_S = 15.0  # decoding steps per second assumed before any run was measured (conservative)
 LEASE_MARGIN_S = 20  # loading the batch onto the GPU, the prefill and the results
 PREFILL_S_PER_ROW = 2
-EXPLAIN_LEASE_S = 120  # re-scoring passes of one clip: forward passes only, no decoding loop
+EXPLAIN_LEASE_S = 120  # re-scoring passes of one clip (forward passes only); re-generations come on top
 STOPPED_BEFORE_MODEL = "Stopped before the model ran: nothing was scored."
 _RUNNERS: dict[int, Runner] = {}
 _keys = itertools.count()
@@ -95,11 +96,20 @@ class Runner:
                 self._stops[run] = (owner, threading.Event())
             return self._stops[run][1]
 
-    def explain(self, result: Result, options: ExplainOptions) -> Iterator[ExplainProgress | Any]:
-        """Explain ``result``: its progress, then the Explanation. The clip is decoded before any GPU lease."""
+    def explain(self, samples: Sequence[Result], options: ExplainOptions, owner: str = ""
+                ) -> Iterator[ExplainProgress | Any]:
+        """Explain the first of ``samples`` (every sample's cells when there are several): its progress, then the
+        Explanation. ``stop(owner)`` ends it between chunks. The clip is decoded before any GPU lease."""
+        result = samples[0]
         if ON_ZERO_GPU:  # decoding is CPU work: into the cache before the lease (elsewhere it happens inside)
             self.evaluator.prepare(result.video, result.plan.fps)
-        yield from _gpu_explain(self.key, result, options)
+        run = next(self._runs)
+        self._register(run, owner)
+        try:
+            yield from _gpu_explain(self.key, run, owner, tuple(samples), options)
+        finally:
+            with self._lock:
+                self._stops.pop(run, None)
 
     def _measured(self, done: Finished) -> None:
         """Remember the slowest decoding speed seen (steps per second of a whole batch), for the next lease."""
@@ -135,12 +145,26 @@ def _gpu_stream(key: int, run: int, owner: str, jobs: Sequence[Job], options: Ge
     yield from _RUNNERS[key]._run(run, owner, jobs, options, ready)
 
 
-@spaces.GPU(duration=EXPLAIN_LEASE_S)
-def _gpu_explain(key: int, result: Result, options: ExplainOptions) -> Iterator[ExplainProgress | Any]:
+def estimate_explain_seconds(key: int, run: int, owner: str, samples: Sequence[Result],
+                             options: ExplainOptions) -> int:
+    """ZeroGPU's duration for an explanation: its re-scoring passes, plus its re-generations at the measured speed."""
+    result = samples[0]
+    groups = -(-len(result.plan.indices) // FRAME_FACTOR)
+    planned = cost(min(groups, options.max_segments), options.max_sentences, options, len(samples))
+    generating = lease_seconds(result.options.max_new_tokens, planned.generations, _RUNNERS[key].steps_per_s)
+    return EXPLAIN_LEASE_S + (generating if planned.generations else 0)
+
+
+@spaces.GPU(duration=estimate_explain_seconds)
+def _gpu_explain(key: int, run: int, owner: str, samples: Sequence[Result], options: ExplainOptions
+                 ) -> Iterator[ExplainProgress | Any]:
     """Progress, then the explanation itself as the last item (a generator's return value does not cross
     ZeroGPU's process boundary; yielded items do)."""
-    evaluator = _RUNNERS[key].evaluator
+    runner = _RUNNERS[key]
+    evaluator = runner.evaluator
+    flag = runner._register(run, owner)
     # A test double may script its own explanation; the real evaluator is explained by evidence.explain.
     own = getattr(evaluator, "explain_stream", None)
-    explanation = yield from (own(result, options) if own else explain_stream(evaluator, result, options))
+    explanation = yield from (own(samples[0], options) if own else
+                              explain_stream(evaluator, samples[0], options, flag, samples))
     yield explanation
