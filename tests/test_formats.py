@@ -120,11 +120,7 @@ def test_variable_rate_fallback_keeps_the_true_duration(made) -> None:
 
 
 def _both_ways(path: Path):
-    official = video.probe(path)
-    limits = Limits()
-    fallback = ffmpeg_reader.probe(path, path.stat().st_size, lambda info: video.check_limits(info, limits),
-                                   limits.max_side_px)
-    return official, fallback
+    return video.probe(path, reader="decord"), video.probe(path, reader="ffmpeg")
 
 
 @pytest.mark.slow
@@ -441,3 +437,12 @@ def test_the_page_says_which_reader(smoke_app, made) -> None:
         fallback = FORMATS[name][1] == "ffmpeg"
         assert (READ_BY_FFMPEG in status) == (READ_BY_FFMPEG in plan) == fallback, name
         assert data["reader"] == FORMATS[name][1] and (READ_BY_FFMPEG in data["settings_deviations"]) == fallback
+
+
+def test_a_reader_can_be_asked_for(made) -> None:
+    gif = _make(made, "gif")
+    with pytest.raises(InputError, match="cannot be read as a video"):
+        video.probe(gif, reader="decord")  # decord alone refuses a GIF, as the official script would
+    assert video.load_frames(gif, reader="ffmpeg").plan.info.reader == "ffmpeg"
+    with pytest.raises(ValueError, match="unknown reader"):
+        video.probe(gif, reader="pyav")

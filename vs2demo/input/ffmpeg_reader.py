@@ -9,6 +9,8 @@ the model sees: the frame maths is ``framing``'s, the same as for any clip; this
 * decodes the first frame, for the size the decoder gives (rotation applied, as decord does);
 * decodes the planned frames only (ffmpeg's ``select`` filter drops the rest), one at a time as RGB.
 
+Every run caps ffmpeg's single allocations (``-max_alloc``) at what a frame within the limits needs.
+
 A result read this way is labelled ("read by ffmpeg, not the official decord"): see ``VideoInfo.deviations``.
 """
 

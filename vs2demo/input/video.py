@@ -26,6 +26,7 @@ from vs2demo.input import ffmpeg_reader
 from vs2demo.input.animation import READERS as ANIMATIONS
 from vs2demo.input.container import HeaderError, declared_frame_size
 from vs2demo.input.framing import (
+    FALLBACK_READER,
     OFFICIAL_READER,
     FramePlan,
     VideoInfo,
@@ -184,9 +185,12 @@ def _declared_size(path: Path, kind: str, limits: Limits) -> tuple[int, int]:
     return width, height
 
 
-def probe(path: str | os.PathLike, limits: Limits | None = None) -> VideoInfo:
+def probe(path: str | os.PathLike, limits: Limits | None = None, reader: str | None = None) -> VideoInfo:
     """Read a clip's headers and refuse what cannot or should not be scored; only a clip within every limit has
-    its first frame decoded (for the size the decoder gives, rotation applied)."""
+    its first frame decoded (for the size the decoder gives, rotation applied).
+
+    ``reader``: None opens the clip with decord (the official reader) and falls back to ffmpeg for what decord
+    cannot open; ``"decord"`` or ``"ffmpeg"`` uses that reader only (to compare the two on one file)."""
     limits = limits or Limits()
     p = Path(path)
     if not p.is_file():
@@ -196,11 +200,17 @@ def probe(path: str | os.PathLike, limits: Limits | None = None) -> VideoInfo:
         raise InputError(f"{p.name} is empty (0 bytes).")
     _check_file_size(size, limits)
     declared_w, declared_h = _declared_size(p, sniff_container(p), limits)
+    if reader not in (None, OFFICIAL_READER, FALLBACK_READER):
+        raise ValueError(f"unknown reader {reader!r}")
+    if reader == FALLBACK_READER:
+        return _probe_with_ffmpeg(p, size, limits)
     try:
         vr = _open(str(p))
     except InputError as refused:  # what decord cannot open (GIF, WebP, AV1, ...) goes to ffmpeg, labelled so
-        log.info("decord cannot open it (%s); trying ffmpeg", refused)
-        return ffmpeg_reader.probe(p, size, lambda info: check_limits(info, limits), limits.max_side_px)
+        if reader == OFFICIAL_READER:
+            raise
+        log.info("%s: reading it with ffmpeg (%s)", p.name, refused)
+        return _probe_with_ffmpeg(p, size, limits)
     total, fps = len(vr), float(vr.get_avg_fps())
     if total <= 0 or not math.isfinite(fps) or fps <= 0:
         raise InputError(f"{p.name} has no decodable video frames.")
@@ -213,6 +223,10 @@ def probe(path: str | os.PathLike, limits: Limits | None = None) -> VideoInfo:
     info = VideoInfo(str(p), total, fps, int(width), int(height), size)
     check_limits(info, limits)
     return info
+
+
+def _probe_with_ffmpeg(path: Path, size: int, limits: Limits) -> VideoInfo:
+    return ffmpeg_reader.probe(path, size, lambda info: check_limits(info, limits), limits.max_side_px)
 
 
 def read_frames(plan: FramePlan) -> Frames:
@@ -254,8 +268,9 @@ def _decord_batches(plan: FramePlan) -> Iterator[np.ndarray]:
         yield raw
 
 
-def load_frames(path: str | os.PathLike, fps: float = OFFICIAL_FPS, limits: Limits | None = None) -> Frames:
-    return read_frames(plan_frames(probe(path, limits), fps))
+def load_frames(path: str | os.PathLike, fps: float = OFFICIAL_FPS, limits: Limits | None = None,
+                reader: str | None = None) -> Frames:
+    return read_frames(plan_frames(probe(path, limits, reader), fps))
 
 
 def thumbnail_array(frames: Frames, height: int = THUMB_HEIGHT) -> np.ndarray:
