@@ -115,7 +115,7 @@ def worker_env() -> dict[str, str]:
 def job_runtime_env() -> dict:
     """The package itself, uploaded for every worker of the job (a cluster's nodes need not have it installed);
     Ray accepts a local folder only at the job level, in ``ray.init``."""
-    return {"py_modules": [str(Path(__file__).resolve().parent)], "excludes": ["__pycache__"]}
+    return {"py_modules": [str(Path(__file__).resolve().parents[1])], "excludes": ["__pycache__"]}  # the package
 
 
 class Replica:

@@ -35,7 +35,7 @@ from vs2demo.serve.guard import watch_listener
 from vs2demo.serve.runs import Runner
 
 log = logging.getLogger(__name__)
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+ASSETS = Path(__file__).resolve().parents[2] / "assets"  # the repository's assets/, beside the package
 UPDATE_EVERY_S = 0.05  # at most ~20 page updates a second while text streams
 
 
