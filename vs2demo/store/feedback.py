@@ -89,6 +89,10 @@ class Feedback(Entry):
                    created_at=row.created_at, updated_at=row.updated_at)
 
 
+class _Raced(Exception):
+    """The row changed between reading it and writing it: the transaction is rolled back and redone."""
+
+
 class FeedbackStore:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -100,11 +104,11 @@ class FeedbackStore:
         if reviewer == ANONYMOUS:
             raise StoreError("Feedback needs a reviewer: reload the page (it gives this browser a token).")
         check_id(entry.result_id)
-        for _ in range(3):  # a concurrent first save of the same row: the loser reads it and edits
-            try:
+        for _ in range(5):  # a concurrent write of the same row: the loser reads it again (and, with an expected
+            try:            # version, is refused by the check there)
                 with self.db.write() as conn:
                     return self._save(conn, entry, reviewer, expected_version)
-            except IntegrityError:
+            except (IntegrityError, _Raced):
                 continue
         raise StoreError("Your feedback could not be saved: the library was busy. Try again.")
 
@@ -127,8 +131,10 @@ class FeedbackStore:
             if expected is not None and expected != row.version:
                 raise StoreError(f"This feedback was edited meanwhile (another tab?): version {row.version}, your "
                                  f"form showed {expected or 'none'}. Reload it and save again; nothing was lost.")
-            conn.execute(update(feedback).where(feedback.c.id == row.id, feedback.c.version == row.version)
-                         .values(version=row.version + 1, **values))
+            done = conn.execute(update(feedback).where(feedback.c.id == row.id, feedback.c.version == row.version)
+                                .values(version=row.version + 1, **values))
+            if done.rowcount != 1:  # PostgreSQL: another transaction changed the row after we read it
+                raise _Raced
         saved = Feedback.from_row(conn.execute(select(feedback).where(key)).one())
         _log(conn, saved, "save")
         return saved
@@ -144,9 +150,12 @@ class FeedbackStore:
             allowed = {k: v for k, v in changes.items() if k in ("verdict", "score", "comment", "seconds",
                                                                   "unsupported")}
             new = replace(current, **allowed)  # validates like a new entry
-            conn.execute(update(feedback).where(feedback.c.id == row.id).values(
-                verdict=new.verdict, score=new.score, comment=new.comment, seconds=json.dumps(list(new.seconds)),
-                unsupported=new.unsupported, version=row.version + 1, updated_at=time.time()))
+            done = conn.execute(update(feedback).where(feedback.c.id == row.id, feedback.c.version == row.version)
+                                .values(verdict=new.verdict, score=new.score, comment=new.comment,
+                                        seconds=json.dumps(list(new.seconds)), unsupported=new.unsupported,
+                                        version=row.version + 1, updated_at=time.time()))
+            if done.rowcount != 1:
+                raise StoreError("This feedback was edited meanwhile; reload it and try again.")
             saved = Feedback.from_row(conn.execute(select(feedback).where(feedback.c.id == row.id)).one())
             _log(conn, saved, "save")
             return saved
