@@ -16,6 +16,8 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 
+from vs2demo.analysis.result import Result
+from vs2demo.analysis.stability import samples_from_dict
 from vs2demo.core.errors import StoreError
 from vs2demo.store.db import Database
 from vs2demo.store.schema import feedback, frames, results
@@ -102,6 +104,16 @@ class StoredResult:
     clip_name: str | None
     clip_size: int | None  # bytes, when the clip was kept
 
+    def clips(self) -> list[tuple[str, tuple[Result, ...]]]:
+        """Each clip of the result with its samples, in the order feedback and frames number them (item 0, 1, …):
+        one clip; A then B for a comparison; a ranking's clips in their input order."""
+        p = self.payload
+        if self.kind == "compare":
+            return [("A", samples_from_dict(p["clip_a"])), ("B", samples_from_dict(p["clip_b"]))]
+        if self.kind == "rank":
+            return [(name, samples_from_dict(d)) for name, d in p["clips"].items()]
+        return [(self.title, samples_from_dict(p))]
+
     def frames_of(self, item: int) -> tuple[Frame, ...]:
         return tuple(f for f in self.frames if f.item == item)
 
@@ -139,6 +151,28 @@ class Results:
                                                 "seconds": f.seconds, "caption": f.caption, "image": f.image}
                                                for f in new.frames])
         return result_id
+
+    def restore(self, stored: StoredResult, clip: bytes | None = None) -> bool:
+        """Insert an exported result under its own id and owner (an import); False when that id is already here."""
+        with self.db.write() as conn:
+            if conn.execute(select(results.c.id).where(results.c.id == check_id(stored.id))).one_or_none():
+                return False
+            conn.execute(results.insert().values(
+                id=stored.id, kind=stored.kind, created_at=stored.created_at, owner=stored.owner, title=stored.title,
+                prompt=stored.prompt, model=stored.model, revision=stored.revision, command=stored.command,
+                settings=json.dumps(stored.settings), seeds=json.dumps(list(stored.seeds)),
+                payload=json.dumps(stored.payload, ensure_ascii=False), clip_name=stored.clip_name, clip=clip,
+                clip_kept_at=time.time() if clip is not None else None))
+            if stored.frames:
+                conn.execute(frames.insert(), [{"result_id": stored.id, "item": f.item, "position": f.position,
+                                                "seconds": f.seconds, "caption": f.caption, "image": f.image}
+                                               for f in stored.frames])
+        return True
+
+    def ids(self) -> list[str]:
+        """Every result's id, oldest first (export)."""
+        with self.db.read() as conn:
+            return list(conn.execute(select(results.c.id).order_by(results.c.created_at, results.c.id)).scalars())
 
     def get(self, result_id: str | None) -> StoredResult:
         """A result by its link's id; one clear line when malformed or missing."""
