@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from vs2demo.analysis.agreement import OVERALL, PREFERENCES, Judged, JudgedPair
+from vs2demo.analysis.agreement import OVERALL, Judged, JudgedPair
 from vs2demo.analysis.result import Result
 from vs2demo.analysis.verdict import compare
 from vs2demo.core.dimensions import DIMENSIONS
 from vs2demo.core.errors import StoreError
-from vs2demo.store.feedback import AGREE, DISAGREE, Feedback, FeedbackStore
+from vs2demo.store.feedback import AGREE, DISAGREE, PREFERENCES, Feedback, FeedbackStore
 from vs2demo.store.results import Results, StoredResult
 
 
