@@ -62,3 +62,18 @@ def fresh_target(backend: str, tmp_path) -> Iterator[str]:  # type: ignore[no-un
         with admin.begin() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+def serve_library(evaluator, target: str):  # type: ignore[no-untyped-def]
+    """The page on ``evaluator`` with a results library at ``target``; returns (demo, client, library)."""
+    from gradio_client import Client
+
+    from tests.helpers import free_port
+    from vs2demo.serve.library import Library
+    from vs2demo.serve.page import build_demo, launch_kwargs
+
+    library = Library(target)
+    demo = build_demo(evaluator, library)
+    port = free_port()
+    demo.launch(server_port=port, prevent_thread_lock=True, quiet=True, **launch_kwargs(demo, evaluator))
+    return demo, Client(f"http://127.0.0.1:{port}/", verbose=False), library

@@ -166,16 +166,19 @@ def _feedback_form(s: Shared, c: dict[str, Any]) -> None:
                  api_visibility="private", concurrency_id="feedback", concurrency_limit=4)
     seek_to = gr.Textbox(visible=False)
 
-    def picked(times: list[float], target: str, *seconds: str, evt: gr.SelectData) -> tuple:
+    # Gradio hands the click's data only to a named parameter (not after *args): one per form row
+    def picked(times: list[float], target: str, vq: str, tva: str, pc: str, overall: str,
+               evt: gr.SelectData) -> tuple:
+        seconds = (vq, tva, pc, overall)
         ok = isinstance(evt.index, int) and 0 <= evt.index < len(times)
         if not ok:
             return (gr.skip(), *[gr.skip()] * len(seconds))
-        t = times[evt.index]
+        t = round(times[evt.index], 3)
         out = [gr.skip()] * len(seconds)
         i = list(FORM_KEYS).index(target) if target in FORM_KEYS else 0
         have = [x.strip() for x in (seconds[i] or "").split(",") if x.strip()]
         out[i] = ", ".join([*have, f"{t:g}"]) if f"{t:g}" not in have else seconds[i]
-        return (f"{t}|{time.monotonic_ns()}", *out)
+        return (f"{times[evt.index]}|{time.monotonic_ns()}", *out)
 
     c["gallery"].select(picked, [c["times"], c["target"], *[r.seconds for r in rows]], [seek_to, *[r.seconds
                                                                                                    for r in rows]],
