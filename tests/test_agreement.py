@@ -34,6 +34,13 @@ def judged(human, hard, soft, prompt="p", key="c") -> Judged:
     return Judged(key, prompt, tuple(human), tuple(hard), tuple(soft))
 
 
+def test_cli_default_resamples_is_the_analysis_default() -> None:
+    from vs2demo.analysis.agreement import RESAMPLES
+    from vs2demo.cli.agreement_cmd import DEFAULT_RESAMPLES
+
+    assert DEFAULT_RESAMPLES == RESAMPLES
+
+
 def test_average_ranks_match_scipy() -> None:
     rng = np.random.default_rng(3)
     data = rng.integers(0, 7, size=(20, 50))  # many ties

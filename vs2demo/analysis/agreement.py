@@ -192,18 +192,22 @@ def _pair_outcome(a: float, b: float, threshold: float) -> str:
 
 
 def pairwise(pairs: Sequence[JudgedPair], threshold: float, resamples: int, seed: int) -> tuple[Metric, Metric]:
-    """Pairwise accuracy with ties and without them (pairs where the model has both soft scores)."""
+    """Pairwise accuracy with ties and without them (pairs where the model has both soft scores). One bootstrap
+    resamples the pairs for both: without ties is the share right among the resampled pairs people did not tie."""
     usable = [p for p in pairs if p.soft_a is not None and p.soft_b is not None]
-    with_ties = np.array([_pair_outcome(p.soft_a, p.soft_b, threshold) == p.human for p in usable], dtype=float)
-    decided = [p for p in usable if p.human != "tie"]
-    without = np.array([(p.soft_a - p.soft_b) * (1 if p.human == "A" else -1) > 0 for p in decided], dtype=float)
+    right = np.array([_pair_outcome(p.soft_a, p.soft_b, threshold) == p.human for p in usable], dtype=bool)
+    decided = np.array([p.human != "tie" for p in usable], dtype=bool)
+    sided = np.array([(p.soft_a - p.soft_b) * (1 if p.human == "A" else -1) > 0 for p in usable], dtype=bool)
+    n_decided = int(decided.sum())
 
-    def mean(x: np.ndarray, axis: int = -1) -> np.ndarray:
-        return np.mean(x, axis=axis)
+    def both(r: np.ndarray, d: np.ndarray, s: np.ndarray, axis: int = -1) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):  # a resample without decided pairs: nan, n/a
+            return np.stack([np.mean(r, axis=axis), np.sum(s & d, axis=axis) / np.sum(d, axis=axis)])
 
-    (ties,) = _bootstrap(mean, [with_ties], [float(with_ties.mean()) if len(usable) else math.nan], resamples, seed)
-    (no_ties,) = _bootstrap(mean, [without], [float(without.mean()) if decided else math.nan], resamples, seed)
-    return ties, no_ties
+    values = [float(right.mean()) if usable else math.nan,
+              float((sided & decided).sum() / n_decided) if n_decided else math.nan]
+    ties, no_ties = _bootstrap(both, [right, decided, sided], values, resamples, seed)
+    return ties, Metric(no_ties.value, no_ties.low, no_ties.high, n_decided)
 
 
 def pairs_from_items(items: Sequence[Judged], seed: int = 0) -> list[JudgedPair]:

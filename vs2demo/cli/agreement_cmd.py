@@ -12,11 +12,10 @@ import json
 import sys
 from pathlib import Path
 
-from vs2demo.analysis.agreement import RESAMPLES, agreement, agreement_lines
-from vs2demo.batch import jobs
 from vs2demo.batch.jobs import BatchError, printable
-from vs2demo.batch.labels import Problems, join, read_labels
 from vs2demo.core.errors import InputError
+
+DEFAULT_RESAMPLES = 1000  # analysis.agreement.RESAMPLES; not imported here: scipy would load for every command
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -26,11 +25,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                     "physical_consistency (or video_a,video_b,prompt,preference[,dimension])")
     a.add_argument("--db", help="the results library for stored reviews (default: $VS2_DB or vs2demo.db)")
     a.add_argument("--json", action="store_true", help="print the figures as one JSON object")
-    a.add_argument("--resamples", type=int, default=RESAMPLES, help=f"bootstrap resamples (default {RESAMPLES})")
+    a.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES,
+                   help=f"bootstrap resamples (default {DEFAULT_RESAMPLES})")
     a.add_argument("--seed", type=int, default=0, help="the bootstrap's seed (default 0)")
 
 
 def run(args: argparse.Namespace) -> int:
+    from vs2demo.analysis.agreement import agreement, agreement_lines
+    from vs2demo.batch import jobs
+    from vs2demo.batch.labels import Problems, join, read_labels
+
     if args.resamples < 0:
         raise InputError("--resamples must be 0 or more")
     problems = Problems()
