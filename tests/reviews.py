@@ -11,9 +11,11 @@ from collections.abc import Iterator, Sequence
 import pytest
 
 from vs2demo.analysis.result import ModelInfo, Result, Timings, build_result
+from vs2demo.analysis.stability import samples_dict
 from vs2demo.core.dimensions import DIMENSIONS
 from vs2demo.core.options import GenerationOptions
 from vs2demo.input.framing import VideoInfo, plan_frames
+from vs2demo.store.results import Frame, NewResult
 
 INFO = ModelInfo("smoke", "cpu", "float32", smoke=True, load_s=0.0)
 
@@ -30,6 +32,20 @@ def fake_result(video: str = "clip.mp4", prompt: str = "a red ball", scores: Seq
     plan = plan_frames(VideoInfo(f"/uploads/{video}", int(24 * seconds), 24.0, 320, 240, 1000), 2.0)
     return build_result(f"/uploads/{video}", prompt, raw, plan, INFO, GenerationOptions(seed=seed),
                         Timings(0.1, 0.1, 0.2, 1.0, 40), official_logprobs=tuple(logprobs(s) for s in scores))
+
+
+def single(scores=(4, 3, 2), name="clip.mp4") -> NewResult:
+    """A stored single-clip result, one frame."""
+    samples = (fake_result(name, "a red ball", scores=scores),)
+    return NewResult("single", samples_dict(samples, paths=False), name, "a red ball", "smoke", None, "cmd",
+                     {}, (1,), (Frame(0, 0, 0.0, "0.0 s", b"webp"),))
+
+
+def pair() -> NewResult:
+    """A stored comparison: A scores 5 everywhere, B 2."""
+    a, b = (fake_result("a.mp4", scores=(5, 5, 5)),), (fake_result("b.mp4", scores=(2, 2, 2)),)
+    payload = {"clip_a": samples_dict(a, paths=False), "clip_b": samples_dict(b, paths=False)}
+    return NewResult("compare", payload, "a.mp4 vs b.mp4", "a red ball", "smoke", None, "cmd", {}, (1,))
 
 
 def pg_url() -> str | None:

@@ -8,25 +8,12 @@ import json
 import pytest
 
 from tests.helpers import cli
-from tests.reviews import fake_result
-from vs2demo.analysis.stability import samples_dict
+from tests.reviews import pair, single
 from vs2demo.store import exchange
 from vs2demo.store.db import Database
 from vs2demo.store.feedback import Entry, FeedbackStore
-from vs2demo.store.results import Frame, NewResult, Results, reviewer_id
+from vs2demo.store.results import Results, reviewer_id
 from vs2demo.store.reviews import from_store
-
-
-def single(scores=(4, 3, 2), name="clip.mp4") -> NewResult:
-    samples = (fake_result(name, "a red ball", scores=scores),)
-    return NewResult("single", samples_dict(samples, paths=False), name, "a red ball", "smoke", None, "cmd",
-                     {}, (1,), (Frame(0, 0, 0.0, "0.0 s", b"webp"),))
-
-
-def pair() -> NewResult:
-    a, b = (fake_result("a.mp4", scores=(5, 5, 5)),), (fake_result("b.mp4", scores=(2, 2, 2)),)
-    payload = {"clip_a": samples_dict(a, paths=False), "clip_b": samples_dict(b, paths=False)}
-    return NewResult("compare", payload, "a.mp4 vs b.mp4", "a red ball", "smoke", None, "cmd", {}, (1,))
 
 
 @pytest.fixture
@@ -96,7 +83,8 @@ def test_datasets_layout_round_trip(tmp_path, library) -> None:
     _, results, feedback, one, _ = library
     folder = tmp_path / "reviews"
     assert exchange.export_datasets(results, feedback, folder) == 2
-    rows = load_dataset(str(folder), split="train")  # the folder loads as a dataset by itself
+    # the folder loads as a dataset by itself (a fresh cache: pytest reuses folder names across runs)
+    rows = load_dataset(str(folder), split="train", cache_dir=str(tmp_path / "hf-cache"))
     row = next(r for r in rows if r["result_id"] == one)
     assert row["text_to_video_alignment.suggestion"] == 3 and row["text_to_video_alignment.responses"] == [1]
     assert row["visual_quality.suggestion.score"] == pytest.approx(0.7 * 4, abs=0.01)

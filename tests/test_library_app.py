@@ -12,11 +12,11 @@ from gradio.utils import get_upload_folder
 from gradio_client import handle_file
 
 from tests.helpers import ASSETS, SETTINGS, ScriptedEvaluator
-from tests.reviews import serve_library
+from tests.reviews import pair, serve_library
 from vs2demo.core.errors import StoreError
 from vs2demo.core.options import GenerationOptions
 from vs2demo.serve.handlers import DemoApp
-from vs2demo.serve.library import Library, page_url, parse_seconds
+from vs2demo.serve.library import Library, Row, page_url, parse_seconds
 from vs2demo.store.results import reviewer_id
 
 TEXT = ("<think>The ball bounces.</think>\n(1) visual quality: 4\n(2) text-to-video alignment: 4\n"
@@ -106,3 +106,25 @@ def test_page_url_and_seconds() -> None:
     assert parse_seconds("1.5, 3 s;4") == (1.5, 3.0, 4.0) and parse_seconds("") == ()
     with pytest.raises(StoreError, match="seconds must be numbers"):
         parse_seconds("soon")
+
+
+def test_the_feedback_form_saves_edits_and_refuses_stale_edits(tmp_path) -> None:
+    library = Library(str(tmp_path / "lib.db"))
+    rid = library.results.save(pair(), owner=reviewer_id("me-0123456789-abcdefghij"))
+    me, other = "me-0123456789-abcdefghij", "other-0123456789-abcdefghij"
+    rows = [Row("A", None, "A is <i>crisper</i>", "1.5, 2", False), Row(), Row("both_bad"),
+            Row("B", comment="B overall")]
+    message, versions = library.save(rid, 0, me, {}, rows)
+    assert message == "Saved your feedback on 3 dimension(s)." and set(versions) == {
+        "visual_quality", "physical_consistency", "overall"}
+    form, seen = library.form(rid, 0, me)
+    assert form[0] == Row("A", None, "A is <i>crisper</i>", "1.5, 2", False) and form[1] == Row()
+    assert seen == versions
+    stale, _ = library.save(rid, 0, me, {}, [Row("B"), Row(), Row(), Row()])  # a second tab that saw nothing
+    assert "edited meanwhile" in stale and library.form(rid, 0, me)[0][0].verdict == "A"
+    assert library.form(rid, 0, other)[0] == [Row()] * 4  # another browser sees an empty form
+    bad, _ = library.save(rid, 0, other, {}, [Row("agree", 7), Row(), Row(), Row()])
+    assert "1 to 5" in bad
+    html = library.feedback_html(library.results.get(rid), other)
+    assert "A is &lt;i&gt;crisper&lt;/i&gt;" in html and "<i>" not in html and "vs2-fb-mine" not in html
+    assert library.delete_mine(rid, 0, other) == 0 and library.delete_mine(rid, 0, me) == 3

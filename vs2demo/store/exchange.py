@@ -258,11 +258,12 @@ def export_datasets(results: Results, feedback: FeedbackStore, folder: Path) -> 
 
 def import_datasets(feedback: FeedbackStore, folder: Path) -> Imported:
     """Responses back as feedback rows (the results must be in the library: the layout carries reviews only)."""
-    from datasets import load_dataset
+    import pyarrow.parquet as pq
 
     if not (folder / DATA_FILE).is_file():
         raise InputError(f"{folder} is not an export of this library ({DATA_FILE} is missing)")
-    rows = load_dataset("parquet", data_files=str(folder / DATA_FILE), split="train")
+    # read directly, not through load_dataset: its cache could hand back an earlier export at the same path
+    rows = pq.read_table(folder / DATA_FILE).to_pylist()
     n = 0
     problems: list[str] = []
     for index, record in enumerate(rows):
