@@ -77,6 +77,13 @@ def test_a_link_reopens_the_result_and_takes_feedback(browser, served, shots, vi
         assert page.locator("#vs2-fb-visual_quality-comment textarea").input_value() == "<b>blurry</b> edges"
         page.get_by_text("This browser's stored results").click()
         page.wait_for_selector(f"#vs2-mine a[href='?r={rid}']", timeout=30_000)  # its own results are listed
+        page.get_by_role("tab", name="Reviews").click()  # agreement, as the paper reports it
+        page.click("#vs2-reviews-refresh")
+        page.wait_for_selector("#vs2-agreement", timeout=60_000)
+        assert "Exact" in page.locator("#vs2-agreement").inner_text()
+        page.wait_for_selector("#vs2-reviews-confusion .js-plotly-plot", timeout=30_000)
+        assert page.locator(f"#vs2-disagreements a[href='?r={rid}']").count() >= 1  # each opens its result
+        page.screenshot(path=str(shots / f"library-reviews-{w}.png"), full_page=True)
     finally:
         page.close()
     other = browser.new_context(viewport=viewport)  # another browser: another token, not the owner

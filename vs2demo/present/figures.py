@@ -57,14 +57,15 @@ def confusion(matrices: Sequence[tuple[str, Sequence[Sequence[int]]]]) -> go.Fig
     """One heatmap per dimension: how many clips people scored h (rows) and the model m (columns)."""
     from plotly.subplots import make_subplots
 
-    fig = make_subplots(rows=1, cols=len(matrices), subplot_titles=[t for t, _ in matrices], horizontal_spacing=0.08)
+    # one above the other: three side by side leave a phone's screen about 100 px per matrix
+    fig = make_subplots(rows=len(matrices), cols=1, subplot_titles=[t for t, _ in matrices], vertical_spacing=0.1)
     labels = [str(s) for s in SCORE_VALUES]
     for i, (_, counts) in enumerate(matrices, 1):
-        fig.add_trace(go.Heatmap(z=[list(r) for r in counts], x=labels, y=labels, colorscale="Blues",
+        fig.add_trace(go.Heatmap(z=[list(r) for r in counts], x=labels, y=labels, colorscale="Blues", zmin=0,
                                  showscale=False, text=[[str(c) for c in r] for r in counts], texttemplate="%{text}",
-                                 hovertemplate="people %{y}, model %{x}: %{z}<extra></extra>"), row=1, col=i)
-        fig.update_xaxes(title_text="model", row=1, col=i)
-        fig.update_yaxes(title_text="people" if i == 1 else None, row=1, col=i)
-    fig.update_layout(height=320, margin={"l": 50, "r": 20, "t": 50, "b": 50}, font={"color": INK},
+                                 hovertemplate="people %{y}, model %{x}: %{z}<extra></extra>"), row=i, col=1)
+        fig.update_xaxes(title_text="model", row=i, col=1)
+        fig.update_yaxes(title_text="people", row=i, col=1)
+    fig.update_layout(height=260 * len(matrices), margin={"l": 50, "r": 20, "t": 40, "b": 40}, font={"color": INK},
                       paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
     return fig
