@@ -151,8 +151,13 @@ def test_cli_agreement_over_jsonl(tmp_path, results_jsonl) -> None:
     done = cli("agreement", str(results_jsonl), "--labels", str(labels), "--json", "--resamples", "50")
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
-    vq = out["agreement"]["dimensions"][0]
-    assert vq["key"] == "visual_quality" and vq["exact"]["n"] == 3 and vq["exact"]["value"] == pytest.approx(2 / 3)
+    vq = out["agreement"]["dimensions"]["visual_quality"]
+    assert vq["exact_accuracy"]["n"] == 3 and vq["exact_accuracy"]["value"] == pytest.approx(2 / 3)
+    low, high = vq["exact_accuracy"]["ci95"]
+    assert low <= vq["exact_accuracy"]["value"] <= high and set(vq) >= {"relaxed_accuracy", "plcc", "confusion",
+                                                              "pairwise_accuracy_with_ties",
+                                                              "pairwise_accuracy_without_ties"}
+    assert out["agreement"]["overall"]["all_three_exact_accuracy"]["n"] == 2  # clip4 lacks one label
     assert out["problems"]["counts"]["score outside 1-5"] == 2
     assert "Traceback" not in done.stderr and done.stderr.count("warning: ") == 6
     text = cli("agreement", str(results_jsonl), "--labels", str(labels), "--resamples", "50")
@@ -166,8 +171,10 @@ def test_cli_agreement_over_pairs(tmp_path, results_jsonl) -> None:
     done = cli("agreement", str(results_jsonl), "--labels", str(labels), "--json", "--resamples", "0")
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)["agreement"]
-    assert out["pairs_from"] == "labels" and out["dimensions"][0]["pairwise_ties"]["value"] == 1.0
-    assert out["overall_ties"]["n"] == 1 and out["overall_ties"]["value"] == 0.0  # clip1's sum is lower: wrong
+    vq = out["dimensions"]["visual_quality"]["pairwise_accuracy_with_ties"]
+    assert out["pairs_from"] == "labels" and vq["value"] == 1.0
+    overall = out["overall"]["pairwise_accuracy_with_ties"]
+    assert overall["n"] == 1 and overall["value"] == 0.0  # clip1's sum is lower than clip5's: wrong
     assert "not A, B or tie" in done.stderr
 
 

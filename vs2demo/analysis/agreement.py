@@ -22,7 +22,7 @@ import math
 import warnings
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
@@ -67,6 +67,9 @@ class Metric:
     high: float | None
     n: int
 
+    def to_dict(self) -> dict:
+        return {"value": self.value, "ci95": None if self.low is None else [self.low, self.high], "n": self.n}
+
     def describe(self, percent: bool = True) -> str:
         if self.value is None:
             return f"n/a (n={self.n})"
@@ -102,7 +105,23 @@ class Agreement:
     seed: int
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """JSON for machines: dimensions by key (as results name them), each figure with its interval and n."""
+        def dimension(d: DimensionAgreement) -> dict:
+            return {"title": d.title, "exact_accuracy": d.exact.to_dict(), "relaxed_accuracy": d.relaxed.to_dict(),
+                    "srcc": d.srcc.to_dict(), "plcc": d.plcc.to_dict(),
+                    "pairwise_accuracy_with_ties": d.pairwise_ties.to_dict(),
+                    "pairwise_accuracy_without_ties": d.pairwise_no_ties.to_dict(),
+                    "confusion": {"rows": "human score 1-5", "columns": "model score 1-5",
+                                  "counts": [list(r) for r in d.confusion]}}
+
+        return {"dimensions": {d.key: dimension(d) for d in self.dimensions},
+                "overall": {"all_three_exact_accuracy": self.all_three.to_dict(),
+                            "pairwise_accuracy_with_ties": self.overall_ties.to_dict(),
+                            "pairwise_accuracy_without_ties": self.overall_no_ties.to_dict()},
+                "items": self.items, "pairs": self.pairs, "pairs_from": self.pairs_from,
+                "tie_threshold": self.tie_threshold, "tie_threshold_overall": self.tie_threshold * len(DIMENSIONS),
+                "confidence": CONFIDENCE, "resamples": self.resamples, "seed": self.seed,
+                "interval": "percentile bootstrap (scipy.stats.bootstrap), items or pairs resampled"}
 
 
 def _clean(value: float) -> float | None:
