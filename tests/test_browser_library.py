@@ -112,3 +112,34 @@ def test_a_bad_link_is_one_message(browser, served, shots, query, says) -> None:
         page.screenshot(path=str(shots / f"library-bad-{says.split()[0].lower()}.png"), full_page=True)
     finally:
         page.close()
+
+
+def test_a_comparison_takes_a_side_per_dimension_and_overall(browser, served, shots) -> None:
+    from gradio_client import Client, handle_file
+
+    from tests.helpers import ASSETS, SETTINGS
+
+    url, library = served
+    Client(url, verbose=False).predict(handle_file(str(ASSETS / "ball_bounces.mp4")),
+                                       handle_file(str(ASSETS / "ball_sinks.mp4")), "a red ball", False, None,
+                                       *SETTINGS, 1, api_name="/compare")
+    rid = library.results.ids()[-1]
+    assert library.results.get(rid).kind == "compare"
+    page = browser.new_page(viewport=VIEWS[0])
+    try:
+        page.goto(f"{url}?r={rid}")
+        page.wait_for_selector("#vs2-stored-summary .vs2-headline", timeout=30_000)  # the verdict, again
+        overall = page.locator("#vs2-fb-overall-verdict")
+        overall.wait_for(timeout=10_000)
+        assert page.locator("#vs2-fb-visual_quality-score").is_hidden()  # a side, not a score
+        assert page.locator("#vs2-stored-clip").is_visible()  # A or B's reasoning and cards, on request
+        assert page.locator("#vs2-stored-radar .js-plotly-plot").count() == 1
+        page.locator("#vs2-fb-visual_quality-verdict").get_by_text("both bad").click()
+        overall.get_by_text("B", exact=True).click()
+        page.click("#vs2-fb-save")
+        page.wait_for_selector("#vs2-fb-status >> text=Saved your feedback on 2", timeout=30_000)
+        page.screenshot(path=str(shots / "library-compare-1280.png"), full_page=True)
+    finally:
+        page.close()
+    said = {(f.item, f.dimension, f.verdict) for f in library.feedback.for_result(rid)}
+    assert said == {(0, "visual_quality", "both_bad"), (0, "overall", "B")}  # about the pair

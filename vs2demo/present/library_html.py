@@ -56,7 +56,8 @@ def stored_header_html(result_id: str, kind: str, date: str, model: str, revisio
     at = f" @ {escape(revision[:12])}" if revision else ""
     return (f"<div class='vs2-stored' id='vs2-stored-label'><b>Stored result</b> from {escape(date)} · "
             f"{escape(kind)} · {escape(title)} · model {escape(model)}{at}. {escape(clip_note)}"
-            f"{link_html(result_id)}<div class='vs2-meta'>Reproduce: <code>{escape(command)}</code></div></div>")
+            f"{link_html(result_id)}<div class='vs2-meta'>Reproduce: <code>{escape(command).replace(chr(10), '<br>')}"
+            "</code></div></div>")
 
 
 def listing_html(items: Sequence, admin: bool = False) -> str:

@@ -149,6 +149,8 @@ class Library:
         item = min(max(int(item or 0), 0), len(clips) - 1)
         name, samples = clips[item]
         first = samples[0]
+        # a comparison's radar overlays both clips whichever is shown; its feedback is on the pair (item 0)
+        shown = [(n, s[0]) for n, s in clips] if stored.kind == "compare" else [(name, first)]
         shots = stored.frames_of(item)
         gallery = [(_frame_file(f), f.caption) for f in shots]
         cards = (result_html.cards_html(first) + panels_html.stability_html(summarize(samples))
@@ -161,7 +163,7 @@ class Library:
         return {"header": library_html.stored_header_html(stored.id, stored.kind, stored.date, stored.model,
                                                           stored.revision, stored.command, stored.title, kept),
                 "summary": _summary(stored, clips), "clips": [(n, i) for i, (n, _) in enumerate(clips)],
-                "item": item, "text": first.raw_output, "radar": figures.radar([(name, first)]), "cards": cards,
+                "item": item, "text": first.raw_output, "radar": figures.radar(shown), "cards": cards,
                 "gallery": gallery, "times": [f.seconds for f in shots], "evidence": evidence,
                 "video": self._clip_file(stored) if stored.clip_size else None,
                 "feedback": self.feedback_html(stored, token)}
@@ -177,8 +179,12 @@ class Library:
         return files.write_file(f"kept_{hashlib.sha256(data).hexdigest()[:20]}{suffix}", data)
 
     def feedback_html(self, stored: StoredResult, token: str | None) -> str:
-        return library_html.feedback_list_html(self.feedback.for_result(stored.id), reviewer_id(token),
-                                               [n for n, _ in stored.clips()])
+        names = ["A vs B"] if stored.kind == "compare" else [n for n, _ in stored.clips()]
+        return library_html.feedback_list_html(self.feedback.for_result(stored.id), reviewer_id(token), names)
+
+    def _item(self, stored_id: str, item: int | None) -> int:
+        """Which clip feedback is about: the one shown, except in a comparison, where it is about the pair (0)."""
+        return 0 if self.results.get(stored_id).kind == "compare" else int(item or 0)
 
     def listing(self, token: str | None, admin_token: str | None = None) -> str:
         admin = is_admin(admin_token)
@@ -190,6 +196,7 @@ class Library:
         """This browser's feedback on one clip of a result, per dimension then overall, and the versions it read
         (an edit saved meanwhile elsewhere is then refused, not overwritten)."""
         me = reviewer_id(token)
+        item = self._item(stored_id, item)
         mine = {f.dimension: f for f in self.feedback.for_result(stored_id) if f.reviewer == me and f.item == item}
         rows = [Row(f.verdict, f.score, f.comment, ", ".join(f"{x:g}" for x in f.seconds), f.unsupported)
                 if (f := mine.get(key)) else Row() for key in FORM_KEYS]
@@ -199,6 +206,7 @@ class Library:
              rows: Sequence[Row]) -> tuple[str, dict[str, int]]:
         """Save every filled row of the form; one line per refusal. Returns the message and the new versions."""
         me = reviewer_id(token)
+        item = self._item(stored_id, item)
         versions = dict(versions or {})
         saved, problems = [], []
         for key, row in zip(FORM_KEYS, rows):
@@ -219,7 +227,8 @@ class Library:
 
     def delete_mine(self, stored_id: str, item: int, token: str | None) -> int:
         me = reviewer_id(token)
-        mine = [f for f in self.feedback.for_result(stored_id) if f.reviewer == me and f.item == int(item)]
+        item = self._item(stored_id, item)
+        mine = [f for f in self.feedback.for_result(stored_id) if f.reviewer == me and f.item == item]
         for f in mine:
             self.feedback.delete(f.id, me)
         return len(mine)

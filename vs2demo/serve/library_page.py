@@ -241,7 +241,7 @@ def _open(lib: Library, text: str | None, token: str | None) -> list:
     clips = view["clips"]
     return [result_html.status_html(f"Opened the stored result ?r={stored.id} (from {stored.date})."),
             view["header"], view["summary"],
-            gr.Dropdown(choices=[(n, i) for n, i in clips], value=0, visible=len(clips) > 1 and not compare),
+            gr.Dropdown(choices=[(n, i) for n, i in clips], value=0, visible=len(clips) > 1),
             gr.Video(value=view["video"], visible=view["video"] is not None), stored.id, view["feedback"],
             gr.Row(visible=compare), *_clip_values(lib, view, stored.id, token, compare)]
 
