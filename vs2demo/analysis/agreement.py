@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import warnings
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -264,42 +266,54 @@ def _item_pairs(a: Judged, b: Judged) -> list[JudgedPair]:
     return out
 
 
-def agreement(items: Sequence[Judged], pairs: Sequence[JudgedPair] | None = None, resamples: int = RESAMPLES,
-              seed: int = 0) -> Agreement:
-    """Every figure, per dimension and overall. ``pairs`` from a pairwise labels file; without them, pairs are
-    formed from the items that share a prompt."""
-    pairs_from = "labels" if pairs else "clips sharing a prompt"
-    pairs = list(pairs) if pairs else pairs_from_items(items, seed)
-    dims = []
-    for i, d in enumerate(DIMENSIONS):
-        both = [(it.human[i], it.hard[i], it.soft[i]) for it in items
-                if it.human[i] is not None and it.hard[i] is not None]
-        human = np.array([b[0] for b in both], dtype=float)
-        hard = np.array([b[1] for b in both], dtype=float)
-        graded = [b for b in both if b[2] is not None]  # a soft score comes only with a written one
-        soft = np.array([b[2] for b in graded], dtype=float)
-        exact, relaxed, srcc, plcc = pointwise(human, hard, soft, resamples, seed)
-        if len(graded) != len(both):  # some items lack a soft score: the correlations use those that have one
-            h_soft = np.array([b[0] for b in graded], dtype=float)
-            _, _, srcc, plcc = pointwise(h_soft, np.array([b[1] for b in graded], dtype=float), soft, resamples,
-                                         seed)
-        confusion = np.zeros((len(SCORE_VALUES), len(SCORE_VALUES)), dtype=int)
-        for h, m, _ in both:
-            if h in SCORE_VALUES and m in SCORE_VALUES:
-                confusion[h - 1, m - 1] += 1
-        ties, no_ties = pairwise([p for p in pairs if p.dimension == d.key], TIE_THRESHOLD, resamples, seed)
-        dims.append(DimensionAgreement(key=d.key, title=d.title, exact=exact, relaxed=relaxed, srcc=srcc, plcc=plcc,
-                                       pairwise_ties=ties, pairwise_no_ties=no_ties,
-                                       confusion=tuple(tuple(int(c) for c in row) for row in confusion)))
+def _dimension(items: Sequence[Judged], pairs: Sequence[JudgedPair], i: int, resamples: int,
+               seed: int) -> DimensionAgreement:
+    d = DIMENSIONS[i]
+    both = [(it.human[i], it.hard[i], it.soft[i]) for it in items if it.human[i] is not None and it.hard[i] is not None]
+    human = np.array([b[0] for b in both], dtype=float)
+    hard = np.array([b[1] for b in both], dtype=float)
+    graded = [b for b in both if b[2] is not None]  # a soft score comes only with a written one
+    soft = np.array([b[2] for b in graded], dtype=float)
+    exact, relaxed, srcc, plcc = pointwise(human, hard, soft, resamples, seed)
+    if len(graded) != len(both):  # some items lack a soft score: the correlations use those that have one
+        h_soft = np.array([b[0] for b in graded], dtype=float)
+        _, _, srcc, plcc = pointwise(h_soft, np.array([b[1] for b in graded], dtype=float), soft, resamples, seed)
+    confusion = np.zeros((len(SCORE_VALUES), len(SCORE_VALUES)), dtype=int)
+    for h, m, _ in both:
+        if h in SCORE_VALUES and m in SCORE_VALUES:
+            confusion[h - 1, m - 1] += 1
+    ties, no_ties = pairwise([p for p in pairs if p.dimension == d.key], TIE_THRESHOLD, resamples, seed)
+    return DimensionAgreement(key=d.key, title=d.title, exact=exact, relaxed=relaxed, srcc=srcc, plcc=plcc,
+                              pairwise_ties=ties, pairwise_no_ties=no_ties,
+                              confusion=tuple(tuple(int(c) for c in row) for row in confusion))
+
+
+def _overall(items: Sequence[Judged], pairs: Sequence[JudgedPair], resamples: int,
+             seed: int) -> tuple[Metric, Metric, Metric]:
     complete = [it for it in items if None not in it.human and None not in it.hard]
     all_three = np.array([it.human == it.hard for it in complete], dtype=float)
     (exact_all,) = _bootstrap(lambda x, axis=-1: np.mean(x, axis=axis), [all_three],
                               [float(all_three.mean()) if complete else math.nan], resamples, seed)
-    overall_ties, overall_no_ties = pairwise([p for p in pairs if p.dimension == OVERALL],
-                                             TIE_THRESHOLD * len(DIMENSIONS), resamples, seed)
-    return Agreement(tuple(dims), exact_all, overall_ties, overall_no_ties,
-                     items=len(items), pairs=len(pairs), pairs_from=pairs_from, tie_threshold=TIE_THRESHOLD,
-                     resamples=resamples, seed=seed)
+    ties, no_ties = pairwise([p for p in pairs if p.dimension == OVERALL], TIE_THRESHOLD * len(DIMENSIONS),
+                             resamples, seed)
+    return exact_all, ties, no_ties
+
+
+def agreement(items: Sequence[Judged], pairs: Sequence[JudgedPair] | None = None, resamples: int = RESAMPLES,
+              seed: int = 0) -> Agreement:
+    """Every figure, per dimension and overall. ``pairs`` from a pairwise labels file; without them, pairs are
+    formed from the items that share a prompt. The dimensions run on threads (numpy leaves the interpreter lock
+    while it gathers, ranks and sums); each bootstrap seeds its own Generator, so the figures do not depend on
+    which thread ran first."""
+    pairs_from = "labels" if pairs else "clips sharing a prompt"
+    pairs = list(pairs) if pairs else pairs_from_items(items, seed)
+    with ThreadPoolExecutor(max_workers=min(len(DIMENSIONS) + 1, os.cpu_count() or 1)) as pool:
+        dims = [pool.submit(_dimension, items, pairs, i, resamples, seed) for i in range(len(DIMENSIONS))]
+        overall = pool.submit(_overall, items, pairs, resamples, seed)
+        exact_all, overall_ties, overall_no_ties = overall.result()
+        return Agreement(tuple(f.result() for f in dims), exact_all, overall_ties, overall_no_ties,
+                         items=len(items), pairs=len(pairs), pairs_from=pairs_from, tie_threshold=TIE_THRESHOLD,
+                         resamples=resamples, seed=seed)
 
 
 def agreement_lines(report: Agreement) -> list[str]:
