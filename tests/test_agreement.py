@@ -13,7 +13,6 @@ from scipy import stats
 from tests.helpers import cli
 from tests.reviews import fake_result
 from vs2demo.analysis.agreement import (
-    OVERALL,
     TIE_THRESHOLD,
     Judged,
     JudgedPair,
@@ -22,6 +21,7 @@ from vs2demo.analysis.agreement import (
     pairs_from_items,
     pairwise,
 )
+from vs2demo.analysis.rank import OVERALL
 from vs2demo.analysis.stability import samples_dict
 from vs2demo.batch.jobs import BatchError
 from vs2demo.batch.labels import BOM, DUPLICATE, OUT_OF_RANGE, UNKNOWN, UNSCORED, Problems, join, read_labels

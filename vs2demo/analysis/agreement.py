@@ -29,10 +29,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from vs2demo.analysis.rank import OVERALL  # the sum of the three, as rankings name it
 from vs2demo.analysis.verdict import SOFT_TIE_MARGIN
 from vs2demo.core.dimensions import DIMENSIONS, SCORE_VALUES
 
-OVERALL = "overall"
 TIE_THRESHOLD = SOFT_TIE_MARGIN  # per dimension; 3 × this on the sum of the three
 RESAMPLES = 1000
 CONFIDENCE = 0.95

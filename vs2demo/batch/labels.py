@@ -14,7 +14,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vs2demo.analysis.agreement import OVERALL, PREFERENCES, Judged, JudgedPair
+from vs2demo.analysis.agreement import PREFERENCES, Judged, JudgedPair
+from vs2demo.analysis.rank import OVERALL
 from vs2demo.batch.jobs import FIELD_LIMIT, BatchError, printable
 from vs2demo.core.dimensions import DIMENSIONS, SCORE_VALUES
 

@@ -24,6 +24,7 @@ import gradio as gr
 from sqlalchemy.exc import SQLAlchemyError
 
 from vs2demo.analysis.agreement import agreement
+from vs2demo.analysis.rank import OVERALL
 from vs2demo.analysis.rank import rank as rank_clips
 from vs2demo.analysis.result import Result
 from vs2demo.analysis.stability import summarize
@@ -35,7 +36,7 @@ from vs2demo.evidence.record import Explanation
 from vs2demo.present import figures, library_html, panels_html, result_html
 from vs2demo.present.evidence_html import evidence_html
 from vs2demo.store.db import Database
-from vs2demo.store.feedback import OVERALL, Entry, FeedbackStore
+from vs2demo.store.feedback import Entry, FeedbackStore
 from vs2demo.store.results import Frame, NewResult, Results, StoredResult, is_admin, reviewer_id
 from vs2demo.store.reviews import from_store
 

@@ -10,12 +10,13 @@ from typing import Any
 
 import gradio as gr
 
+from vs2demo.analysis.rank import OVERALL
 from vs2demo.core.dimensions import DIMENSIONS, SCORE_VALUES
 from vs2demo.core.errors import StoreError
 from vs2demo.present import result_html
 from vs2demo.present.evidence_html import STORED_PLAYER
 from vs2demo.serve.library import FORM_KEYS, KEEP_CLIP_DEFAULT, Library, Row, new_token, token_secret
-from vs2demo.store.feedback import AGREE, DISAGREE, OVERALL
+from vs2demo.store.feedback import AGREE, DISAGREE
 
 TOKEN_KEY = "vs2-reviewer-token"
 AGREEMENT = [("agree", AGREE), ("disagree", DISAGREE)]

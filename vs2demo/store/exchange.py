@@ -15,9 +15,10 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from vs2demo.analysis.rank import OVERALL
 from vs2demo.core.dimensions import DIMENSIONS
 from vs2demo.core.errors import InputError, StoreError
-from vs2demo.store.feedback import FEEDBACK_DIMENSIONS, OVERALL, Entry, Feedback, FeedbackStore
+from vs2demo.store.feedback import FEEDBACK_DIMENSIONS, Entry, Feedback, FeedbackStore
 from vs2demo.store.results import Frame, Results, StoredResult
 
 CSV_COLUMNS = ("result_id", "kind", "item", "clip", "prompt", "dimension", "model_score", "model_soft", "reviewer",

@@ -18,13 +18,13 @@ from dataclasses import asdict, dataclass, replace
 from sqlalchemy import Connection, and_, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
+from vs2demo.analysis.rank import OVERALL
 from vs2demo.core.dimensions import DIMENSIONS, SCORE_VALUES
 from vs2demo.core.errors import StoreError
 from vs2demo.store.db import Database
 from vs2demo.store.results import ANONYMOUS, check_id
 from vs2demo.store.schema import feedback, feedback_edits, results
 
-OVERALL = "overall"
 FEEDBACK_DIMENSIONS = (*(d.key for d in DIMENSIONS), OVERALL)
 AGREE, DISAGREE = "agree", "disagree"
 PREFERENCES = ("A", "B", "tie", "both_bad")

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from vs2demo.analysis.agreement import OVERALL, Judged, JudgedPair
+from vs2demo.analysis.agreement import Judged, JudgedPair
+from vs2demo.analysis.rank import OVERALL
 from vs2demo.analysis.result import Result
 from vs2demo.analysis.verdict import compare
 from vs2demo.core.dimensions import DIMENSIONS
