@@ -110,5 +110,11 @@ def test_library_and_agreement_from_the_shell(tmp_path, library) -> None:
     assert len(report["disagreements"]) == 4
     purge = cli("library", "purge", "--db", target, "--days", "0")
     assert purge.returncode == 0 and "removed 0 kept clip(s) and 0 result(s)" in purge.stdout
+    table = tmp_path / "results.csv"
+    assert cli("library", "export", str(table), "--format", "results-csv", "--db", target).returncode == 0
+    lines = table.read_text().splitlines()
+    assert len(lines) == 4 and lines[0].startswith("result_id,kind") and ",A," in lines[2] + lines[3]
+    refused = cli("library", "import", str(table), "--format", "results-csv", "--db", target)
+    assert refused.returncode == 2 and "for reading only" in refused.stderr
     bad = cli("library", "import", str(tmp_path / "missing.jsonl"), "--db", target)
     assert bad.returncode == 2 and "no such file" in bad.stderr and "Traceback" not in bad.stderr

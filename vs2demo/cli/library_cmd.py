@@ -1,7 +1,7 @@
 """The ``library`` command: the results library from the shell (whoever can run it can read the database file,
 so it sees every result).
 
-    python -m vs2demo library export OUT.jsonl|OUT.csv|FOLDER [--format jsonl|csv|datasets] [--clips]
+    python -m vs2demo library export OUT.jsonl|OUT.csv|FOLDER [--format jsonl|csv|results-csv|datasets] [--clips]
     python -m vs2demo library import IN.jsonl|IN.csv|FOLDER [--format …]
     python -m vs2demo library purge [--days N] [--results]     # kept clips (and with --results, results) older
     python -m vs2demo library list                              # than N days ($VS2_RETENTION_DAYS, default 30)
@@ -17,7 +17,7 @@ from pathlib import Path
 from vs2demo.batch.jobs import printable
 from vs2demo.core.errors import InputError
 
-FORMATS = ("jsonl", "csv", "datasets")
+FORMATS = ("jsonl", "csv", "results-csv", "datasets")  # csv: the feedback; results-csv: each clip's scores
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -61,11 +61,15 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{n} results and {m} feedback rows written to {printable(str(path))}")
             elif kind == "csv":
                 print(f"{exchange.export_csv(results, feedback, path)} feedback rows written to {printable(str(path))}")
+            elif kind == "results-csv":
+                print(f"{exchange.export_results_csv(results, path)} clips' results written to {printable(str(path))}")
             else:
                 n = exchange.export_datasets(results, feedback, path)
                 print(f"{n} reviewed clips written as a datasets folder to {printable(str(path))}")
         elif args.action == "import":
             path, kind = Path(args.path), _format(args)
+            if kind == "results-csv":
+                raise InputError("a results CSV is for reading only: import the JSONL export to restore results")
             done = (exchange.import_jsonl(results, feedback, path) if kind == "jsonl" else
                     exchange.import_csv(feedback, path) if kind == "csv" else exchange.import_datasets(feedback, path))
             for line in done.problems:

@@ -171,6 +171,32 @@ def import_csv(feedback: FeedbackStore, path: Path) -> Imported:
     return Imported(feedback=n, problems=tuple(problems))
 
 
+RESULT_COLUMNS = ("result_id", "kind", "created_at", "item", "clip", "prompt", "model", "revision", "seeds",
+                  *(f"{d.key}_{x}" for d in DIMENSIONS for x in ("score", "soft")), "parse", "command")
+
+
+def export_results_csv(results: Results, path: Path) -> int:
+    """One row per clip of every result (a comparison's A and B, a ranking's clips): the model's scores and soft
+    scores beside the link's id, for a spreadsheet. (For reading only: the JSONL export restores results.)"""
+    n = 0
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=RESULT_COLUMNS)
+        writer.writeheader()
+        for rid in results.ids():
+            stored = results.get(rid)
+            for item, (name, samples) in enumerate(stored.clips()):
+                first = samples[0]
+                row = {"result_id": rid, "kind": stored.kind, "created_at": stored.date, "item": item, "clip": name,
+                       "prompt": first.prompt, "model": stored.model, "revision": stored.revision or "",
+                       "seeds": " ".join(str(r.options.seed) for r in samples), "parse": str(first.parse_method),
+                       "command": stored.command}
+                for score in first.scores:
+                    row |= {f"{score.key}_score": score.hard, f"{score.key}_soft": score.soft}
+                writer.writerow(row)
+                n += 1
+    return n
+
+
 # -- the datasets layout: suggestions beside responses ----------------------------------------------------------
 
 
