@@ -185,7 +185,7 @@ class Library:
 
     def _item(self, stored_id: str, item: int | None) -> int:
         """Which clip feedback is about: the one shown, except in a comparison, where it is about the pair (0)."""
-        return 0 if self.results.get(stored_id).kind == "compare" else int(item or 0)
+        return 0 if self.results.get(stored_id, with_frames=False).kind == "compare" else int(item or 0)
 
     def listing(self, token: str | None, admin_token: str | None = None) -> str:
         admin = is_admin(admin_token)

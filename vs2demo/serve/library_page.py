@@ -149,7 +149,8 @@ def _feedback_form(s: Shared, c: dict[str, Any]) -> None:
         if not rid:
             return result_html.error_html("Open a stored result first."), gr.skip(), gr.skip()
         message, versions = lib.save(rid, int(item or 0), token, versions, _rows(values))
-        return result_html.status_html(message), versions, lib.feedback_html(lib.results.get(rid), token)
+        stored = lib.results.get(rid, with_frames=False)
+        return result_html.status_html(message), versions, lib.feedback_html(stored, token)
 
     def on_delete(rid: str | None, item: int | None, token: str) -> tuple:
         if not rid:
@@ -158,7 +159,7 @@ def _feedback_form(s: Shared, c: dict[str, Any]) -> None:
         n = lib.delete_mine(rid, int(item or 0), token)
         empty = [x for _ in FORM_KEYS for x in (None, None, "", "", False)]
         return (result_html.status_html(f"Deleted {n} of your feedback rows."), {},
-                lib.feedback_html(lib.results.get(rid), token), *empty)
+                lib.feedback_html(lib.results.get(rid, with_frames=False), token), *empty)
 
     save.click(on_save, [c["stored"], c["clip"], s.token, c["versions"], *fields],
                [c["fb_status"], c["versions"], c["fb_list"]], api_visibility="private",

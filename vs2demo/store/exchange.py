@@ -132,7 +132,8 @@ def _model_scores(stored: StoredResult, item: int, dimension: str) -> tuple[int 
 def feedback_rows(results: Results, feedback: FeedbackStore) -> Iterator[dict]:
     cache: dict[str, StoredResult] = {}
     for row in feedback.every():
-        stored = cache.get(row.result_id) or cache.setdefault(row.result_id, results.get(row.result_id))
+        stored = cache.get(row.result_id) or cache.setdefault(row.result_id,
+                                                                  results.get(row.result_id, with_frames=False))
         clips = stored.clips()
         hard, soft = _model_scores(stored, row.item, row.dimension)
         clip = "A vs B" if stored.kind == "compare" else (clips[row.item][0] if row.item < len(clips) else "")
@@ -183,7 +184,7 @@ def export_results_csv(results: Results, path: Path) -> int:
         writer = csv.DictWriter(f, fieldnames=RESULT_COLUMNS)
         writer.writeheader()
         for rid in results.ids():
-            stored = results.get(rid)
+            stored = results.get(rid, with_frames=False)
             for item, (name, samples) in enumerate(stored.clips()):
                 first = samples[0]
                 row = {"result_id": rid, "kind": stored.kind, "created_at": stored.date, "item": item, "clip": name,
@@ -208,7 +209,7 @@ def dataset_records(results: Results, feedback: FeedbackStore) -> list[dict]:
         by_clip[(row.result_id, row.item)].append(row)
     out = []
     for (rid, item), rows in by_clip.items():
-        stored = results.get(rid)
+        stored = results.get(rid, with_frames=False)
         clips = stored.clips()
         name = "A vs B" if stored.kind == "compare" else clips[min(item, len(clips) - 1)][0]
         first = clips[min(item, len(clips) - 1)][1][0]

@@ -174,8 +174,9 @@ class Results:
         with self.db.read() as conn:
             return list(conn.execute(select(results.c.id).order_by(results.c.created_at, results.c.id)).scalars())
 
-    def get(self, result_id: str | None) -> StoredResult:
-        """A result by its link's id; one clear line when malformed or missing."""
+    def get(self, result_id: str | None, with_frames: bool = True) -> StoredResult:
+        """A result by its link's id; one clear line when malformed or missing. ``with_frames=False`` leaves the
+        thumbnails in the database (agreement and exports read thousands of results and need none)."""
         rid = check_id(result_id)
         with self.db.read() as conn:
             row = conn.execute(select(results.c.id, results.c.kind, results.c.created_at, results.c.owner,
@@ -184,7 +185,7 @@ class Results:
                                       results.c.clip_name, func.length(results.c.clip).label("clip_size"))
                                .where(results.c.id == rid)).one_or_none()
             shots = conn.execute(select(frames).where(frames.c.result_id == rid)
-                                 .order_by(frames.c.item, frames.c.position)).all()
+                                 .order_by(frames.c.item, frames.c.position)).all() if with_frames else []
         if row is None:
             raise StoreError("No stored result has this link: it may have been removed, or the link is incomplete.")
         return StoredResult(

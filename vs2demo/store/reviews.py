@@ -56,7 +56,7 @@ def from_store(results: Results, feedback: FeedbackStore) -> tuple[list[Judged],
     for (rid, item, _), rows in grouped.items():
         if rid not in cache:
             try:
-                cache[rid] = results.get(rid)
+                cache[rid] = results.get(rid, with_frames=False)
             except StoreError:
                 cache[rid] = None
         stored = cache[rid]
