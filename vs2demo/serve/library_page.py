@@ -72,10 +72,10 @@ def library_tab(s: Shared) -> dict[str, Any]:
     """The "Stored results" tab; returns its components by name (for the page load)."""
     c: dict[str, Any] = {}
     with gr.Column(elem_id="vs2-library"):
-        with gr.Row(equal_height=True):
+        with gr.Row(equal_height=False):
             c["open_box"] = gr.Textbox(label="Open a stored result: paste its link or id", max_lines=1, scale=4,
                                        elem_id="vs2-open-box")
-            c["open"] = gr.Button("Open", scale=1, elem_id="vs2-open")
+            c["open"] = gr.Button("Open", scale=0, min_width=120, elem_id="vs2-open")
         c["message"] = gr.HTML(elem_id="vs2-library-message")
         c["header"] = gr.HTML(elem_id="vs2-stored-header")
         c["summary"] = gr.HTML(elem_id="vs2-stored-summary")
