@@ -127,13 +127,16 @@ def test_a_comparison_takes_a_side_per_dimension_and_overall(browser, served, sh
     assert library.results.get(rid).kind == "compare"
     page = browser.new_page(viewport=VIEWS[0])
     try:
-        page.goto(f"{url}?r={rid}")
+        page.goto(url)  # a pasted link opens it too
+        page.get_by_role("tab", name="Stored results").click()
+        page.locator("#vs2-open-box textarea, #vs2-open-box input").first.fill(f"{url}?r={rid}")
+        page.click("#vs2-open")
         page.wait_for_selector("#vs2-stored-summary .vs2-headline", timeout=30_000)  # the verdict, again
         overall = page.locator("#vs2-fb-overall-verdict")
         overall.wait_for(timeout=10_000)
         assert page.locator("#vs2-fb-visual_quality-score").is_hidden()  # a side, not a score
         assert page.locator("#vs2-stored-clip").is_visible()  # A or B's reasoning and cards, on request
-        assert page.locator("#vs2-stored-radar .js-plotly-plot").count() == 1
+        page.wait_for_selector("#vs2-stored-radar .js-plotly-plot", timeout=30_000)
         page.locator("#vs2-fb-visual_quality-verdict").get_by_text("both bad").click()
         overall.get_by_text("B", exact=True).click()
         page.click("#vs2-fb-save")
