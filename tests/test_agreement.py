@@ -151,13 +151,13 @@ def test_cli_agreement_over_jsonl(tmp_path, results_jsonl) -> None:
     done = cli("agreement", str(results_jsonl), "--labels", str(labels), "--json", "--resamples", "50")
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
-    vq = out["agreement"]["dimensions"]["visual_quality"]
+    vq = out["dimensions"]["visual_quality"]
     assert vq["exact_accuracy"]["n"] == 3 and vq["exact_accuracy"]["value"] == pytest.approx(2 / 3)
     low, high = vq["exact_accuracy"]["ci95"]
     assert low <= vq["exact_accuracy"]["value"] <= high and set(vq) >= {"relaxed_accuracy", "plcc", "confusion",
                                                               "pairwise_accuracy_with_ties",
                                                               "pairwise_accuracy_without_ties"}
-    assert out["agreement"]["overall"]["all_three_exact_accuracy"]["n"] == 2  # clip4 lacks one label
+    assert out["overall"]["all_three_exact_accuracy"]["n"] == 2  # clip4 lacks one label
     assert out["problems"]["counts"]["score outside 1-5"] == 2
     assert "Traceback" not in done.stderr and done.stderr.count("warning: ") == 6
     text = cli("agreement", str(results_jsonl), "--labels", str(labels), "--resamples", "50")
@@ -170,7 +170,7 @@ def test_cli_agreement_over_pairs(tmp_path, results_jsonl) -> None:
                    "clip1.mp4,clip2.mp4,a red ball,maybe,\n")
     done = cli("agreement", str(results_jsonl), "--labels", str(labels), "--json", "--resamples", "0")
     assert done.returncode == 0, done.stderr
-    out = json.loads(done.stdout)["agreement"]
+    out = json.loads(done.stdout)
     vq = out["dimensions"]["visual_quality"]["pairwise_accuracy_with_ties"]
     assert out["pairs_from"] == "labels" and vq["value"] == 1.0
     overall = out["overall"]["pairwise_accuracy_with_ties"]

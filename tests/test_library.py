@@ -106,7 +106,7 @@ def test_library_and_agreement_from_the_shell(tmp_path, library) -> None:
     done = cli("agreement", "--db", target, "--json", "--resamples", "20")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert report["agreement"]["dimensions"]["visual_quality"]["exact_accuracy"]["n"] == 1
+    assert report["dimensions"]["visual_quality"]["exact_accuracy"]["n"] == 1
     assert len(report["disagreements"]) == 4
     purge = cli("library", "purge", "--db", target, "--days", "0")
     assert purge.returncode == 0 and "removed 0 kept clip(s) and 0 result(s)" in purge.stdout

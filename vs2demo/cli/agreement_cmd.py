@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         print("labels: " + ", ".join(f"{n} × {kind}" for kind, n in sorted(problems.counts.items())) +
               " (each listed above)", file=sys.stderr)
     if args.json:
-        print(json.dumps({"source": source, "agreement": report.to_dict(),
+        print(json.dumps({**report.to_dict(), "source": source,
                           "problems": {"counts": dict(problems.counts), "lines": problems.lines},
                           "disagreements": [d.__dict__ for d in disagreements]}, ensure_ascii=False, indent=2))
     else:
