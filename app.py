@@ -53,16 +53,16 @@ def main() -> None:
                          "(on a Space: set GRADIO_MCP_SERVER=true)")
     args = ap.parse_args()
     served_evaluator, served, served_library = evaluator, demo, library
-    if args.db and args.db != library.db.target:
-        served_library = Library(args.db)
+    try:  # a bad --db fails here, with its one line, not at the first visitor's run
+        if args.db and args.db != library.db.target:
+            served_library = Library(args.db)
+        served_library.db.ready()
+    except StoreError as exc:
+        raise SystemExit(f"error: {exc}") from exc
     if (args.model and args.model != evaluator.model_id) or args.dtype or served_library is not library:
         if (args.model and args.model != evaluator.model_id) or args.dtype:
             served_evaluator = Evaluator(args.model or evaluator.model_id, dtype=args.dtype, limits=evaluator.limits)
         served = build_demo(served_evaluator, served_library)
-    try:  # a bad --db fails here, with its one line, not at the first visitor's run
-        served_library.db.ready()
-    except StoreError as exc:
-        raise SystemExit(f"error: {exc}") from exc
     if ON_ZERO_GPU:
         # ZeroGPU: weights must be placed on "cuda" in the main process, before any GPU call.
         served_evaluator.load()

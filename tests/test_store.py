@@ -57,6 +57,13 @@ def test_result_json_round_trip() -> None:
         r.to_dict() for r in two]
 
 
+@pytest.mark.parametrize("target, says", [("nosuch://x/y", "not a database path or URL"),
+                                          ("/nonexistent/folder/lib.db", "folder does not exist")])
+def test_a_bad_library_is_one_line(target, says) -> None:
+    with pytest.raises(StoreError, match=says):
+        Database(target).ready()
+
+
 def test_created_on_first_use_and_migrated_once(db) -> None:
     assert db.version == LATEST
     tables = set(inspect(db.engine).get_table_names())

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from vs2demo.core.errors import StoreError
 from vs2demo.store.schema import LATEST, migrate
@@ -48,14 +48,12 @@ class Database:
         self.target = target
         try:
             url = make_url(database_url(target))
-        except ArgumentError as exc:
-            raise StoreError(f"not a database path or URL: {target!r}") from exc
+            self.engine = _engine(url)
+        except (ArgumentError, NoSuchModuleError, ImportError) as exc:  # a typo'd scheme, a missing driver
+            raise StoreError(f"not a database path or URL this app can use: {target!r} ({_first_line(exc)}); "
+                             "give a file path or postgresql://user@host/db") from exc
         self.dialect = url.get_backend_name()
-        if self.dialect == "sqlite" and url.database not in (None, "", ":memory:"):
-            folder = Path(url.database).parent
-            if not folder.is_dir():
-                raise StoreError(f"the library's folder does not exist: {folder}")
-        self.engine = _engine(url)
+        self.url = url
         self._migrated = threading.Lock()
         self.version = 0
 
@@ -63,6 +61,10 @@ class Database:
         """Create or migrate the schema (once per process; cheap when already at the latest version)."""
         with self._migrated:
             if self.version != LATEST:
+                if self.dialect == "sqlite" and self.url.database not in (None, "", ":memory:"):
+                    folder = Path(self.url.database).parent
+                    if not folder.is_dir():  # SQLite would say only "unable to open database file"
+                        raise StoreError(f"the results library's folder does not exist: {folder}")
                 try:
                     with self.engine.begin() as conn:
                         before, self.version = migrate(conn)
