@@ -128,3 +128,20 @@ def test_the_feedback_form_saves_edits_and_refuses_stale_edits(tmp_path) -> None
     html = library.feedback_html(library.results.get(rid), other)
     assert "A is &lt;i&gt;crisper&lt;/i&gt;" in html and "<i>" not in html and "vs2-fb-mine" not in html
     assert library.delete_mine(rid, 0, other) == 0 and library.delete_mine(rid, 0, me) == 3
+
+
+def test_deleting_by_number_is_the_owners_or_the_admins(tmp_path, monkeypatch) -> None:
+    library = Library(str(tmp_path / "lib.db"))
+    rid = library.results.save(pair())
+    other_rid = library.results.save(pair())
+    mine, theirs = "me-0123456789-abcdefghij", "them-0123456789-abcdefghij"
+    library.save(rid, 0, theirs, {}, [Row("A"), Row(), Row(), Row()])
+    (row,) = library.feedback.for_result(rid)
+    with pytest.raises(StoreError, match="another reviewer"):
+        library.delete_any(rid, row.id, mine, None)
+    assert library.delete_any(other_rid, row.id, theirs, None).startswith("This result has no feedback")
+    monkeypatch.setenv("VS2_ADMIN_TOKEN", "admin-secret")
+    with pytest.raises(StoreError, match="another reviewer"):
+        library.delete_any(rid, row.id, mine, "wrong")
+    assert library.delete_any(rid, row.id, mine, "admin-secret") == f"Deleted feedback #{row.id}."
+    assert library.feedback.for_result(rid) == []

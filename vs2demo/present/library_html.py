@@ -86,11 +86,13 @@ def feedback_list_html(rows: Sequence, me: str, clip_names: Sequence[str]) -> st
                                       ", ".join(f"{s:g} s" for s in r.seconds)) if x)
         flag = "<span class='vs2-flag'>states something not in the clip</span>" if r.unsupported else ""
         clip = clip_names[r.item] if r.item < len(clip_names) else str(r.item)
-        out.append(f"<tr class='{'vs2-fb-mine' if mine else ''}'><td>{'you' if mine else 'a reviewer'}</td>"
-                   f"<td>{escape(clip)}</td><td>{escape(r.dimension)}</td><td>{escape(said)} {flag}</td>"
+        out.append(f"<tr class='{'vs2-fb-mine' if mine else ''}'><td>#{r.id}</td>"
+                   f"<td>{'you' if mine else 'a reviewer'}</td><td>{escape(clip)}</td>"
+                   f"<td>{escape(r.dimension)}</td><td>{escape(said)} {flag}</td>"
                    f"<td>{escape(r.comment)}</td><td>v{r.version}</td></tr>")
-    return ("<div class='vs2-scroll'><table class='vs2-list' id='vs2-feedback-list'><tr><th>Who</th><th>Clip</th>"
-            "<th>Dimension</th><th>Says</th><th>Comment</th><th>Edits</th></tr>" + "".join(out) + "</table></div>")
+    return ("<div class='vs2-scroll'><table class='vs2-list' id='vs2-feedback-list'><tr><th>#</th><th>Who</th>"
+            "<th>Clip</th><th>Dimension</th><th>Says</th><th>Comment</th><th>Edits</th></tr>" + "".join(out)
+            + "</table></div>")
 
 
 def _cell(m: Metric, percent: bool = True) -> str:

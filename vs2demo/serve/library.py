@@ -234,6 +234,17 @@ class Library:
             self.feedback.delete(f.id, me)
         return len(mine)
 
+    def delete_any(self, stored_id: str | None, feedback_id: float | None, token: str | None,
+                   admin_token: str | None) -> str:
+        """Delete one feedback row by its number: the browser's own, or anyone's with the admin token."""
+        if not stored_id or feedback_id is None:
+            return "Open a stored result and give the feedback's number (#) first."
+        rows = {f.id: f for f in self.feedback.for_result(stored_id)}
+        if int(feedback_id) not in rows:  # only this result's feedback, whatever number is typed
+            return f"This result has no feedback #{int(feedback_id)}."
+        self.feedback.delete(int(feedback_id), reviewer_id(token), admin=is_admin(admin_token))
+        return f"Deleted feedback #{int(feedback_id)}."
+
     # -- reviews --------------------------------------------------------------------------------
 
     def reviews(self, token: str | None, admin_token: str | None = None) -> tuple[str, Any, str]:

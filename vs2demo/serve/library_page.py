@@ -140,6 +140,11 @@ def _feedback_form(s: Shared, c: dict[str, Any]) -> None:
             delete = gr.Button("Delete my feedback on this clip", variant="stop", elem_id="vs2-fb-delete")
         c["fb_status"] = gr.HTML(elem_id="vs2-fb-status")
         c["fb_list"] = gr.HTML(elem_id="vs2-fb-list")
+        with gr.Accordion("Delete one feedback by its number (yours, or anyone's with the admin token)",
+                          open=False), gr.Row():
+            number = gr.Number(label="Feedback #", precision=0, elem_id="vs2-fb-number")
+            admin = gr.Textbox(label="Admin token", type="password", max_lines=1, elem_id="vs2-fb-admin")
+            remove = gr.Button("Delete this feedback", variant="stop", elem_id="vs2-fb-remove")
     fields = [x for r in rows for x in r.components()]
     if s.library is None:
         return
@@ -165,6 +170,17 @@ def _feedback_form(s: Shared, c: dict[str, Any]) -> None:
                [c["fb_status"], c["versions"], c["fb_list"]], api_visibility="private",
                concurrency_id="feedback", concurrency_limit=4)
     delete.click(on_delete, [c["stored"], c["clip"], s.token], [c["fb_status"], c["versions"], c["fb_list"], *fields],
+                 api_visibility="private", concurrency_id="feedback", concurrency_limit=4)
+
+    def on_remove(rid: str | None, feedback_id: float | None, token: str, admin_token: str) -> tuple:
+        try:
+            message = lib.delete_any(rid, feedback_id, token, admin_token)
+        except StoreError as exc:
+            return result_html.error_html(str(exc)), gr.skip()
+        listing = lib.feedback_html(lib.results.get(rid, with_frames=False), token) if rid else gr.skip()
+        return result_html.status_html(message), listing
+
+    remove.click(on_remove, [c["stored"], number, s.token, admin], [c["fb_status"], c["fb_list"]],
                  api_visibility="private", concurrency_id="feedback", concurrency_limit=4)
     seek_to = gr.Textbox(visible=False)
 
