@@ -1,4 +1,5 @@
-"""VideoScore2 explorer: `python app.py [--model ID|PATH|smoke] [--dtype D] [--host H] [--port P] [--share] [--mcp]`.
+"""VideoScore2 explorer: `python app.py [--model ID|PATH|smoke] [--dtype D] [--db PATH|URL] [--host H] [--port P]
+[--share] [--mcp]`.
 
 Importing this module builds `demo` (what a Space serves) and loads no model; the model loads on first use, once,
 for everyone.
@@ -12,13 +13,17 @@ import ctypes
 import logging
 import os
 
+from vs2demo.core.errors import StoreError
 from vs2demo.core.options import DTYPES, Limits, model_from_env
 from vs2demo.engine.evaluator import Evaluator
+from vs2demo.serve.library import Library
 from vs2demo.serve.page import build_demo, launch_kwargs
 from vs2demo.serve.runs import ON_ZERO_GPU
+from vs2demo.store.db import db_from_env
 
 evaluator = Evaluator(model_from_env(), limits=Limits.from_env())
-demo = build_demo(evaluator)
+library = Library(db_from_env())  # opened (and created) on first use
+demo = build_demo(evaluator, library)
 
 
 def _limit_malloc_arenas() -> None:
@@ -38,6 +43,8 @@ def main() -> None:
     ap.add_argument("--dtype", choices=DTYPES,
                     help="weights' dtype (default: $VS2_DTYPE, else bfloat16 on GPUs, float32 on CPU; "
                          "the official run uses float32)")
+    ap.add_argument("--db", help="the results library: a SQLite file or a postgresql:// URL shared by replicas "
+                                 "(default: $VS2_DB or vs2demo.db here)")
     ap.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     ap.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     ap.add_argument("--share", action="store_true", help="create a public gradio.live link")
@@ -45,10 +52,17 @@ def main() -> None:
                     help="also serve the score, compare and rank tools to AI agents over MCP at /gradio_api/mcp/ "
                          "(on a Space: set GRADIO_MCP_SERVER=true)")
     args = ap.parse_args()
-    served_evaluator, served = evaluator, demo
-    if (args.model and args.model != evaluator.model_id) or args.dtype:
-        served_evaluator = Evaluator(args.model or evaluator.model_id, dtype=args.dtype, limits=evaluator.limits)
-        served = build_demo(served_evaluator)
+    served_evaluator, served, served_library = evaluator, demo, library
+    try:  # a bad --db fails here, with its one line, not at the first visitor's run
+        if args.db and args.db != library.db.target:
+            served_library = Library(args.db)
+        served_library.db.ready()
+    except StoreError as exc:
+        raise SystemExit(f"error: {exc}") from exc
+    if (args.model and args.model != evaluator.model_id) or args.dtype or served_library is not library:
+        if (args.model and args.model != evaluator.model_id) or args.dtype:
+            served_evaluator = Evaluator(args.model or evaluator.model_id, dtype=args.dtype, limits=evaluator.limits)
+        served = build_demo(served_evaluator, served_library)
     if ON_ZERO_GPU:
         # ZeroGPU: weights must be placed on "cuda" in the main process, before any GPU call.
         served_evaluator.load()

@@ -8,6 +8,7 @@ The folders are the architecture, each layer importing only those below it (chec
     engine    the model: loading, clip tensors, generation, re-scoring, the evaluator's event stream
     evidence  explanations of a finished result (an extra)
     present   HTML, figures and prose from results (pure)
+    store     the results library: stored results, links, reviewers' feedback (SQLite or PostgreSQL)
     serve     the Gradio page, JSON/MCP tools, request guard, run registry   |  batch  CSV/JSONL jobs, Ray
     cli       the command line
 

@@ -113,6 +113,28 @@ class Result:
     def to_json(self, paths: bool = True, **kw: Any) -> str:
         return json.dumps(self.to_dict(paths), ensure_ascii=False, **kw)
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Result:
+        """A result back from ``to_dict`` (a stored or exported result): every field the JSON carries; what it
+        derives (deviations, tokens/s, the banner) is derived again. KeyError/TypeError/ValueError on a record
+        that is not a result."""
+        scores = tuple(DimensionScore(
+            key=dim.key, title=s.get("title", dim.title), hard=s.get("hard"), soft=s.get("soft"),
+            expected=s.get("expected"), confidence=s.get("confidence"),
+            probs=None if s.get("probs") is None else tuple(float(p) for p in s["probs"]),
+            soft_source=None if s.get("soft_source") is None else SoftSource(s["soft_source"]))
+            for dim in DIMENSIONS for s in [d["scores"].get(dim.key) or {}])
+        m, t = d["model"], d["timings"]
+        return cls(
+            video=d["video"], prompt=d["prompt"], raw_output=d["raw_output"], think=d.get("think", ""),
+            parse_method=ParseMethod(d["parse_method"]), parse_notes=tuple(d.get("parse_notes") or ()),
+            scores=scores, plan=FramePlan.from_dict(d["frames"]),
+            model=ModelInfo(m["model_id"], m["device"], m["dtype"], bool(m["smoke"]), float(m.get("load_s", 0.0))),
+            options=GenerationOptions(**d["options"]),
+            timings=Timings(t["decode_s"], t["preprocess_s"], t.get("ttft_s"), t["generate_s"], t["new_tokens"],
+                            t.get("frames_cached", False)),
+            stopped=bool(d.get("stopped", False)), token_ids=tuple(d.get("token_ids") or ()))
+
 
 def _plain(value: Any) -> Any:
     return value.value if isinstance(value, Enum) else value

@@ -114,6 +114,11 @@ def samples_dict(samples: Sequence[Result], paths: bool = True) -> dict:
     return data
 
 
+def samples_from_dict(data: dict) -> tuple[Result, ...]:
+    """One clip's samples back from ``samples_dict``: every sample when there are several, else the one result."""
+    return tuple(Result.from_dict(d) for d in data.get("samples") or [data])
+
+
 def stability_lines(summary: Stability) -> list[str]:
     """The summary as plain text lines for a terminal."""
     seeds = f", seeds {summary.seeds[0]}…{summary.seeds[-1]}" if summary.seeds else ""

@@ -1,5 +1,5 @@
 """The command line: score (one clip, or a CSV batch that resumes), rank (best of N), frames, parse, prompt,
-make-smoke-model.
+make-smoke-model, agreement (with human labels) and library (export, import, purge the results library).
 
 Bad input exits with status 2 and one line ``error: …`` on stderr, never a traceback.
 """
@@ -18,7 +18,7 @@ from vs2demo.analysis.result import Result
 from vs2demo.analysis.stability import samples_dict, stability_lines, summarize
 from vs2demo.batch import distributed, jobs
 from vs2demo.batch.jobs import printable
-from vs2demo.cli import explain_cmd, rank_cmd
+from vs2demo.cli import agreement_cmd, explain_cmd, library_cmd, rank_cmd
 from vs2demo.core.errors import VS2Error
 from vs2demo.core.options import (
     DTYPES,
@@ -73,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     distributed.add_options(s)
     rank_cmd.add_parser(sub, common)
     add_report_option(explain_cmd.add_parser(sub, common))
+    agreement_cmd.add_parser(sub)
+    library_cmd.add_parser(sub)
 
     f = sub.add_parser("frames", help="print the frame plan (no model needed)")
     f.add_argument("video")
@@ -101,7 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return {"score": _score, "explain": _explain, "rank": _rank, "frames": _frames, "parse": _parse,
-                "prompt": _prompt, "make-smoke-model": _make_smoke}[args.command](args)
+                "prompt": _prompt, "make-smoke-model": _make_smoke, "agreement": agreement_cmd.run,
+                "library": library_cmd.run}[args.command](args)
     except (VS2Error, ValueError) as exc:  # bad input, or option values refused by the dataclasses
         log.debug("the command failed", exc_info=exc)
         print(f"error: {printable(str(exc))}", file=sys.stderr)

@@ -15,3 +15,7 @@ class ModelLoadError(VS2Error):
 
 class GenerationError(VS2Error):
     """Generation failed part way (for instance out of memory); the model stays loaded."""
+
+
+class StoreError(VS2Error):
+    """The results library refused: a missing or malformed link, someone else's feedback, an edit made meanwhile."""

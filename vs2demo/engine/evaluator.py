@@ -142,6 +142,13 @@ class Evaluator:
             self.info = ModelInfo(description, str(model.device), dtype, True, 0.0)
             return self.info
 
+    @property
+    def revision(self) -> str | None:
+        """The checkpoint's commit on the Hub when transformers recorded it (which weights ran), else None."""
+        config = getattr(getattr(self, "model", None), "config", None)
+        commit = getattr(config, "_commit_hash", None)
+        return commit if isinstance(commit, str) else None
+
     def _resolve_path(self) -> str:
         if self.model_id == SMOKE_MODEL:
             from vs2demo.engine.smoke import ensure_smoke_model

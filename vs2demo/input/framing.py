@@ -90,6 +90,14 @@ class FramePlan:
             "visual_tokens": self.visual_tokens,
         }
 
+    @classmethod
+    def from_dict(cls, d: dict) -> FramePlan:
+        """The plan back from ``to_dict`` (a stored result). The file's size is not in the JSON: 0."""
+        width, height = d["source_size"]
+        resized_width, resized_height = d["resized_size"]
+        info = VideoInfo(d["video"], int(d["total_frames"]), float(d["native_fps"]), int(width), int(height), 0)
+        return cls(info, float(d["fps"]), tuple(int(i) for i in d["indices"]), int(resized_height), int(resized_width))
+
 # ---- pure frame maths ------------------------------------------------------------------------
 
 

@@ -41,6 +41,7 @@ from vs2demo.present.evidence_prose import (
 
 MAX_SENTENCES_SHOWN = 64  # the readable reasoning keeps sentences as written (no merging down to a dozen)
 PLAYER = "#vs2-video video"  # the score tab's player, which segments and sentences seek
+STORED_PLAYER = "#vs2-stored-video video"  # a reopened result's player (its evidence sits in #vs2-library)
 # Colour strength is absolute, never relative to the largest effect: a move of FULL_SCALE expected-score points (or
 # more) is full colour, so a clip where nothing matters looks blank instead of showing noise at full strength.
 FULL_SCALE = 1.0
@@ -89,12 +90,13 @@ padding:0 .2em;color:var(--body-text-color);background:transparent;display:inlin
 # Delegated handlers, installed once in the page's <head>: the evidence panel is replaced on every explanation.
 SCRIPT = """<script>
 (() => {
-  const player = () => document.querySelector('__PLAYER__');
-  const seek = (t) => { const v = player(); if (v) { v.currentTime = t; v.pause(); } };
+  const player = (root) => document.querySelector(
+    root && root.closest('#vs2-library') ? '__STORED_PLAYER__' : '__PLAYER__');
+  const seek = (root, t) => { const v = player(root); if (v) { v.currentTime = t; v.pause(); } };
   const mark = (root, selector, keys, attr) => root.querySelectorAll(selector).forEach(
     (el) => el.classList.toggle('vs2-hl', keys.includes(el.getAttribute(attr))));
   window.vs2Subtitles = (root) => {
-    const v = player(); if (!v || !root) return;
+    const v = player(root); if (!v || !root) return;
     v.querySelectorAll('track[data-vs2]').forEach((t) => t.remove());
     const vtt = root.getAttribute('data-vtt'); if (!vtt) return;
     const track = document.createElement('track');
@@ -115,7 +117,7 @@ SCRIPT = """<script>
     }
     const seg = ev.target.closest('.vs2-seg');
     if (seg) {
-      seek(parseFloat(seg.dataset.t));
+      seek(root, parseFloat(seg.dataset.t));
       mark(root, '.vs2-seg', [seg.dataset.seg], 'data-seg');
       mark(root, '.vs2-sent', JSON.parse(seg.dataset.sentences).map(String), 'data-sentence');
       return;
@@ -125,11 +127,11 @@ SCRIPT = """<script>
       const segs = JSON.parse(sent.dataset.segments).map(String);
       mark(root, '.vs2-sent', [sent.dataset.sentence], 'data-sentence');
       mark(root, '.vs2-seg', segs, 'data-seg');
-      if (sent.dataset.t) seek(parseFloat(sent.dataset.t));
+      if (sent.dataset.t) seek(root, parseFloat(sent.dataset.t));
     }
   });
 })();
-</script>""".replace("__PLAYER__", PLAYER)
+</script>""".replace("__STORED_PLAYER__", STORED_PLAYER).replace("__PLAYER__", PLAYER)
 
 
 # Run after the panel is rendered (the explain event's follow-up): the player gets the panel's subtitles.

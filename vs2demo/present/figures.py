@@ -51,3 +51,21 @@ def radar(results: Sequence[tuple[str, Result]]) -> go.Figure | None:
                  "bgcolor": "rgba(0,0,0,0)"},
     )
     return fig
+
+
+def confusion(matrices: Sequence[tuple[str, Sequence[Sequence[int]]]]) -> go.Figure:
+    """One heatmap per dimension: how many clips people scored h (rows) and the model m (columns)."""
+    from plotly.subplots import make_subplots
+
+    # one above the other: three side by side leave a phone's screen about 100 px per matrix
+    fig = make_subplots(rows=len(matrices), cols=1, subplot_titles=[t for t, _ in matrices], vertical_spacing=0.1)
+    labels = [str(s) for s in SCORE_VALUES]
+    for i, (_, counts) in enumerate(matrices, 1):
+        fig.add_trace(go.Heatmap(z=[list(r) for r in counts], x=labels, y=labels, colorscale="Blues", zmin=0,
+                                 showscale=False, text=[[str(c) for c in r] for r in counts], texttemplate="%{text}",
+                                 hovertemplate="people %{y}, model %{x}: %{z}<extra></extra>"), row=i, col=1)
+        fig.update_xaxes(title_text="model", row=i, col=1)
+        fig.update_yaxes(title_text="people", row=i, col=1)
+    fig.update_layout(height=260 * len(matrices), margin={"l": 50, "r": 20, "t": 40, "b": 40}, font={"color": INK},
+                      paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
+    return fig

@@ -94,9 +94,18 @@ def _scores(result: Result) -> str:
             f"{''.join('; ' + escape(n) for n in result.parse_notes)}</p>")
 
 
+def _link(link: str | None) -> str:
+    if not link:
+        return ""
+    # as text, not a hyperlink: the report fetches nothing and points nowhere by itself (it opens offline)
+    return (f'<p><b>Stored result:</b> <code id="vs2-report-link">{escape(link)}</code> '
+            "(open it to see this result on the page, with its reviews)</p>")
+
+
 def report_html(samples: Sequence[Result], thumbnails: np.ndarray | None = None,
-                explanation: Explanation | None = None) -> str:
-    """The whole report for one clip's run (its first sample in front, every sample's stability after)."""
+                explanation: Explanation | None = None, link: str | None = None) -> str:
+    """The whole report for one clip's run (its first sample in front, every sample's stability after); with
+    ``link``, the address that reopens the stored result on the page."""
     result = samples[0]
     p, m = result.plan, result.model
     run = replace(result.options, samples=len(samples))  # what was asked for: sample 0's seed, K samples
@@ -111,7 +120,7 @@ def report_html(samples: Sequence[Result], thumbnails: np.ndarray | None = None,
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>{STYLE}{panels_html.CSS}{EVIDENCE_CSS}</style></head><body>
 <h1>VideoScore2 report: {escape(Path(result.video).name)}</h1>{banner}
-<p><b>Prompt:</b> {escape(result.prompt)}</p>
+<p><b>Prompt:</b> {escape(result.prompt)}</p>{_link(link)}
 <p><b>Clip:</b> {p.info.duration_s:.2f} s · {p.info.native_fps:.3g} fps · {p.info.width}×{p.info.height} ·
 {p.info.total_frames} frames. <b>The model saw</b> {len(p.indices)} frames ({p.fps:g} per second) at
 {p.resized_width}×{p.resized_height}, about {p.visual_tokens:,} visual tokens.</p>

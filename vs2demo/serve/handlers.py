@@ -32,6 +32,7 @@ from vs2demo.present.evidence_html import cost_line, evidence_html, reading_html
 from vs2demo.present.report_html import report_html
 from vs2demo.serve import files
 from vs2demo.serve.guard import watch_listener
+from vs2demo.serve.library import Library, RunRecord, page_url
 from vs2demo.serve.runs import Runner
 
 log = logging.getLogger(__name__)
@@ -71,13 +72,15 @@ class View:
 
 
 # "result" (the run's samples, for "Explain this result") is per-visitor state: API clients never see it
-SCORE_VIEW = View(("status", "plan", "text", "radar", "cards", "gallery", "raw", "json", "file", "times", "result"),
+# "stored" (the stored result's id, for its link) is per-visitor state too
+SCORE_VIEW = View(("status", "plan", "text", "radar", "cards", "gallery", "raw", "json", "file", "times", "result",
+                   "stored"),
                   (ClipSlots("plan", "text", "gallery", "times"),), "Thinking… (streaming)")
 COMPARE_VIEW = View(("status", "plan_a", "plan_b", "text_a", "text_b", "radar", "verdict", "table", "gallery_a",
-                     "gallery_b", "json", "file", "times_a", "times_b"),
+                     "gallery_b", "json", "file", "times_a", "times_b", "stored"),
                     tuple(ClipSlots(f"plan_{c}", f"text_{c}", f"gallery_{c}", f"times_{c}") for c in "ab"),
                     "Both clips are thinking… (streaming)")
-RANK_VIEW = View(("status", "board", "gallery", "json", "file", "ranked"), (), "The clips are thinking…")
+RANK_VIEW = View(("status", "board", "gallery", "json", "file", "ranked", "stored"), (), "The clips are thinking…")
 MAX_RANK_CLIPS = 8
 
 
@@ -144,9 +147,10 @@ def _options(seed: str | float | None, greedy: bool, temperature: float, max_new
 
 
 class DemoApp:
-    def __init__(self, evaluator: Evaluator) -> None:
+    def __init__(self, evaluator: Evaluator, library: Library | None = None) -> None:
         self.evaluator = evaluator
         self.runner = Runner(evaluator)
+        self.library = library  # the results library: every finished result is stored there (None: not stored)
 
     # -- handlers -------------------------------------------------------------------------------
 
@@ -191,7 +195,7 @@ class DemoApp:
         jobs = [Job(uploaded(video), prompt)]  # the evaluator checks prompts first, before any work
         options = _options(seed, greedy, temperature, max_new_tokens, fps, samples)
         reset = {"status": result_html.status_html("Checking the clip…"), "text": "", "radar": None, "cards": "",
-                 "gallery": None, "raw": "", "json": None, "file": None, "result": None}
+                 "gallery": None, "raw": "", "json": None, "file": None, "result": None, "stored": None}
         yield from self._drive(SCORE_VIEW, jobs, options, request, reset, lambda done, _: _final(done, replay))
 
     def compare(self, video_a: str | None, video_b: str | None, prompt_a: str, separate: bool = False,
@@ -205,7 +209,8 @@ class DemoApp:
         jobs = [Job(uploaded(video_a), prompt_a), Job(uploaded(video_b), prompt_b if separate else prompt_a)]
         options = _options(seed, greedy, temperature, max_new_tokens, fps, samples)
         reset = {"status": result_html.status_html("Checking the clips…"), "text_a": "", "text_b": "", "radar": None,
-                 "verdict": "", "table": None, "gallery_a": None, "gallery_b": None, "json": None, "file": None}
+                 "verdict": "", "table": None, "gallery_a": None, "gallery_b": None, "json": None, "file": None,
+                 "stored": None}
         yield from self._drive(COMPARE_VIEW, jobs, options, request, reset, lambda done, _: _final_compare(done))
 
     def rank(self, videos: list[str] | None, prompt: str, by: str = OVERALL, seed: str | float | None = None,
@@ -222,7 +227,7 @@ class DemoApp:
         jobs = [Job(uploaded(v), prompt) for v in videos]
         options = _options(seed, greedy, temperature, max_new_tokens, fps, samples)
         reset = {"status": result_html.status_html(f"Checking {len(jobs)} clips…"), "board": "", "gallery": None,
-                 "json": None, "file": None, "ranked": []}
+                 "json": None, "file": None, "ranked": [], "stored": None}
         yield from self._drive(RANK_VIEW, jobs, options, request, reset,
                                lambda done, frames: _final_rank(done, frames, prompt, by))
 
@@ -237,27 +242,29 @@ class DemoApp:
         return cards, first.raw_output, figures.radar([(Path(first.video).name, first)])
 
     def explain(self, samples: tuple[Result, ...] | None, counterfactual: str = DEFAULT_COUNTERFACTUAL,
-                request: gr.Request = None) -> Iterator[tuple]:
+                stored: str | None = None, request: gr.Request = None) -> Iterator[tuple]:
         """An extra after a result on this page (same session): which seconds and sentences each score rests on, by
         re-scoring the same output with evidence hidden (the scores never change). ``counterfactual``: the other
-        prompt the alignment probe tries. Outputs: status, evidence panel, result JSON with the explanation,
-        download (and, for the page's report, the explanation itself as state)."""
+        prompt the alignment probe tries; ``stored``: the stored result explained (its frames are reused). Outputs:
+        status, evidence panel, result JSON with the explanation, download (and, as state, the explanation itself
+        for the page's report and the stored explanation's id)."""
         result = _page_result(samples, "the explanation re-scores")
         try:
             options = ExplainOptions(counterfactual=(counterfactual or "").strip() or DEFAULT_COUNTERFACTUAL)
         except (ValueError, VS2Error) as exc:
             raise gr.Error(f"Other prompt: {exc}") from exc
         yield (result_html.status_html(f"Explaining: preparing the clip… {cost_line(result, options)} Stop ends it."),
-               "", gr.skip(), gr.skip(), None)
+               "", gr.skip(), gr.skip(), None, gr.skip())
         explanation: Explanation | None = None
         try:
             for item in self.runner.explain(samples, options, _owner(request)):
                 if isinstance(item, ExplainProgress):
-                    yield result_html.status_html(item.message), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                    yield (result_html.status_html(item.message), gr.skip(), gr.skip(), gr.skip(), gr.skip(),
+                           gr.skip())
                 else:
                     explanation = item
         except Stopped as exc:
-            yield result_html.status_html(str(exc)), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            yield result_html.status_html(str(exc)), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         except VS2Error as exc:
             log.warning("explaining failed for a visitor: %s", exc, exc_info=exc.__cause__ is not None)
@@ -268,23 +275,30 @@ class DemoApp:
         status = (f"Explained in {explanation.seconds:.1f} s ({explanation.passes} re-scoring passes, "
                   f"{explanation.generations} re-generated samples) · an extra, not the official scores: the scores "
                   "above are unchanged")
+        saved = None
+        if self.library is not None:
+            saved = self.library.store(RunRecord("explanation", (samples,), record, {}, (result.video,),
+                                                 revision=self.evaluator.revision,
+                                                 frames=self.library.frames_of(stored)), request)
         yield (result_html.status_html(status), evidence_html(result, explanation), record,
-               files.write_json("result-explained", record), explanation)
+               files.write_json("result-explained", record), explanation, saved)
 
     def reading(self, samples: tuple[Result, ...] | None) -> str:
         """After a run: its reasoning as readable sentences with the scores set apart (where the evidence goes)."""
         return reading_html(samples[0]) if samples and isinstance(samples[0], Result) else ""
 
-    def report(self, samples: tuple[Result, ...] | None, explanation: Explanation | None = None) -> str:
+    def report(self, samples: tuple[Result, ...] | None, explanation: Explanation | None = None,
+               stored: str | None = None, request: gr.Request = None) -> str:
         """The page's result as one self-contained HTML file (frames embedded, opens offline); with the evidence
-        when the result was explained."""
+        when the result was explained, and the link that reopens the stored result."""
         result = _page_result(samples, "the report is of")
         try:
             thumbs = self.evaluator.thumbnails(result.video, result.plan.fps)
         except VS2Error as exc:  # the upload was removed from the server's cache meanwhile: the report goes on
             log.warning("no frames for the report: %s", exc)
             thumbs = None
-        html = report_html(samples, thumbs, explanation if isinstance(explanation, Explanation) else None)
+        link = f"{page_url(request)}?r={stored}" if isinstance(stored, str) and stored else None
+        html = report_html(samples, thumbs, explanation if isinstance(explanation, Explanation) else None, link)
         return files.write_report(html)
 
     def replay(self, video: str, prompt: str) -> Iterator[tuple]:
@@ -325,7 +339,24 @@ class DemoApp:
                     yield view.update(status=result_html.status_html(streaming),
                                       **{c.text: t for c, t in zip(view.clips, texts)})
             elif isinstance(event, Finished):
-                yield view.update(**shown, **final(event, frames))
+                done = final(event, frames)
+                done["stored"] = self._store(view, event, done["json"], frames, shown, request)
+                yield view.update(**shown, **done)
+
+    def _store(self, view: View, done: Finished, data: dict, frames: dict[int, FramesReady], shown: dict[str, Any],
+               request: gr.Request | None) -> str | None:
+        """The one place a finished run is stored (with the frames already written for the page)."""
+        if self.library is None:
+            return None
+        kind = {COMPARE_VIEW: "compare", RANK_VIEW: "rank"}.get(view) or (
+            "samples" if len(done.samples[0]) > 1 else "single")
+        shots = {}
+        for i, shot in frames.items():
+            gallery = shown.get(view.clips[i].gallery) if i < len(view.clips) else None
+            shots[i] = (gallery or files.thumbnail_files(shot.plan, shot.thumbnails), shot.plan.timestamps)
+        by = data.get("leaderboard", {}).get("by") if kind == "rank" else None
+        return self.library.store(RunRecord(kind, done.samples, data, shots, tuple(r.video for r in done.results),
+                                            by, self.evaluator.revision), request)
 
     def _events(self, jobs: list[Job], options: GenerationOptions, request: gr.Request | None) -> Iterator[Any]:
         owner = _owner(request)

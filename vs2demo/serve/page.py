@@ -23,9 +23,10 @@ from vs2demo.core.options import (
 )
 from vs2demo.engine.evaluator import Evaluator
 from vs2demo.evidence.record import DEFAULT_COUNTERFACTUAL
-from vs2demo.present import evidence_html, page_prose, panels_html, result_html
-from vs2demo.serve import guard
+from vs2demo.present import evidence_html, library_html, page_prose, panels_html, result_html
+from vs2demo.serve import guard, library_page
 from vs2demo.serve.handlers import ASSETS, COMPARE_VIEW, MAX_RANK_CLIPS, RANK_VIEW, SCORE_VIEW, DemoApp, View
+from vs2demo.serve.library import Library
 from vs2demo.serve.runs import ON_ZERO_GPU
 from vs2demo.serve.tools import AgentTools
 
@@ -62,6 +63,7 @@ def build(app: DemoApp) -> gr.Blocks:
     # delete_cache: uploads and outputs older than an hour are removed from Gradio's cache, hourly
     with gr.Blocks(title="VideoScore2 explorer", delete_cache=(3600, 3600)) as demo:
         _agent_tools(app)  # first: MCP names tools in order, so these get the plain names
+        review = library_page.shared(app.library)  # the browser's token and the results library
         gr.Markdown(page_prose.INTRO)
         gr.HTML(result_html.banner_html(smoke, app.evaluator.model_id))
         with gr.Accordion("Settings (official defaults marked)", open=False):
@@ -81,15 +83,20 @@ def build(app: DemoApp) -> gr.Blocks:
                                       elem_id="vs2-samples")
             gr.Markdown(f"Limits: {app.evaluator.limits.describe()}.")
         settings = [seed, greedy, temperature, max_new, fps, samples]
-        with gr.Tabs(overflow_behavior="wrap"):  # on a phone every tab stays in sight, none behind "…"
+        with gr.Tabs(overflow_behavior="wrap") as tabs:  # on a phone every tab stays in sight, none behind "…"
             with gr.Tab("Score a clip", id="score"):
-                _score_tab(app, settings, fps)
+                _score_tab(app, settings, fps, review)
             with gr.Tab("Compare two clips", id="compare"):
-                _compare_tab(app, settings, fps)
+                _compare_tab(app, settings, fps, review)
             with gr.Tab("Rank clips (best of N)", id="rank"):
-                _rank_tab(app, settings)
+                _rank_tab(app, settings, review)
+            with gr.Tab("Stored results", id="library"):
+                stored = library_page.library_tab(review)
+            with gr.Tab("Reviews", id="reviews"):
+                library_page.reviews_tab(review)
             with gr.Tab("How it works", id="about"):
                 gr.Markdown(page_prose.ABOUT)
+        library_page.on_load(demo, tabs, review, stored)  # ?r=ID opens a stored result
     return demo
 
 
@@ -141,7 +148,7 @@ def _plan_on_change(app: DemoApp, video: gr.Video, fps: gr.Slider, plan: gr.HTML
         trigger(app.plan, [video, fps], plan, api_visibility="private", **PLAN_QUEUE)
 
 
-def _score_tab(app: DemoApp, settings: list, fps: gr.Slider) -> None:
+def _score_tab(app: DemoApp, settings: list, fps: gr.Slider, review: library_page.Shared) -> None:
     c: dict[str, Any] = {}
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=300) as left:
@@ -152,8 +159,10 @@ def _score_tab(app: DemoApp, settings: list, fps: gr.Slider) -> None:
             with gr.Row():
                 run = gr.Button("Evaluate", variant="primary", elem_id="vs2-evaluate")
                 stop = gr.Button("Stop", variant="stop", elem_id="vs2-stop")
+            keep = library_page.keep_clip_box()
         with gr.Column(scale=3, min_width=320):
             c["status"] = gr.HTML(elem_id="vs2-status")
+            link = gr.HTML(elem_id="vs2-link")
             c["text"] = gr.Textbox(label="Reasoning (streamed as the model writes it)", lines=10, max_lines=18,
                                    autoscroll=True, interactive=False, elem_id="vs2-reasoning")
             with gr.Row(equal_height=False, elem_classes="vs2-stack-narrow"):
@@ -164,7 +173,7 @@ def _score_tab(app: DemoApp, settings: list, fps: gr.Slider) -> None:
     large = gr.Checkbox(label="Show every frame large (to show a class what the model saw)", value=False,
                         elem_id="vs2-large-frames", container=False)
     large.change(_frames_size, [large, c["times"]], c["gallery"], queue=False, api_visibility="private")
-    c["result"] = gr.State(None)
+    c["result"], c["stored"] = gr.State(None), gr.State(None)
     with gr.Row(equal_height=True):
         explain = gr.Button("Explain this result: which seconds and sentences each score rests on (an extra)",
                             elem_id="vs2-explain", scale=2)
@@ -183,17 +192,19 @@ def _score_tab(app: DemoApp, settings: list, fps: gr.Slider) -> None:
     _plan_on_change(app, video, fps, c["plan"])
     # check first (one clear message, in the status), then a run with Evaluate disabled until it ends
     check = run.click(app.check, [video, prompt, fps], c["status"], api_visibility="private", **PLAN_QUEUE)
-    start = check.success(lambda: (gr.Button(interactive=False), "", None, None, gr.Gallery(selected_index=None)),
-                          None, [run, evidence, explanation, report_file, c["gallery"]], queue=False,
-                          api_visibility="private")  # a new run: the old evidence, report and selection go
+    start = check.success(lambda: (gr.Button(interactive=False), "", None, None, gr.Gallery(selected_index=None),
+                                   ""), None, [run, evidence, explanation, report_file, c["gallery"], link],
+                          queue=False, api_visibility="private")  # a new run: the old evidence, report and link go
     event = start.then(page_only(app.score), [video, prompt, *settings], outputs, api_name="score", **MODEL_RUN)
     event.then(lambda: gr.Button(interactive=True), None, run, queue=False, api_visibility="private")
     event.then(app.reading, c["result"], evidence, queue=False, api_visibility="private")
-    explain.click(page_only(app.explain), [c["result"], counterfactual],
-                  [c["status"], evidence, c["json"], c["file"], explanation],
-                  api_name="explain", concurrency_id="explain", concurrency_limit=1).then(
-        None, None, None, js=evidence_html.ATTACH_SUBTITLES, api_visibility="private")
-    report.click(page_only(app.report), [c["result"], explanation], report_file, api_name="report",
+    library_page.link_after(event, c["stored"], link, review, keep)
+    explained = explain.click(page_only(app.explain), [c["result"], counterfactual, c["stored"]],
+                              [c["status"], evidence, c["json"], c["file"], explanation, c["stored"]],
+                              api_name="explain", concurrency_id="explain", concurrency_limit=1)
+    explained.then(None, None, None, js=evidence_html.ATTACH_SUBTITLES, api_visibility="private")
+    library_page.link_after(explained, c["stored"], link, review)
+    report.click(page_only(app.report), [c["result"], explanation, c["stored"]], report_file, api_name="report",
                  concurrency_id="plan", concurrency_limit=2)
     stop.click(app.stop, None, c["status"], cancels=_cancels(event), api_visibility="private", **STOP)
     examples, lessons = _examples()
@@ -204,7 +215,7 @@ def _score_tab(app: DemoApp, settings: list, fps: gr.Slider) -> None:
                         label="Examples: what each teaches (computed once, then replayed)")
 
 
-def _compare_tab(app: DemoApp, settings: list, fps: gr.Slider) -> None:
+def _compare_tab(app: DemoApp, settings: list, fps: gr.Slider, review: library_page.Shared) -> None:
     c: dict[str, Any] = {}
     videos = {}
     with gr.Row(equal_height=False):
@@ -223,6 +234,7 @@ def _compare_tab(app: DemoApp, settings: list, fps: gr.Slider) -> None:
         run = gr.Button("Compare", variant="primary", elem_id="vs2-compare")
         stop = gr.Button("Stop", variant="stop")
     c["status"] = gr.HTML()
+    link, c["stored"] = gr.HTML(elem_id="vs2-link-compare"), gr.State(None)
     with gr.Row(equal_height=False):
         for clip in "ab":
             c[f"text_{clip}"] = gr.Textbox(label=f"Clip {clip.upper()} reasoning", lines=8, max_lines=14,
@@ -245,10 +257,11 @@ def _compare_tab(app: DemoApp, settings: list, fps: gr.Slider) -> None:
         _plan_on_change(app, videos[clip], fps, c[f"plan_{clip}"])
     event = run.click(page_only(app.compare), [videos["a"], videos["b"], prompt_a, separate, prompt_b, *settings],
                       _outputs(COMPARE_VIEW, c), api_name="compare", **MODEL_RUN)
+    library_page.link_after(event, c["stored"], link, review)
     stop.click(app.stop, None, c["status"], cancels=_cancels(event), api_visibility="private", **STOP)
 
 
-def _rank_tab(app: DemoApp, settings: list) -> None:
+def _rank_tab(app: DemoApp, settings: list, review: library_page.Shared) -> None:
     c: dict[str, Any] = {}
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=300):
@@ -264,6 +277,7 @@ def _rank_tab(app: DemoApp, settings: list) -> None:
                 stop = gr.Button("Stop", variant="stop")
         with gr.Column(scale=3, min_width=320):
             c["status"] = gr.HTML(elem_id="vs2-rank-status")
+            link, c["stored"] = gr.HTML(elem_id="vs2-link-rank"), gr.State(None)
             c["board"] = gr.HTML(elem_id="vs2-leaderboard")
     c["gallery"] = gr.Gallery(label="Clips by rank (click one for its full result)", columns=8, height=200,
                               object_fit="contain", allow_preview=False, elem_id="vs2-rank-gallery")
@@ -277,8 +291,8 @@ def _rank_tab(app: DemoApp, settings: list) -> None:
         c["json"] = gr.JSON(label="Leaderboard and every clip's results")
         c["file"] = gr.File(label="Ranking as JSON")
     event = run.click(page_only(app.rank), [clips, prompt, by, *settings], _outputs(RANK_VIEW, c), api_name="rank",
-
                       **MODEL_RUN)
+    library_page.link_after(event, c["stored"], link, review)
     stop.click(app.stop, None, c["status"], cancels=_cancels(event), api_visibility="private", **STOP)
     c["gallery"].select(app.show_ranked, c["ranked"], [detail_cards, detail_text, detail_radar], queue=False,
                         api_visibility="private")
@@ -324,12 +338,14 @@ SYNC_SCRIPT = """<script>
 def launch_kwargs(demo: gr.Blocks, evaluator: Evaluator, mcp: bool = False) -> dict[str, Any]:
     """What every launch of the page passes: its stylesheet, the exact upload limit and the request guard; with
     ``mcp``, Gradio's MCP server too (else Gradio's own $GRADIO_MCP_SERVER decides, as on a Space)."""
-    return {"css": result_html.CSS + panels_html.CSS + evidence_html.CSS, "head": evidence_html.SCRIPT + SYNC_SCRIPT,
+    return {"css": result_html.CSS + panels_html.CSS + evidence_html.CSS + library_html.CSS,
+            "head": evidence_html.SCRIPT + SYNC_SCRIPT + library_html.SCRIPT,
             **({"mcp_server": True} if mcp else {}), **guard.launch_settings(demo, evaluator.limits.max_file_bytes)}
 
 
-def build_demo(evaluator: Evaluator | None = None) -> gr.Blocks:
-    demo = build(DemoApp(evaluator or Evaluator()))
+def build_demo(evaluator: Evaluator | None = None, library: Library | None = None) -> gr.Blocks:
+    """The page; with ``library``, every finished result is stored there and links reopen it."""
+    demo = build(DemoApp(evaluator or Evaluator(), library))
     # api_open=False: the REST routes that would skip the queue (and the one model slot) stay closed
     demo.queue(max_size=64, default_concurrency_limit=1, api_open=False)
     return demo
