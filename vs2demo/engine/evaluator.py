@@ -39,7 +39,7 @@ from vs2demo.engine.generation import (
     RowDecoder,
     RowKey,
     Sampling,
-    official_digit_steps,
+    row_digit_logprobs,
     stream_generate,
 )
 from vs2demo.engine.inputs import ClipCache, ClipKey, PreparedClip, ReadyClip, file_digest, model_inputs, video_inputs
@@ -328,11 +328,9 @@ class Evaluator:
         timings = Timings(decode_s=0.0 if cached else clip.frames.decode_s,
                           preprocess_s=0.0 if cached else clip.preprocess_s, ttft_s=summary.ttft_s,
                           generate_s=summary.seconds, new_tokens=len(decoded.ids), frames_cached=cached)
-        tokenizer = self.processor.tokenizer
-        official = tuple(recorder.logprobs(row, step) for step in official_digit_steps(tokenizer, decoded.ids))
+        official, logprobs_at = row_digit_logprobs(self.processor.tokenizer, decoded, recorder, row)
         return build_result(job.video, job.prompt, decoded.text, clip.frames.plan, self.info, options, timings,
-                            summary.stopped, official, lambda pos: recorder.logprobs(row, decoded.token_at(pos)),
-                            tuple(decoded.ids))
+                            summary.stopped, official, logprobs_at, tuple(decoded.ids))
 
 
 def _first_line(exc: BaseException) -> str:

@@ -29,7 +29,9 @@ class RowDecoder:
     """Decodes one row's tokens incrementally, recording where each token ends in the text.
 
     Pieces are decoded as soon as they form whole UTF-8 characters; byte-level BPE decodes by
-    concatenation, so the pieces join to exactly ``tokenizer.decode(all_tokens)``.
+    concatenation, so the pieces join to exactly ``tokenizer.decode(all_tokens)``. A character written with
+    several tokens (a fullwidth "３", an Arabic-Indic "٣") is only whole after its last token: the tokens
+    before it are marked incomplete, and ``token_ending_at`` never answers with one of them.
     """
 
     def __init__(self, tokenizer: Any, stop_ids: set[int], decode: dict[str, bool] = OFFICIAL_DECODE) -> None:
@@ -38,6 +40,7 @@ class RowDecoder:
         self.decode = decode
         self.ids: list[int] = []
         self.char_end: list[int] = []
+        self.complete: list[bool] = []  # the text decoded through this token ends on a whole character
         self.text = ""
         self._pending: list[int] = []
         self.finished = False
@@ -48,27 +51,44 @@ class RowDecoder:
         self.ids.append(token)
         if token in self.stop_ids:
             self.finished = True
-            self.char_end.append(len(self.text))
+            self._end(len(self.text), True)
             return ""
         self._pending.append(token)
         piece = self.tokenizer.decode(self._pending, **self.decode)
         if piece.endswith("\ufffd"):  # an incomplete multi-byte character: wait for its other bytes
-            self.char_end.append(len(self.text) + len(piece))
+            # this token lies inside the character that starts after the whole ones decoded so far
+            self._end(len(self.text) + len(piece.rstrip("\ufffd")) + 1, False)
             return ""
         self._pending = []
         self.text += piece
-        self.char_end.append(len(self.text))
+        self._end(len(self.text), True)
         return piece
 
+    def _end(self, end: int, complete: bool) -> None:
+        self.char_end.append(max(end, self.char_end[-1]) if self.char_end else end)  # kept sorted for bisect
+        self.complete.append(complete)
+
     def token_at(self, char_pos: int) -> int | None:
-        """Index of the generated token that produced the character at ``char_pos``."""
+        """Index of the (first) generated token that produced the character at ``char_pos``."""
         i = bisect.bisect_right(self.char_end, char_pos)
         return i if i < len(self.ids) else None
 
+    def token_completing(self, char_pos: int) -> int | None:
+        """Index of the token after which the character at ``char_pos`` is whole: its last token."""
+        i = bisect.bisect_right(self.char_end, char_pos)
+        while i < len(self.ids) and not self.complete[i]:
+            i += 1
+        return i if i < len(self.ids) else None
+
     def token_ending_at(self, end: int) -> int | None:
-        """The first token after which the text is exactly ``end`` characters long, if there is one."""
+        """The first token after which the decoded text is exactly ``end`` characters long, every character
+        whole: the step at which the official prefix re-decoding first equals the text's first ``end``."""
         i = bisect.bisect_left(self.char_end, end)
-        return i if i < len(self.ids) and self.char_end[i] == end else None
+        while i < len(self.ids) and self.char_end[i] == end:
+            if self.complete[i]:
+                return i
+            i += 1
+        return None
 
 
 def official_digit_steps(tokenizer: Any, ids: Sequence[int]) -> tuple[int | None, ...]:
@@ -82,6 +102,18 @@ def official_digit_steps(tokenizer: Any, ids: Sequence[int]) -> tuple[int | None
         full.push(token)
     return tuple(None if pos is None else full.token_ending_at(pos + 1)
                  for pos in official_score_positions(full.text))
+
+
+LogProbs = tuple[float, ...] | None
+
+
+def row_digit_logprobs(tokenizer: Any, decoded: RowDecoder, recorder: DigitRecorder, row: int
+                       ) -> tuple[tuple[LogProbs, ...], Any]:
+    """One row's digit log-probabilities: per dimension where the official soft score reads them, and a function
+    giving them at any character of the text (for scores only the fallback parser finds). A digit written with
+    several tokens is read at its last token, where it is whole, as the official search reads it."""
+    official = tuple(recorder.logprobs(row, step) for step in official_digit_steps(tokenizer, decoded.ids))
+    return official, lambda pos: recorder.logprobs(row, decoded.token_completing(pos))
 
 
 class TokenStreamer:

@@ -166,7 +166,7 @@ def _digit_steps(tokenizer: Any, decoder: RowDecoder, raw: str) -> tuple[int | N
     """The official steps of the score digits; where the official search finds none, the parsed digit's token."""
     official = official_digit_steps(tokenizer, decoder.ids)
     parsed = parse_scores(raw).digit_pos
-    return tuple(s if s is not None else (None if p is None else decoder.token_at(p))
+    return tuple(s if s is not None else (None if p is None else decoder.token_completing(p))
                  for s, p in zip(official, parsed))
 
 
