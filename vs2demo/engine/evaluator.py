@@ -32,6 +32,7 @@ from vs2demo.core.options import (
 )
 from vs2demo.engine import rope
 from vs2demo.engine.batching import chunks, free_bytes, model_row_bytes, rows_per_chunk
+from vs2demo.engine.decode_thread import DecodeThread
 from vs2demo.engine.digits import DigitRecorder, record_after_all_processors
 from vs2demo.engine.events import Event, Finished, FramesReady, Job, Planned, Status
 from vs2demo.engine.generation import (
@@ -92,6 +93,7 @@ class Evaluator:
         self.model: Any = None
         self.processor: Any = None
         self.info: ModelInfo | None = None
+        self.decode_thread: DecodeThread | None = None  # one per loaded model, for its lifetime (decode_thread.py)
 
     # -- loading --
 
@@ -132,6 +134,8 @@ class Evaluator:
         record_after_all_processors(model)  # p(1..5) from the scores generate() samples (digits.py)
         processor.tokenizer.padding_side = "left"  # generation continues on the right
         self.model, self.processor = model, processor
+        if self.decode_thread is None:
+            self.decode_thread = DecodeThread()
 
     def use(self, model: Any, processor: Any, description: str) -> ModelInfo:
         """Serve a model built elsewhere (the GPU benchmark builds the full architecture with random weights),
@@ -287,7 +291,8 @@ class Evaluator:
                 summary = yield from stream_generate(
                     self.model, self.model_inputs([prepared[j] for j, _ in part], [jobs[j].prompt for j, _ in part]),
                     sampling, tokenizer=self.processor.tokenizer, digit_ids=self.digit_ids(),
-                    stop_ids=self.stop_ids(), stop=stop, lock=self.generation_lock, keys=part)
+                    stop_ids=self.stop_ids(), stop=stop, lock=self.generation_lock, keys=part,
+                    thread=self.decode_thread)
             except VS2Error:
                 raise
             except Exception as exc:  # out of memory, a CUDA error, a bug: this request fails, the model stays
