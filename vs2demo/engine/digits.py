@@ -4,7 +4,8 @@ The official soft score reads ``generate(output_scores=True)``'s scores: the log
 generate() builds from the checkpoint's generation config and the library's own defaults (repetition penalty,
 temperature, a default top-k of 50 when the config names none, top-p, …). Rather than rebuilding that list by
 hand, we let generate() build it and only make sure the recorder runs last: generate() places custom processors
-before its sampling warpers, so ``record_after_all_processors`` moves the recorder to the end of the list.
+before its sampling warpers, so ``hf_internals.run_marked_processors_last`` moves those marked ``runs_last`` to the
+end of the list.
 
 Seeded rows sample from their own random streams (``RowSampler``): a row seeded with s draws exactly what a
 single run after ``torch.manual_seed(s)`` draws, whatever else is in the batch.
@@ -13,8 +14,6 @@ single run after ``torch.manual_seed(s)`` draws, whatever else is in the batch.
 from __future__ import annotations
 
 from typing import Any
-
-_INSTALLED = "_vs2_recorder_last"
 
 
 class DigitRecorder:
@@ -25,7 +24,7 @@ class DigitRecorder:
     (grown by doubling if a run outlasts ``capacity``). The host reads the buffer once, after generation.
     """
 
-    runs_last = True  # after every processor generate() builds (record_after_all_processors)
+    runs_last = True  # after every processor generate() builds (hf_internals.run_marked_processors_last)
 
     def __init__(self, digit_ids: list[int], device: Any = None, capacity: int = 64) -> None:
         self.digit_ids = list(digit_ids)
@@ -75,28 +74,6 @@ def _device_index(digit_ids: list[int], device: Any) -> Any:
     import torch
 
     return torch.tensor(digit_ids, dtype=torch.long, device=device)
-
-
-def record_after_all_processors(model: Any) -> None:
-    """Make this model instance's generate() run the processors marked ``runs_last`` (the digit recorder, then a
-    per-row sampler) after all of its own, in the order they were passed.
-
-    Everything else generate() builds stays exactly as it is, whatever the generation config says.
-    Installed once per loaded model; other model instances are untouched.
-    """
-    if getattr(model, _INSTALLED, False):
-        return
-    from transformers import LogitsProcessorList
-
-    build = model._get_logits_processor
-
-    def build_then_record(*args: Any, **kwargs: Any) -> Any:
-        processors = build(*args, **kwargs)
-        last = [p for p in processors if getattr(p, "runs_last", False)]
-        return LogitsProcessorList([p for p in processors if not getattr(p, "runs_last", False)] + last)
-
-    model._get_logits_processor = build_then_record
-    setattr(model, _INSTALLED, True)
 
 
 class RowSampler:

@@ -33,7 +33,7 @@ from vs2demo.core.options import (
 from vs2demo.engine import rope
 from vs2demo.engine.batching import chunks, free_bytes, model_row_bytes, rows_per_chunk
 from vs2demo.engine.decode_thread import DecodeThread
-from vs2demo.engine.digits import DigitRecorder, record_after_all_processors
+from vs2demo.engine.digits import DigitRecorder
 from vs2demo.engine.events import Event, Finished, FramesReady, Job, Planned, Status
 from vs2demo.engine.generation import (
     GenerationSummary,
@@ -43,6 +43,7 @@ from vs2demo.engine.generation import (
     row_digit_logprobs,
     stream_generate,
 )
+from vs2demo.engine.hf_internals import run_marked_processors_last
 from vs2demo.engine.inputs import ClipCache, ClipKey, PreparedClip, ReadyClip, file_digest, model_inputs, video_inputs
 from vs2demo.input.framing import FramePlan, plan_frames
 from vs2demo.input.prompt import validate_prompt
@@ -131,7 +132,7 @@ class Evaluator:
 
     def _install(self, model: Any, processor: Any) -> None:
         rope.install(model)  # transformers 4.53.2's positions for long clips (see rope.py)
-        record_after_all_processors(model)  # p(1..5) from the scores generate() samples (digits.py)
+        run_marked_processors_last(model)  # p(1..5) from the scores generate() samples (digits.py)
         processor.tokenizer.padding_side = "left"  # generation continues on the right
         self.model, self.processor = model, processor
         if self.decode_thread is None:

@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from vs2demo.engine.hf_internals import compile_config_for_any_device
+
 CACHE_BUCKET = 1024  # tokens: cache lengths are rounded up to a multiple (a 7B KV row is ~57 kB per token in bf16)
 
 
@@ -39,14 +41,5 @@ class DecodeSettings:
         if not self.compiled:
             kwargs["disable_compile"] = True
         elif self.compile_on_cpu:
-            kwargs["compile_config"] = cpu_compile_config()
+            kwargs["compile_config"] = compile_config_for_any_device()
         return kwargs
-
-
-def cpu_compile_config() -> Any:
-    """A compile config that compiles on any device (CUDA graphs do not exist on CPU: the default mode)."""
-    from transformers import CompileConfig
-
-    config = CompileConfig(mode="default")
-    config._compile_all_devices = True  # transformers' own switch for compiling off GPUs
-    return config
