@@ -68,7 +68,7 @@ def test_hiding_a_segment_changes_no_token_and_no_position(evaluator, scored) ->
     result, expl = scored
     clip, _ = evaluator.prepare(result.video, result.plan.fps)
     pixels = clip.video_inputs["pixel_values_videos"]
-    fill = neutral_pixels(evaluator.processor, clip)
+    fill = neutral_pixels(evaluator.engine, clip)
     assert fill.shape == pixels.shape
     grid = clip.video_inputs["video_grid_thw"]
     per_group = pixels.shape[0] // int(grid[0, 0])
@@ -89,7 +89,7 @@ def test_hiding_a_segment_changes_no_token_and_no_position(evaluator, scored) ->
 def test_the_fill_is_what_the_processor_normalises_to_zero(evaluator, scored) -> None:
     result, _ = scored
     clip, _ = evaluator.prepare(result.video, result.plan.fps)
-    fill = neutral_pixels(evaluator.processor, clip)
+    fill = neutral_pixels(evaluator.engine, clip)
     std = min(evaluator.processor.video_processor.image_std)
     assert float(fill.abs().max()) <= 0.5 / 255 / std + 1e-6  # the mean colour, up to uint8 rounding
 

@@ -69,7 +69,7 @@ def test_soft_score_step_and_value_equal_the_official_procedure(tokenizer, name:
     decoded = RowDecoder(tokenizer, set())
     for token in ids:
         decoded.push(token)
-    official_lp, logprobs_at = row_digit_logprobs(tokenizer, decoded, recorder, 0)
+    official_lp, logprobs_at = row_digit_logprobs(decoded, recorder, 0)
     parsed = parse_scores(text)
     ours = dimension_scores(parsed, official_lp, tuple(None if p is None else logprobs_at(p)
                                                        for p in parsed.digit_pos))

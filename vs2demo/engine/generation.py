@@ -109,12 +109,11 @@ def official_digit_steps(tokenizer: Any, ids: Sequence[int]) -> tuple[int | None
 LogProbs = tuple[float, ...] | None
 
 
-def row_digit_logprobs(tokenizer: Any, decoded: RowDecoder, recorder: DigitRecorder, row: int
-                       ) -> tuple[tuple[LogProbs, ...], Any]:
+def row_digit_logprobs(decoded: RowDecoder, recorder: DigitRecorder, row: int) -> tuple[tuple[LogProbs, ...], Any]:
     """One row's digit log-probabilities: per dimension where the official soft score reads them, and a function
     giving them at any character of the text (for scores only the fallback parser finds). A digit written with
     several tokens is read at its last token, where it is whole, as the official search reads it."""
-    official = tuple(recorder.logprobs(row, step) for step in official_digit_steps(tokenizer, decoded.ids))
+    official = tuple(recorder.logprobs(row, step) for step in official_digit_steps(decoded.tokenizer, decoded.ids))
     return official, lambda pos: recorder.logprobs(row, decoded.token_completing(pos))
 
 
@@ -150,9 +149,9 @@ class GenerationSummary:
     stopped: bool  # ended early by the stop flag
 
     @classmethod
-    def empty(cls, digit_ids: list[int]) -> GenerationSummary:
+    def empty(cls) -> GenerationSummary:
         """The outcome of rows that never ran because the caller stopped first."""
-        return cls((), (), DigitRecorder(digit_ids), 0.0, None, True)
+        return cls((), (), DigitRecorder([]), 0.0, None, True)
 
 
 class TextStream:

@@ -7,7 +7,8 @@ Variants, all teacher-forced over the result's own generated ids (rescore.py):
   of visual tokens and every position stay as they were;
 - the prompt emptied, and replaced by a counterfactual one;
 - each reasoning sentence removed (its tokens cut, the rest unchanged; digits only).
-Chunks run under the model's lock one forward pass at a time, so a visitor's run waits at most one pass.
+Everything model-side goes through the engine's interface (engine/interface.py); its passes run one at a
+time under the engine's lock, so a visitor's run waits at most one pass.
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ from vs2demo.analysis.parse import parse_scores
 from vs2demo.analysis.result import Result
 from vs2demo.core.dimensions import DIMENSIONS
 from vs2demo.core.errors import InputError
-from vs2demo.engine.batching import chunks, free_bytes, model_row_bytes, rows_per_chunk
+from vs2demo.engine.batching import chunks
+from vs2demo.engine.evaluator import Evaluator
 from vs2demo.engine.generation import RowDecoder, Sampling, official_digit_steps
-from vs2demo.engine.inputs import PreparedClip, video_inputs
-from vs2demo.engine.rescore import Rescored, Variant, rescore
+from vs2demo.engine.inputs import PreparedClip
+from vs2demo.engine.interface import Engine
+from vs2demo.engine.rescore import Rescored, Variant
 from vs2demo.evidence.record import (
     DEFAULT_COUNTERFACTUAL,
     DEFAULT_MAX_SEGMENTS,
@@ -41,7 +44,6 @@ from vs2demo.evidence.record import (
     split_sentences,
 )
 from vs2demo.input.prompt import validate_prompt
-from vs2demo.input.video import Frames
 
 MAX_SEGMENTS_LIMIT = 64
 MAX_SENTENCES_LIMIT = 32
@@ -89,7 +91,7 @@ class ExplainProgress:
         return f"Explaining: re-scoring {self.done} of {self.total} variants…"
 
 
-def explain(evaluator: Any, result: Result, options: ExplainOptions | None = None,
+def explain(evaluator: Evaluator, result: Result, options: ExplainOptions | None = None,
             progress: Callable[[ExplainProgress], None] | None = None) -> Explanation:
     """The whole explanation at once (the CLI's and tests' entry), telling ``progress`` as passes finish."""
     stream = explain_stream(evaluator, result, options)
@@ -102,7 +104,7 @@ def explain(evaluator: Any, result: Result, options: ExplainOptions | None = Non
             progress(step)
 
 
-def explain_stream(evaluator: Any, result: Result, options: ExplainOptions | None = None
+def explain_stream(evaluator: Evaluator, result: Result, options: ExplainOptions | None = None
                    ) -> Generator[ExplainProgress, None, Explanation]:
     """Re-score the variants in memory-sized chunks, yielding progress; return the explanation."""
     options = options or ExplainOptions()
@@ -110,18 +112,16 @@ def explain_stream(evaluator: Any, result: Result, options: ExplainOptions | Non
         raise InputError("Nothing to explain: this run was stopped before it finished.")
     start = time.perf_counter()
     evaluator.load()
-    tokenizer, processor, model = evaluator.processor.tokenizer, evaluator.processor, evaluator.model
+    engine: Engine = evaluator.engine
     clip, _ = evaluator.prepare(result.video, result.plan.fps)
     ids = result.token_ids
-    decoder = RowDecoder(tokenizer, set())
-    for token in ids:
-        decoder.push(token)
-    steps = _digit_steps(tokenizer, decoder, result.raw_output)
+    decoder = engine.decode(ids)
+    steps = _digit_steps(decoder, result.raw_output)
     grid_t = int(clip.video_inputs["video_grid_thw"][0, 0])
     segments = split_segments(result.plan, grid_t, options.max_segments)
     sentences = split_sentences(result.raw_output, decoder.char_end, options.max_sentences)
     pixels = clip.video_inputs["pixel_values_videos"]
-    fill = neutral_pixels(processor, clip)
+    fill = engine.neutral_pixels(clip)
     per_group = pixels.shape[0] // grid_t
 
     def hidden(groups: tuple[int, int]) -> Any:
@@ -140,31 +140,26 @@ def explain_stream(evaluator: Any, result: Result, options: ExplainOptions | Non
     variants = [t.variant for t in tagged]
     o = result.options
     sampling = Sampling(o.greedy, o.temperature, o.max_new_tokens, o.min_new_tokens)
-    parts = chunks(variants, _chunk_size(evaluator, clip, len(variants), len(ids)))
+    size = engine.rows_per_pass(len(variants), clip.frames.plan.visual_tokens, len(ids), rescoring=True)
+    parts = chunks(variants, size)
     out: list[Rescored] = []
     yield ExplainProgress(0, len(variants))
     for part in parts:
-        with evaluator.generation_lock:  # one pass at a time: a visitor's run waits for one pass at most
-            out += rescore(model, processor, clip, part, sampling, evaluator.digit_ids())
+        out += engine.rescore(clip, part, sampling)  # one pass at a time: a visitor's run waits for one at most
         yield ExplainProgress(len(out), len(variants))
     return _assemble(result, list(zip(tagged, out)), segments, sentences, options, passes=len(parts),
                      seconds=time.perf_counter() - start)
 
 
-def neutral_pixels(processor: Any, clip: PreparedClip) -> Any:
+def neutral_pixels(engine: Engine, clip: PreparedClip) -> Any:
     """The clip's pixel rows with every frame replaced by the processor's mean colour (what it normalises to
-    zero): derived through the real processor, so the fill is exactly what a blank clip would give."""
-    import numpy as np
-
-    mean = np.asarray(processor.video_processor.image_mean, dtype=np.float64)
-    array = np.empty_like(clip.frames.array)
-    array[...] = np.round(mean * 255).astype(np.uint8)
-    return video_inputs(processor, Frames(clip.frames.plan, array, 0.0))["pixel_values_videos"]
+    zero), from the engine."""
+    return engine.neutral_pixels(clip)
 
 
-def _digit_steps(tokenizer: Any, decoder: RowDecoder, raw: str) -> tuple[int | None, ...]:
+def _digit_steps(decoder: RowDecoder, raw: str) -> tuple[int | None, ...]:
     """The official steps of the score digits; where the official search finds none, the parsed digit's token."""
-    official = official_digit_steps(tokenizer, decoder.ids)
+    official = official_digit_steps(decoder.tokenizer, decoder.ids)
     parsed = parse_scores(raw).digit_pos
     return tuple(s if s is not None else (None if p is None else decoder.token_completing(p))
                  for s, p in zip(official, parsed))
@@ -176,13 +171,6 @@ def _without(sentence: Sentence, ids: tuple[int, ...], steps: tuple[int | None, 
     a, b = sentence.tokens
     moved = tuple(None if s is None else (s - (b - a) if s >= b else s) for s in steps)
     return Variant(pixels, prompt, ids[:a] + ids[b:], moved, want_tokens=False)
-
-
-def _chunk_size(evaluator: Any, clip: PreparedClip, count: int, tokens: int) -> int:
-    if not str(evaluator.info.device).startswith("cuda"):
-        return 1  # on CPU a batch costs its rows' sum: in turn keeps memory flat and progress fine-grained
-    per_row = model_row_bytes(evaluator.model, clip.frames.plan.visual_tokens, tokens)
-    return rows_per_chunk(count, free_bytes(evaluator.info.device), per_row)
 
 
 def _assemble(result: Result, out: Sequence[tuple[Tagged, Rescored]], segments: Sequence[Any],
