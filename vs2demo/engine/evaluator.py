@@ -40,6 +40,7 @@ from vs2demo.engine.generation import (
 from vs2demo.engine.inputs import ClipCache, ClipKey, PreparedClip, ReadyClip, file_digest
 from vs2demo.engine.interface import Engine
 from vs2demo.engine.loader import load_engine
+from vs2demo.engine.static_cache import DecodeSettings
 from vs2demo.input.framing import FramePlan, plan_frames
 from vs2demo.input.prompt import validate_prompt
 from vs2demo.input.video import probe, read_frames, thumbnail_array
@@ -64,10 +65,11 @@ class Evaluator:
 
     def __init__(self, model: str | None = None, device: str | None = None, dtype: str | None = None,
                  limits: Limits | None = None, cache_mb: float | None = None, engine: Engine | None = None,
-                 compiled: bool | None = None) -> None:
+                 compiled: bool | None = None, decode: DecodeSettings | None = None) -> None:
         self.model_id = model_from_env(model)
         self._device, self._dtype = device, dtype_from_env(dtype)  # None: bf16 on GPUs, float32 on CPU
         self._compiled = compiled_decode_from_env(compiled)  # None: static cache + compiled decode on GPUs only
+        self._decode = decode  # exact decode settings (tests, benchmarks); None: from the switch and the device
         self.limits = limits or Limits()
         self._load_lock = threading.Lock()
         self.cache = ClipCache(self.CACHE_CLIPS, int(cache_mb_from_env(cache_mb) * 1e6))
@@ -86,7 +88,7 @@ class Evaluator:
     def load(self) -> ModelInfo:
         with self._load_lock:
             if self.engine is None:
-                self.engine = load_engine(self.model_id, self._device, self._dtype, compiled=self._compiled)
+                self.engine = load_engine(self.model_id, self._device, self._dtype, self._decode, self._compiled)
                 self.info = self.engine.info
             return self.info
 
@@ -94,13 +96,13 @@ class Evaluator:
         """Serve a model built elsewhere (the GPU benchmark builds the full architecture with random weights),
         prepared exactly as ``load`` prepares a checkpoint. Its results are labelled like the smoke model's."""
         from vs2demo.engine.hf_engine import HFEngine
-        from vs2demo.engine.static_cache import DecodeSettings
 
         with self._load_lock:
             dtype = str(model.dtype).removeprefix("torch.")
             device = str(model.device)
             info = ModelInfo(description, device, dtype, True, 0.0)
-            self.engine = HFEngine(model, processor, info, DecodeSettings.default_for(device, self._compiled))
+            self.engine = HFEngine(model, processor, info,
+                                   self._decode or DecodeSettings.default_for(device, self._compiled))
             self.info = self.engine.info
             self._warmed = False
             return self.info

@@ -118,6 +118,7 @@ def row_digit_logprobs(decoded: RowDecoder, recorder: DigitRecorder, row: int) -
 
 
 RowKey = tuple[int, int]  # (job index, sample): which evaluation a batch row belongs to
+PAD_KEY: RowKey = (-1, -1)  # a row that only fills the batch up to its bucket (static_cache.py): never told
 
 
 @dataclass(frozen=True)
@@ -174,10 +175,11 @@ class TextStream:
         for row, token in enumerate(tokens):
             self._pending[row] += self.rows[row].push(int(token))
         if self._sampled:
-            finished = sum(r.finished for r in self.rows)
+            real = [r for r, key in zip(self.rows, self.keys) if key != PAD_KEY]
+            finished = sum(r.finished for r in real)
             if finished != self._finished:
                 self._finished = finished
-                yield Progress(finished, len(self.rows))
+                yield Progress(finished, len(real))
 
     def pieces(self, force: bool = False) -> Iterator[Piece]:
         now = time.perf_counter()
@@ -185,7 +187,7 @@ class TextStream:
             return
         self._last_flush = now
         for (index, sample), text in zip(self.keys, self._pending):
-            if text:
+            if text and (index, sample) != PAD_KEY:
                 yield Piece(index, text, sample)
         self._pending = [""] * len(self._pending)
 
@@ -202,7 +204,7 @@ def stream_generate(model: Any, inputs: dict[str, Any], sampling: Sampling, *, t
     keys = tuple(keys or ((row, 0) for row in range(int(inputs["input_ids"].shape[0]))))
     text = TextStream(tokenizer, keys, stop_ids)
     recorder = DigitRecorder(digit_ids, device=model.device, capacity=sampling.max_new_tokens)
-    tap = TokenTap(handoff, stop, model.device)
+    tap = TokenTap(handoff, stop, model.device, [key == PAD_KEY for key in keys])
     start = time.perf_counter()
     outcome = (thread or DecodeThread()).submit(_generate, model, inputs, sampling, recorder, tap, lock,
                                                 decode or DecodeSettings())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Generator, Sequence
+from dataclasses import replace
 from typing import Any
 
 from vs2demo.analysis.result import ModelInfo
@@ -19,6 +20,7 @@ from vs2demo.engine.batching import free_bytes, model_row_bytes, rows_per_chunk
 from vs2demo.engine.decode_thread import DecodeThread
 from vs2demo.engine.events import Piece, Progress, Status
 from vs2demo.engine.generation import (
+    PAD_KEY,
     GenerationSummary,
     RowDecoder,
     RowKey,
@@ -28,7 +30,7 @@ from vs2demo.engine.generation import (
 from vs2demo.engine.hf_internals import run_marked_processors_last
 from vs2demo.engine.inputs import PreparedClip, model_inputs, video_inputs
 from vs2demo.engine.rescore import Rescored, Variant, rescore
-from vs2demo.engine.static_cache import DecodeSettings
+from vs2demo.engine.static_cache import DecodeSettings, batch_bucket
 from vs2demo.input.video import Frames
 
 
@@ -71,6 +73,8 @@ class HFEngine:
 
     def generate(self, clips: Sequence[PreparedClip], prompts: Sequence[str], sampling: Sampling,
                  keys: Sequence[RowKey], stop: threading.Event) -> Generator[Piece | Progress, None, GenerationSummary]:
+        if self.decode_settings.static and self.decode_settings.compiled:
+            clips, prompts, sampling, keys = _fill_bucket(clips, prompts, sampling, keys)
         return (yield from stream_generate(
             self.model, self.model_inputs(clips, prompts), sampling, tokenizer=self.tokenizer,
             digit_ids=self.digit_ids, stop_ids=self.stop_ids, stop=stop, lock=self.lock, keys=keys,
@@ -102,6 +106,16 @@ class HFEngine:
             self.lock.release()
             return True
         return False
+
+
+def _fill_bucket(clips: Sequence[PreparedClip], prompts: Sequence[str], sampling: Sampling, keys: Sequence[RowKey]
+                 ) -> tuple[list[PreparedClip], list[str], Sampling, list[RowKey]]:
+    """Rows added to reach the batch's bucket, so a compiled step recorded for that size is replayed: copies of the
+    last row, never told (PAD_KEY) and done from their first step (token_tap.py)."""
+    extra = batch_bucket(len(keys)) - len(keys)
+    seeds = None if sampling.seeds is None else (*sampling.seeds, *[sampling.seeds[-1]] * extra)
+    return ([*clips, *[clips[-1]] * extra], [*prompts, *[prompts[-1]] * extra], replace(sampling, seeds=seeds),
+            [*keys, *[PAD_KEY] * extra])
 
 
 def _digit_ids(tokenizer: Any) -> list[int]:

@@ -20,6 +20,11 @@ CACHE_BUCKET = 1024  # tokens: cache lengths are rounded up to a multiple (a 7B 
 WARM_CACHE_LEN = 4 * CACHE_BUCKET
 
 
+def batch_bucket(rows: int) -> int:
+    """The batch size a static, compiled decode runs ``rows`` at: the next power of two (1, 2, 4, 8, 16, …)."""
+    return 1 << max(0, rows - 1).bit_length()
+
+
 def bucketed(length: int, bucket: int = CACHE_BUCKET) -> int:
     """``length`` rounded up to a multiple of ``bucket`` (at least one bucket)."""
     return max(1, math.ceil(length / bucket)) * bucket

@@ -24,8 +24,10 @@ _FROM_HOST = {"tensor", "as_tensor"}
 
 @dataclass
 class SyncLog:
-    """Waiting operations by phase: ``steps[0]`` before the first forward call (setup), ``steps[1]`` from the
-    prefill's forward to the next, then one per decode step (its forward, sampling and stop check)."""
+    """Waiting operations by phase: ``steps[0]`` until generate() first processes scores (setup, the prefill),
+    then one entry per generated token, from its scores' processing (sampling, the stop check) through the next
+    forward pass. The first token's entry also holds one-off setup (buffers made on first use), so the decode
+    steps proper are the entries after it."""
 
     steps: list[Counter] = field(default_factory=lambda: [Counter()])
 
@@ -107,26 +109,37 @@ class SyncCounter:
     """``with SyncCounter(model) as log: model.generate(...)``: the waits of every step in ``log``.
 
     A ``__torch_function__`` mode is per thread, so it is entered inside ``model.generate`` (wrapped on this
-    instance while the counter is open): the count follows generate() onto whichever thread runs it."""
+    instance while the counter is open): the count follows generate() onto whichever thread runs it. Steps are
+    told apart by a logits processor placed first in generate()'s list, not by module hooks, which would change
+    (and recompile) a compiled forward."""
 
     def __init__(self, model: Any) -> None:
         self.model = model
         self.log = SyncLog()
-        self._hook: Any = None
+        self._own: Any = None
 
     def __enter__(self) -> SyncLog:
+        from transformers import LogitsProcessorList
+
         mode_class = _install_mode()
         generate = self.model.generate
         log = self.log
 
+        def mark(input_ids: Any, scores: Any) -> Any:
+            log.steps.append(Counter())
+            return scores
+
         def counted(*args: Any, **kwargs: Any) -> Any:
+            kwargs["logits_processor"] = LogitsProcessorList([mark, *(kwargs.get("logits_processor") or [])])
             with mode_class(log):
                 return generate(*args, **kwargs)
 
-        self._hook = self.model.register_forward_pre_hook(lambda *_: log.steps.append(Counter()))
+        self._own = vars(self.model).get("generate")  # an instance's own generate (a test double) comes back
         self.model.generate = counted
         return log
 
     def __exit__(self, *exc: Any) -> None:
-        del self.model.generate  # the class's generate again
-        self._hook.remove()
+        if self._own is not None:
+            self.model.generate = self._own
+        else:
+            del self.model.generate  # the class's generate again

@@ -33,10 +33,12 @@ class TokenTap:
     """A stopping criterion that queues each step's tokens (asynchronously copied) and ends every row when the
     caller sets ``stop``."""
 
-    def __init__(self, out: queue.Queue, stop: threading.Event, device: Any) -> None:
+    def __init__(self, out: queue.Queue, stop: threading.Event, device: Any, padding: list[bool] | None = None
+                 ) -> None:
         self.out = out
         self.stop = stop
         self.cuda = getattr(device, "type", str(device)).startswith("cuda")
+        self.padding = padding  # rows that only fill a bucketed batch: done from their first step
         self._answers: dict[bool, Any] = {}  # one tensor per answer, made once: this runs every step
 
     def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
@@ -52,5 +54,6 @@ class TokenTap:
         self.out.put(StepTokens(host, event))
         stop = self.stop.is_set()
         if stop not in self._answers:
-            self._answers[stop] = torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)
+            rows = [stop or pad for pad in (self.padding or [False] * input_ids.shape[0])]
+            self._answers[stop] = torch.tensor(rows, dtype=torch.bool, device=input_ids.device)  # once per answer
         return self._answers[stop]
