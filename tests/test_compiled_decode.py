@@ -97,6 +97,7 @@ def test_compiled_decode_warms_up_at_load_and_keeps_tokens(compiled, evaluator, 
     assert any(m.startswith("Compiling the decode step") for m in told)  # the warm-up is reported while it runs
     assert any(m.startswith("Compiled the decode step in") for m in told)
     graphs = _graphs()
+    assert graphs > 0  # the decode step really was compiled
     for options in (GenerationOptions(seed=1, max_new_tokens=TOKENS), GenerationOptions(greedy=True,
                                                                                       max_new_tokens=TOKENS)):
         _same_tokens(compiled.evaluate_many([Job(clip, PROMPT)], options),

@@ -59,13 +59,13 @@ def test_at_most_one_wait_per_decode_step_like_bare_generate(evaluator, inputs, 
 
 def test_the_counter_sees_the_waits_it_exists_to_catch(evaluator, inputs) -> None:
     """Honesty of the measure: a processor indexing with a host list, a 0-dim tensor index, a .cpu() copy and an
-    .item() are each counted, once per decode step."""
+    .item() are each counted, once per decode step; reading the host copy afterwards is not."""
 
     def wasteful(input_ids, scores):
         digits = torch.log_softmax(scores, dim=-1)[:, [1, 2, 3]]  # list index: a blocking host-to-device copy
         best = scores.argmax(dim=-1)
         scores[0, best[0]] = scores[0, 0]  # 0-dim tensor as an index: an .item()
-        digits.cpu()
+        digits.cpu().tolist()  # the copy waits; reading the host copy does not
         _ = float(digits.sum().item())
         return scores
 
@@ -76,7 +76,7 @@ def test_the_counter_sees_the_waits_it_exists_to_catch(evaluator, inputs) -> Non
     steps = len(log.decode_steps)
     assert kinds["index from a host list (blocking copy to the device)"] == steps
     assert kinds["0-dim tensor as an index (.item())"] == steps
-    assert kinds["cpu"] == steps and kinds["item"] == steps
+    assert kinds["cpu"] == steps and kinds["item"] == steps and kinds["tolist"] == 0
     assert log.per_step() == 5  # the four above and the stop check
 
 

@@ -77,20 +77,47 @@ def _copy_waits(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
     return "copy to the host" if any(d is not None and str(d) == "cpu" for d in devices) else None
 
 
+def _tensors(value: Any) -> list[Any]:
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _tensors(v)]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _tensors(v)]
+    return []
+
+
 def _install_mode() -> Any:
+    import weakref
+
     import torch
     from torch.overrides import TorchFunctionMode
 
     class _Mode(TorchFunctionMode):
+        """Counts waits; tracks host copies (a ``.cpu()`` result and what is computed from host tensors only),
+        whose own ``.tolist()`` or ``.item()`` read host memory and wait for nothing."""
+
         def __init__(self, log: SyncLog) -> None:
             super().__init__()
             self.log = log
+            self.host: set[int] = set()  # ids of live host tensors (a WeakSet would compare tensors with ==)
+
+        def _mark_host(self, tensor: Any) -> None:
+            if id(tensor) not in self.host:
+                self.host.add(id(tensor))
+                weakref.finalize(tensor, self.host.discard, id(tensor))
 
         def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
             kwargs = kwargs or {}
             name = _name(func)
+            inputs = _tensors(args) + _tensors(kwargs)
+            on_host = bool(inputs) and all(id(t) in self.host for t in inputs)
             why = None
-            if name in _WAITING_METHODS:
+            if on_host:
+                pass
+            elif name in _WAITING_METHODS:
                 why = name
             elif name in ("__getitem__", "__setitem__") and len(args) > 1:
                 why = _index_waits(args[1])
@@ -100,7 +127,13 @@ def _install_mode() -> Any:
                 why = "tensor from host data"
             if why:
                 self.log.steps[-1][why] += 1
-            return func(*args, **kwargs)
+            result = func(*args, **kwargs)
+            if name == "cpu" and args and result is args[0]:
+                result = result.clone()  # on a CPU run .cpu() returns its input: a copy, as on a GPU
+            if on_host or name == "cpu":
+                for t in _tensors(result):
+                    self._mark_host(t)
+            return result
 
     return _Mode
 
