@@ -206,8 +206,10 @@ def stream_generate(model: Any, inputs: dict[str, Any], sampling: Sampling, *, t
     recorder = DigitRecorder(digit_ids, device=model.device, capacity=sampling.max_new_tokens)
     tap = TokenTap(handoff, stop, model.device, [key == PAD_KEY for key in keys])
     start = time.perf_counter()
-    outcome = (thread or DecodeThread()).submit(_generate, model, inputs, sampling, recorder, tap, lock,
-                                                decode or DecodeSettings())
+    runner = thread or DecodeThread()
+    outcome = runner.submit(_generate, model, inputs, sampling, recorder, tap, lock, decode or DecodeSettings())
+    if thread is None:
+        runner.close()  # a thread of its own for this call only: it ends after the job
     outcome.add_done_callback(lambda _: handoff.put(done))
     first_token_at: float | None = None
     try:
