@@ -127,3 +127,20 @@ def test_compiled_batches_keep_tokens_for_compare_samples_and_rank(compiled, eva
     k4 = GenerationOptions(seed=9, samples=4, max_new_tokens=TOKENS)
     _same_tokens(compiled.evaluate_many([Job(clip, PROMPT)], k4), evaluator.evaluate_many([Job(clip, PROMPT)], k4))
     assert _graphs() == graphs  # four rows: the step compiled for the three-clip batch
+
+
+@pytest.mark.parametrize("flag,env,expected", [(None, None, None), ("off", "on", False), ("on", None, True),
+                                               (None, "off", False)])
+def test_the_cli_switch_wins_over_the_environment(monkeypatch, capsys, flag, env, expected) -> None:
+    import argparse
+
+    from vs2demo.cli.main import compiled_switch, main
+
+    if env is None:
+        monkeypatch.delenv("VS2_COMPILED_DECODE", raising=False)
+    else:
+        monkeypatch.setenv("VS2_COMPILED_DECODE", env)
+    assert compiled_switch(argparse.Namespace(compiled_decode=flag)) is expected
+    with pytest.raises(SystemExit):
+        main(["score", "--help"])
+    assert "--compiled-decode {on,off}" in capsys.readouterr().out
