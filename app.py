@@ -14,14 +14,23 @@ import logging
 import os
 
 from vs2demo.core.errors import StoreError
-from vs2demo.core.options import DTYPES, Limits, model_from_env
+from vs2demo.core.options import DTYPES, Limits, compiled_decode_from_env, model_from_env
 from vs2demo.engine.evaluator import Evaluator
 from vs2demo.serve.library import Library
 from vs2demo.serve.page import build_demo, launch_kwargs
 from vs2demo.serve.runs import ON_ZERO_GPU
 from vs2demo.store.db import db_from_env
 
-evaluator = Evaluator(model_from_env(), limits=Limits.from_env())
+
+def compiled_default() -> bool | None:
+    """Static cache + compiled decode: per device ($VS2_COMPILED_DECODE wins). On ZeroGPU off unless asked: every
+    lease runs in a worker process, and graphs compiled there would be compiled again, inside the lease, by the
+    next worker; the main process that outlives leases has no GPU to compile on."""
+    switch = compiled_decode_from_env()
+    return bool(switch) if ON_ZERO_GPU else switch
+
+
+evaluator = Evaluator(model_from_env(), limits=Limits.from_env(), compiled=compiled_default())
 library = Library(db_from_env())  # opened (and created) on first use
 demo = build_demo(evaluator, library)
 
@@ -45,6 +54,9 @@ def main() -> None:
                          "the official run uses float32)")
     ap.add_argument("--db", help="the results library: a SQLite file or a postgresql:// URL shared by replicas "
                                  "(default: $VS2_DB or vs2demo.db here)")
+    ap.add_argument("--compiled-decode", choices=("on", "off"),
+                    help="static cache and compiled decode step (default: $VS2_COMPILED_DECODE, else on for GPUs "
+                         "but off on ZeroGPU and CPU); off decodes as the official run does")
     ap.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     ap.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     ap.add_argument("--share", action="store_true", help="create a public gradio.live link")
@@ -59,9 +71,12 @@ def main() -> None:
         served_library.db.ready()
     except StoreError as exc:
         raise SystemExit(f"error: {exc}") from exc
-    if (args.model and args.model != evaluator.model_id) or args.dtype or served_library is not library:
-        if (args.model and args.model != evaluator.model_id) or args.dtype:
-            served_evaluator = Evaluator(args.model or evaluator.model_id, dtype=args.dtype, limits=evaluator.limits)
+    new_model = (args.model and args.model != evaluator.model_id) or args.dtype or args.compiled_decode
+    if new_model or served_library is not library:
+        if new_model:
+            compiled = compiled_default() if args.compiled_decode is None else args.compiled_decode == "on"
+            served_evaluator = Evaluator(args.model or evaluator.model_id, dtype=args.dtype,
+                                         limits=evaluator.limits, compiled=compiled)
         served = build_demo(served_evaluator, served_library)
     if ON_ZERO_GPU:
         # ZeroGPU: weights must be placed on "cuda" in the main process, before any GPU call.

@@ -10,8 +10,15 @@ side by side in one run: the official procedure (generate(output_scores=True, re
 soft scores by re-decoding growing prefixes; also without the KV cache, as a checkpoint saved with
 use_cache: false runs) against ours; time to first streamed token for a 5 s 720p and a 30 s 1080p clip; streamed
 tokens/s at batch 1 against the weight-bytes / memory-bandwidth ceiling; peak memory; two clips and K=8 samples
-against one; our overhead over a bare generate() on the same inputs. Explaining a result against generating it is
-measured by bench/explain.py.
+against one; our overhead over a bare generate() on the same inputs; and the decode loop's ablation ladder
+(bench/ladder.py: bare generate, + worker thread, + streaming, + digit recorder, + row sampler, the new loop,
++ static cache, + compiled), per-step medians over interleaved repeats, host waits and kernel launches per step,
+and token identity. Explaining a result against generating it is measured by bench/explain.py.
+
+    python bench/gpu.py --scale tiny --device cpu --ladder-only --tokens 24   # the ladder's CPU rows
+
+The JSON always carries ``syncs_per_step`` (per rung) and ``tokens_identical`` (the compiled rung's tokens
+against the eager new loop's).
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import ladder  # noqa: E402
 from tests.official import official_generate  # noqa: E402
 from tests.synth import write_clip  # noqa: E402
 from vs2demo.core.options import GenerationOptions  # noqa: E402
@@ -167,7 +175,11 @@ def measure(ev: Evaluator, paths: dict[str, Path], tokens: int, nocache_tokens: 
                               use_cache=True)
             return clock() - start
 
-    run_stream(ev, one, replace(fixed, max_new_tokens=8, min_new_tokens=8), clock)  # warm-up (kernels, cache)
+    short = replace(fixed, max_new_tokens=8, min_new_tokens=8)
+    two = [*one, Job(str(paths["5s_720p_b"]), PROMPT)]
+    # warm-up (kernels, cache; with compiled decode, every batch size timed below is compiled here, not timed)
+    for jobs, options in ((one, short), (two, short), (one, replace(short, samples=8))):
+        run_stream(ev, jobs, options, clock)
     bare(8)
     ev.cache.clear()
     out["ttft_5s_720p_s"] = run_stream(ev, one, replace(fixed, max_new_tokens=4, min_new_tokens=4), clock)["ttft_s"]
@@ -191,9 +203,23 @@ def measure(ev: Evaluator, paths: dict[str, Path], tokens: int, nocache_tokens: 
     official_generate(ev.model, ev.processor, inputs, seed=0, max_new_tokens=nocache_tokens,
                       min_new_tokens=nocache_tokens, use_cache=False)
     out["official_nocache_s_per_token"] = (clock() - start) / nocache_tokens
-    two = [*one, Job(str(paths["5s_720p_b"]), PROMPT)]
     out["two_clips_wall_s"] = run_stream(ev, two, fixed, clock)["wall_s"]
     out["k8_samples_wall_s"] = run_stream(ev, one, replace(fixed, samples=8), clock)["wall_s"]
+
+
+def measure_ladder(ev: Evaluator, paths: dict[str, Path], tokens: int, device: str, out: Figures, repeats: int,
+                   steps_ceiling: float | None) -> None:
+    """The ablation ladder on the 5 s 720p clip at batch 1 (bench/ladder.py)."""
+    prepared, _ = ev.prepare(str(paths["5s_720p"]))
+    inputs = {k: v.to(ev.model.device) if hasattr(v, "to") else v
+              for k, v in ev.model_inputs([prepared], [PROMPT]).items()}
+    inputs["pixel_values_videos"] = inputs["pixel_values_videos"].to(ev.model.dtype)
+    ctx = ladder.Context(ev.engine, inputs, tokens, device.startswith("cuda"), ev.engine.decode_thread)
+    rows = ladder.measure(ctx, ladder.RUNGS, repeats, steps_ceiling, lambda key, value: print(key, value, flush=True))
+    out["tokens_identical"] = rows.pop("tokens_identical")
+    out["syncs_per_step"] = {name: row["syncs_per_step"] for name, row in rows.items()}
+    out["ladder"] = rows
+    out["ladder_repeats"] = repeats
 
 
 def ceiling(model, device: str) -> tuple[str, float | None]:
@@ -219,6 +245,8 @@ def main() -> None:
     ap.add_argument("--nocache-tokens", type=int, default=32, help="tokens for the no-KV-cache official run")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results-gpu.json"))
     ap.add_argument("--clips", default=str(ROOT / "bench" / "clips"), help="synthetic clips' folder (made if absent)")
+    ap.add_argument("--ladder-repeats", type=int, default=5, help="interleaved repeats of the ablation ladder")
+    ap.add_argument("--ladder-only", action="store_true", help="measure the ablation ladder only")
     args = ap.parse_args()
     start = time.perf_counter()
     model, processor = build(args.scale, args.device, args.dtype)
@@ -230,14 +258,16 @@ def main() -> None:
                     "repeats": args.repeats, "torch_threads": torch.get_num_threads(),
                     "parameters_b": sum(p.numel() for p in model.parameters()) / 1e9,
                     "ceiling_tokens_per_s": steps_ceiling, "explain_vs_generate": "see bench/explain.py"})
-    measure(ev, clips(Path(args.clips), args.scale), args.tokens, args.nocache_tokens, args.device, figures,
-            args.repeats)
-    if steps_ceiling:
-        figures["share_of_ceiling"] = figures["ours_tokens_per_s"] / steps_ceiling
-    figures["ours_over_bare"] = figures["ours_generate_s"] / figures["bare_generate_s"]
-    figures["ours_over_official"] = figures["ours_wall_s"] / figures["official_s"]
-    figures["two_clips_over_one"] = figures["two_clips_wall_s"] / figures["ours_wall_s"]
-    figures["k8_over_one"] = figures["k8_samples_wall_s"] / figures["ours_wall_s"]
+    paths = clips(Path(args.clips), args.scale)
+    measure_ladder(ev, paths, args.tokens, args.device, figures, args.ladder_repeats, steps_ceiling)
+    if not args.ladder_only:
+        measure(ev, paths, args.tokens, args.nocache_tokens, args.device, figures, args.repeats)
+        if steps_ceiling:
+            figures["share_of_ceiling"] = figures["ours_tokens_per_s"] / steps_ceiling
+        figures["ours_over_bare"] = figures["ours_generate_s"] / figures["bare_generate_s"]
+        figures["ours_over_official"] = figures["ours_wall_s"] / figures["official_s"]
+        figures["two_clips_over_one"] = figures["two_clips_wall_s"] / figures["ours_wall_s"]
+        figures["k8_over_one"] = figures["k8_samples_wall_s"] / figures["ours_wall_s"]
     figures["seconds_total"] = time.perf_counter() - start
 
 if __name__ == "__main__":

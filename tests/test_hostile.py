@@ -114,7 +114,7 @@ def test_cache_is_bounded_by_bytes_as_well_as_entries(evaluator, make_clip) -> N
     clips = [make_clip(2.0 + i / 4, 24, (320, 240)) for i in range(3)]
     one, _ = evaluator.prepare(clips[0])
     small = Evaluator("smoke", cache_mb=(one.nbytes * 2.5) / 1e6)
-    small.processor = evaluator.processor  # the processor is all prepare() needs; no second model load
+    small.engine = evaluator.engine  # the loaded engine is all prepare() needs; no second model load
     for path in clips:
         small.prepare(path)
     assert 0 < small.cache.nbytes <= small.cache.max_bytes
@@ -124,7 +124,7 @@ def test_cache_is_bounded_by_bytes_as_well_as_entries(evaluator, make_clip) -> N
 
 def test_a_clip_over_the_whole_budget_is_not_kept(evaluator, clip) -> None:
     tiny = Evaluator("smoke", cache_mb=0.001)
-    tiny.processor = evaluator.processor
+    tiny.engine = evaluator.engine
     prepared, hit = tiny.prepare(clip)
     assert not hit and prepared.nbytes > tiny.cache.max_bytes
     assert tiny.cache.nbytes == 0 and tiny.prepare(clip)[1] is False

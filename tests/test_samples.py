@@ -7,7 +7,7 @@ import pytest
 
 from vs2demo.core.options import GenerationOptions
 from vs2demo.engine import batching
-from vs2demo.engine import evaluator as evaluator_module
+from vs2demo.engine import hf_engine as hf_engine_module
 from vs2demo.engine.events import Finished, Job, Piece
 
 PROMPT = "a red ball bouncing on a wooden floor"
@@ -77,7 +77,7 @@ def test_only_the_first_sample_streams_first_and_every_sample_arrives(evaluator,
 def test_rows_run_in_chunks_when_memory_is_short(evaluator, clips, monkeypatch) -> None:
     options = GenerationOptions(seed=20, samples=4, **OPTS)
     batched = finished(evaluator, [Job(clips[0], PROMPT), Job(clips[1], "a square")], options).samples
-    monkeypatch.setattr(evaluator_module, "free_bytes", lambda device: 1)  # room for one row at a time
+    monkeypatch.setattr(hf_engine_module, "free_bytes", lambda device: 1)  # room for one row at a time
     events = list(evaluator.stream([Job(clips[0], PROMPT), Job(clips[1], "a square")], options))
     chunked = events[-1].samples
     assert [[s.raw_output for s in job] for job in chunked] == [[s.raw_output for s in job] for job in batched]

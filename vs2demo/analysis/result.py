@@ -50,13 +50,14 @@ class ModelInfo:
     dtype: str
     smoke: bool
     load_s: float
+    decode_notes: tuple[str, ...] = ()  # how the engine's decoding may differ from the official run's
 
     @property
     def deviations(self) -> list[str]:
-        """How the loaded weights differ from the official run's (float32 under transformers 4.53.2)."""
-        if self.dtype != OFFICIAL_DTYPE:
-            return [f"{self.dtype} weights (official: {OFFICIAL_DTYPE})"]
-        return []
+        """How the loaded weights and the engine's decoding differ from the official run's (float32 under
+        transformers 4.53.2, a dynamic cache, eager decoding)."""
+        weights = [f"{self.dtype} weights (official: {OFFICIAL_DTYPE})"] if self.dtype != OFFICIAL_DTYPE else []
+        return weights + list(self.decode_notes)
 
     @property
     def banner(self) -> str | None:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from vs2demo.batch.jobs import JobRow, error_record, score_row
 from vs2demo.core.errors import ModelLoadError, VS2Error
-from vs2demo.core.options import GenerationOptions, Limits, dtype_from_env, model_from_env
+from vs2demo.core.options import GenerationOptions, Limits, compiled_decode_from_env, dtype_from_env, model_from_env
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,7 @@ class ReplicaConfig:
     options: GenerationOptions
     attempts: int
     threads: int | None
+    compiled: bool | None = None  # static cache + compiled decode (None: $VS2_COMPILED_DECODE, else per device)
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
@@ -84,8 +85,9 @@ def config_from(args: argparse.Namespace, options: GenerationOptions) -> Replica
     if args.replicas is not None and args.replicas < 1:
         raise ValueError(f"--replicas must be 1 or more, got {args.replicas}")
     import_ray()  # a missing Ray is one error line before any work starts
+    compiled = getattr(args, "compiled_decode", None)
     return ReplicaConfig(model_from_env(args.model), dtype_from_env(args.dtype), Limits.from_env(), options,
-                         args.attempts, None)
+                         args.attempts, None, compiled_decode_from_env(None if compiled is None else compiled == "on"))
 
 
 def import_ray():
@@ -129,7 +131,8 @@ class Replica:
 
             torch.set_num_threads(config.threads)  # its share of the cores, whatever OMP_NUM_THREADS Ray set
         self.config = config
-        self.evaluator = Evaluator(config.model, dtype=config.dtype, limits=config.limits)  # loads on first row
+        self.evaluator = Evaluator(config.model, dtype=config.dtype, limits=config.limits,  # loads on first row
+                                   compiled=config.compiled)
 
     def __call__(self, item: dict) -> dict:
         row = JobRow(*json.loads(item["row"]))

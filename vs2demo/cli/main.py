@@ -27,6 +27,7 @@ from vs2demo.core.options import (
     OFFICIAL_TEMPERATURE,
     GenerationOptions,
     Limits,
+    compiled_decode_from_env,
 )
 
 log = logging.getLogger("vs2demo.cli")
@@ -51,7 +52,16 @@ def _model_options() -> argparse.ArgumentParser:
                    help="K samples per clip with seeds s…s+K-1: how stable each score is (an extra; official 1)")
     m.add_argument("--dtype", help=f"weights' dtype: {', '.join(DTYPES)} (default: $VS2_DTYPE, else bfloat16 on "
                                    "GPUs, float32 on CPU; the official run uses float32)")
+    m.add_argument("--compiled-decode", choices=("on", "off"),
+                   help="static cache and compiled decode step (default: $VS2_COMPILED_DECODE, else on for GPUs, "
+                        "off on CPU); off decodes as the official run does: with --dtype float32, strict parity")
     return m
+
+
+def compiled_switch(args: argparse.Namespace) -> bool | None:
+    """The --compiled-decode flag as the evaluator takes it (None: $VS2_COMPILED_DECODE or the device decides)."""
+    flag = getattr(args, "compiled_decode", None)
+    return compiled_decode_from_env(None if flag is None else flag == "on")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -145,7 +155,7 @@ def _score_one(args: argparse.Namespace, options: GenerationOptions, explain: bo
     explain_options = explain_cmd.options_from(args) if explain else None
     if args.report and not Path(args.report).parent.is_dir():  # before minutes of model time, not after
         raise CLIError(f"cannot write the report to {printable(args.report)}: no such folder")
-    evaluator = Evaluator(args.model, dtype=args.dtype, limits=Limits.from_env())
+    evaluator = Evaluator(args.model, dtype=args.dtype, limits=Limits.from_env(), compiled=compiled_switch(args))
     out = sys.stderr if args.json else sys.stdout
     samples = _stream_one(evaluator, args.video, args.prompt, options, out)
     record = samples_dict(samples)
@@ -176,7 +186,8 @@ def _rank(args: argparse.Namespace) -> int:
     from vs2demo.engine.evaluator import Evaluator
 
     options = options_from(args)
-    return rank_cmd.run(Evaluator(args.model, dtype=args.dtype, limits=Limits.from_env()), args, options)
+    evaluator = Evaluator(args.model, dtype=args.dtype, limits=Limits.from_env(), compiled=compiled_switch(args))
+    return rank_cmd.run(evaluator, args, options)
 
 
 def _stream_one(evaluator, video: str, prompt: str, options: GenerationOptions, out) -> tuple[Result, ...]:
@@ -233,7 +244,7 @@ def _score_batch(args: argparse.Namespace, csv_path: Path, out: Path, options: G
     else:
         from vs2demo.engine.evaluator import Evaluator
 
-        evaluator = Evaluator(args.model, dtype=args.dtype, limits=Limits.from_env())
+        evaluator = Evaluator(args.model, dtype=args.dtype, limits=Limits.from_env(), compiled=compiled_switch(args))
         outcomes = ((row, *jobs.score_row(evaluator, row, options)) for row in todo)
     failed = jobs.write_outcomes(outcomes, out, total=len(rows), initial=len(rows) - len(todo))
     jobs.check_complete(out, rows)

@@ -34,6 +34,21 @@ def dtype_from_env(flag: str | None = None) -> str | None:
     return dtype
 
 
+def compiled_decode_from_env(flag: bool | None = None) -> bool | None:
+    """Whether to decode with a static cache and a compiled step: a flag wins, then $VS2_COMPILED_DECODE
+    (1/0, on/off, true/false); None lets the engine choose (on for GPUs, off on CPU)."""
+    if flag is not None:
+        return flag
+    raw = os.environ.get("VS2_COMPILED_DECODE", "").strip().lower()
+    if not raw:
+        return None
+    if raw in ("1", "on", "true", "yes"):
+        return True
+    if raw in ("0", "off", "false", "no"):
+        return False
+    raise ValueError(f"VS2_COMPILED_DECODE must be on or off, got {raw!r}")
+
+
 DEFAULT_CACHE_MB = 2000.0  # prepared clips (frames and tensors) kept for reuse, in total
 
 

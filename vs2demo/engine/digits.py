@@ -4,7 +4,8 @@ The official soft score reads ``generate(output_scores=True)``'s scores: the log
 generate() builds from the checkpoint's generation config and the library's own defaults (repetition penalty,
 temperature, a default top-k of 50 when the config names none, top-p, …). Rather than rebuilding that list by
 hand, we let generate() build it and only make sure the recorder runs last: generate() places custom processors
-before its sampling warpers, so ``record_after_all_processors`` moves the recorder to the end of the list.
+before its sampling warpers, so ``hf_internals.run_marked_processors_last`` moves those marked ``runs_last`` to the
+end of the list.
 
 Seeded rows sample from their own random streams (``RowSampler``): a row seeded with s draws exactly what a
 single run after ``torch.manual_seed(s)`` draws, whatever else is in the batch.
@@ -14,51 +15,65 @@ from __future__ import annotations
 
 from typing import Any
 
-_INSTALLED = "_vs2_recorder_last"
-
 
 class DigitRecorder:
-    """A logits processor that observes, never changes: 5 floats per row and step, not the vocabulary."""
+    """A logits processor that observes, never changes: 5 floats per row and step, not the vocabulary.
 
-    runs_last = True  # after every processor generate() builds (record_after_all_processors)
+    Nothing in it makes the host wait for the device: the digits' ids live on the device (made once, before the
+    decode loop, when ``device`` is given), and each step's values are written into a preallocated device buffer
+    (grown by doubling if a run outlasts ``capacity``). The host reads the buffer once, after generation.
+    """
 
-    def __init__(self, digit_ids: list[int]) -> None:
-        self.digit_ids = digit_ids
-        self.steps: list[Any] = []  # one (rows × 5) float32 tensor per step
+    runs_last = True  # after every processor generate() builds (hf_internals.run_marked_processors_last)
+
+    def __init__(self, digit_ids: list[int], device: Any = None, capacity: int = 64) -> None:
+        self.digit_ids = list(digit_ids)
+        self.count = 0  # steps recorded
+        self._capacity = max(1, capacity)
+        self._index: Any = None if device is None else _device_index(self.digit_ids, device)
+        self._buffer: Any = None  # (capacity, rows, 5) on the scores' device
+        self._host: Any = None  # the buffer's first ``count`` steps on the host, read once when asked
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
         import torch
 
-        # log_softmax over the whole vocabulary in the scores' own dtype, as the official script takes it
-        self.steps.append(torch.log_softmax(scores, dim=-1)[:, self.digit_ids])
+        if self._index is None or self._index.device != scores.device:
+            self._index = _device_index(self.digit_ids, scores.device)  # once, outside a prepared loop
+        if self._buffer is None or self.count == self._buffer.shape[0]:
+            self._grow(scores)
+        # log_softmax over the whole vocabulary in the scores' own dtype, as the official script takes it;
+        # a device index and an integer step: no value leaves the device
+        self._buffer[self.count] = torch.log_softmax(scores, dim=-1).index_select(1, self._index)
+        self.count += 1
+        self._host = None
         return scores
 
+    def _grow(self, scores: Any) -> None:
+        import torch
+
+        size = self._capacity if self._buffer is None else 2 * self._buffer.shape[0]
+        grown = torch.empty((size, scores.shape[0], len(self.digit_ids)), dtype=scores.dtype, device=scores.device)
+        if self._buffer is not None:
+            grown[:self.count] = self._buffer[:self.count]
+        self._buffer = grown
+
+    @property
+    def steps(self) -> list[Any]:
+        """One (rows × 5) tensor per recorded step (views of the device buffer)."""
+        return [self._buffer[i] for i in range(self.count)]
+
     def logprobs(self, row: int, step: int | None) -> tuple[float, ...] | None:
-        if step is None or step >= len(self.steps):
+        if step is None or step >= self.count:
             return None
-        return tuple(self.steps[step][row].tolist())
+        if self._host is None:
+            self._host = self._buffer[:self.count].cpu()  # after generation: one copy for every lookup
+        return tuple(self._host[step, row].tolist())
 
 
-def record_after_all_processors(model: Any) -> None:
-    """Make this model instance's generate() run the processors marked ``runs_last`` (the digit recorder, then a
-    per-row sampler) after all of its own, in the order they were passed.
+def _device_index(digit_ids: list[int], device: Any) -> Any:
+    import torch
 
-    Everything else generate() builds stays exactly as it is, whatever the generation config says.
-    Installed once per loaded model; other model instances are untouched.
-    """
-    if getattr(model, _INSTALLED, False):
-        return
-    from transformers import LogitsProcessorList
-
-    build = model._get_logits_processor
-
-    def build_then_record(*args: Any, **kwargs: Any) -> Any:
-        processors = build(*args, **kwargs)
-        last = [p for p in processors if getattr(p, "runs_last", False)]
-        return LogitsProcessorList([p for p in processors if not getattr(p, "runs_last", False)] + last)
-
-    model._get_logits_processor = build_then_record
-    setattr(model, _INSTALLED, True)
+    return torch.tensor(digit_ids, dtype=torch.long, device=device)
 
 
 class RowSampler:
@@ -80,9 +95,8 @@ class RowSampler:
     def __call__(self, input_ids: Any, scores: Any) -> Any:
         import torch
 
-        forced = torch.full_like(scores, float("-inf"))
-        for row, generator in enumerate(self.generators):
-            probs = torch.softmax(scores[row:row + 1], dim=-1)
-            token = torch.multinomial(probs, num_samples=1, generator=generator)
-            forced[row, token[0, 0]] = 0.0
-        return forced
+        # each row's draw stays on the device: a (rows × 1) index tensor scattered into the forced scores
+        tokens = torch.cat([torch.multinomial(torch.softmax(scores[row:row + 1], dim=-1), num_samples=1,
+                                              generator=generator)
+                            for row, generator in enumerate(self.generators)])
+        return torch.full_like(scores, float("-inf")).scatter_(1, tokens, 0.0)

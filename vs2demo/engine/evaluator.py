@@ -1,9 +1,9 @@
-"""The evaluator: VideoScore2 loaded lazily and once, shared by every caller, and one evaluation's orchestration.
+"""The evaluator: one evaluation's orchestration over an engine loaded lazily and once, shared by every caller.
 
-Nothing here imports gradio. Inputs live in ``engine.inputs``, generation on its worker thread in
-``engine.generation``, the digit recorder in ``engine.digits``, result assembly in ``analysis.result``;
-``Evaluator.stream`` ties them together and yields the events of ``engine.events``, which the CLI, the page and
-the benchmark all consume.
+Nothing here imports gradio or touches transformers: the model is behind ``engine.interface.Engine`` (loaded by
+``engine.loader``; tests may hand in a fake). Frames come from ``input.video``, result assembly from
+``analysis.result``; ``Evaluator.stream`` ties them together and yields the events of ``engine.events``, which the
+CLI, the page and the benchmark all consume.
 """
 
 from __future__ import annotations
@@ -14,35 +14,33 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Generator, Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 from vs2demo.analysis.result import ModelInfo, Result, Timings, build_result
-from vs2demo.core.dimensions import SCORE_VALUES
-from vs2demo.core.errors import GenerationError, ModelLoadError, VS2Error
+from vs2demo.core.errors import GenerationError, VS2Error
 from vs2demo.core.options import (
     OFFICIAL_FPS,
-    SMOKE_MODEL,
     GenerationOptions,
     Limits,
     cache_mb_from_env,
+    compiled_decode_from_env,
     dtype_from_env,
     model_from_env,
     sample_seed,
 )
-from vs2demo.engine import rope
-from vs2demo.engine.batching import chunks, free_bytes, model_row_bytes, rows_per_chunk
-from vs2demo.engine.digits import DigitRecorder, record_after_all_processors
+from vs2demo.engine.batching import chunks
 from vs2demo.engine.events import Event, Finished, FramesReady, Job, Planned, Status
 from vs2demo.engine.generation import (
     GenerationSummary,
     RowDecoder,
     RowKey,
     Sampling,
-    official_digit_steps,
-    stream_generate,
+    row_digit_logprobs,
 )
-from vs2demo.engine.inputs import ClipCache, ClipKey, PreparedClip, ReadyClip, file_digest, model_inputs, video_inputs
+from vs2demo.engine.inputs import ClipCache, ClipKey, PreparedClip, ReadyClip, file_digest
+from vs2demo.engine.interface import Engine
+from vs2demo.engine.loader import load_engine
+from vs2demo.engine.static_cache import DecodeSettings
 from vs2demo.input.framing import FramePlan, plan_frames
 from vs2demo.input.prompt import validate_prompt
 from vs2demo.input.video import probe, read_frames, thumbnail_array
@@ -59,102 +57,94 @@ def _file_identity(path: str, fps: float) -> tuple | None:
     return os.path.realpath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, fps
 
 
-def pick_device_dtype(device: str | None = None, dtype: str | None = None) -> tuple[str, str]:
-    """bf16 on a GPU (the training dtype; fp16 where bf16 is missing), fp32 on CPU."""
-    import torch
-
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if dtype is None:
-        if device.startswith("cuda"):
-            dtype = "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
-        else:
-            dtype = "float32"
-    return device, dtype
-
-
 class Evaluator:
-    """VideoScore2 behind a lock: loaded lazily and once, shared by every caller."""
+    """VideoScore2 behind an engine: loaded lazily and once, shared by every caller."""
 
     CACHE_CLIPS = 4  # prepared clips kept, at most; their total size is bounded by cache_mb too
     PLANS_KEPT = 64  # frame plans remembered by file identity, so one Evaluate probes its clip once
 
     def __init__(self, model: str | None = None, device: str | None = None, dtype: str | None = None,
-                 limits: Limits | None = None, cache_mb: float | None = None) -> None:
+                 limits: Limits | None = None, cache_mb: float | None = None, engine: Engine | None = None,
+                 compiled: bool | None = None, decode: DecodeSettings | None = None) -> None:
         self.model_id = model_from_env(model)
         self._device, self._dtype = device, dtype_from_env(dtype)  # None: bf16 on GPUs, float32 on CPU
+        self._compiled = compiled_decode_from_env(compiled)  # None: static cache + compiled decode on GPUs only
+        self._decode = decode  # exact decode settings (tests, benchmarks); None: from the switch and the device
         self.limits = limits or Limits()
         self._load_lock = threading.Lock()
-        self.generation_lock = threading.Lock()  # one generation at a time on the shared model
         self.cache = ClipCache(self.CACHE_CLIPS, int(cache_mb_from_env(cache_mb) * 1e6))
         self._plans: OrderedDict[tuple, FramePlan] = OrderedDict()
         self._plans_lock = threading.Lock()
-        self.model: Any = None
-        self.processor: Any = None
-        self.info: ModelInfo | None = None
+        self.engine: Engine | None = engine
+        self.info: ModelInfo | None = engine.info if engine is not None else None
+        self._warmed = False
 
     # -- loading --
 
     @property
     def loaded(self) -> bool:
-        return self.model is not None
+        return self.engine is not None
 
     def load(self) -> ModelInfo:
         with self._load_lock:
-            if self.info is None:
-                self.info = self._load()
+            if self.engine is None:
+                self.engine = load_engine(self.model_id, self._device, self._dtype, self._decode, self._compiled)
+                self.info = self.engine.info
             return self.info
-
-    def _load(self) -> ModelInfo:
-        import torch
-        from transformers import AutoProcessor, Qwen2_5_VLForConditionalGeneration
-
-        start = time.perf_counter()
-        device, dtype = pick_device_dtype(self._device, self._dtype)
-        path = self._resolve_path()
-        try:
-            processor = AutoProcessor.from_pretrained(path)
-            model = Qwen2_5_VLForConditionalGeneration.from_pretrained(path, dtype=getattr(torch, dtype))
-            model.to(device).eval()
-        except torch.OutOfMemoryError as exc:
-            raise ModelLoadError(f"Out of memory loading {self.model_id} on {device} in {dtype}: free memory, use a "
-                                 "larger GPU, or try --model smoke for a tiny offline test model.") from exc
-        except Exception as exc:  # hub errors, missing files, bad configs: one actionable line, the cause chained
-            raise ModelLoadError(
-                f"Cannot load model {self.model_id!r}: {_first_line(exc)}. Check the hub id or local folder and "
-                "your network (offline, set HF_HUB_OFFLINE=1 with a cached copy), or use --model smoke.") from exc
-        self._install(model, processor)
-        smoke = self.model_id == SMOKE_MODEL or (Path(path) / "SMOKE_MODEL").exists()
-        return ModelInfo(self.model_id, device, dtype, smoke, time.perf_counter() - start)
-
-    def _install(self, model: Any, processor: Any) -> None:
-        rope.install(model)  # transformers 4.53.2's positions for long clips (see rope.py)
-        record_after_all_processors(model)  # p(1..5) from the scores generate() samples (digits.py)
-        processor.tokenizer.padding_side = "left"  # generation continues on the right
-        self.model, self.processor = model, processor
 
     def use(self, model: Any, processor: Any, description: str) -> ModelInfo:
         """Serve a model built elsewhere (the GPU benchmark builds the full architecture with random weights),
         prepared exactly as ``load`` prepares a checkpoint. Its results are labelled like the smoke model's."""
+        from vs2demo.engine.hf_engine import HFEngine
+
         with self._load_lock:
-            self._install(model, processor)
             dtype = str(model.dtype).removeprefix("torch.")
-            self.info = ModelInfo(description, str(model.device), dtype, True, 0.0)
+            device = str(model.device)
+            info = ModelInfo(description, device, dtype, True, 0.0)
+            self.engine = HFEngine(model, processor, info,
+                                   self._decode or DecodeSettings.default_for(device, self._compiled))
+            self.info = self.engine.info
+            self._warmed = False
             return self.info
 
     @property
     def revision(self) -> str | None:
         """The checkpoint's commit on the Hub when transformers recorded it (which weights ran), else None."""
-        config = getattr(getattr(self, "model", None), "config", None)
+        config = getattr(self.model, "config", None)
         commit = getattr(config, "_commit_hash", None)
         return commit if isinstance(commit, str) else None
 
-    def _resolve_path(self) -> str:
-        if self.model_id == SMOKE_MODEL:
-            from vs2demo.engine.smoke import ensure_smoke_model
+    # The loaded transformers model and processor, for the parity tests and benchmarks that run the official
+    # procedure next to ours (an HFEngine's; nothing in the package reads them).
+    @property
+    def model(self) -> Any:
+        return getattr(self.engine, "model", None)
 
-            return str(ensure_smoke_model())
-        return self.model_id
+    @property
+    def processor(self) -> Any:
+        return getattr(self.engine, "processor", None)
+
+    @property
+    def decode_thread(self) -> Any:
+        return getattr(self.engine, "decode_thread", None)
+
+    @property
+    def generation_lock(self) -> Any:
+        return getattr(self.engine, "lock", None)
+
+    def digit_ids(self) -> list[int]:
+        return self._engine().digit_ids
+
+    def stop_ids(self) -> set[int]:
+        return self._engine().stop_ids
+
+    def model_inputs(self, prepared: Sequence[PreparedClip], prompts: Sequence[str]) -> dict[str, Any]:
+        """The tensors generate() receives for one or more clips (left-padded into one batch)."""
+        return self._engine().model_inputs(prepared, prompts)
+
+    def _engine(self) -> Any:
+        self.load()
+        return self.engine
 
     # -- inputs --
 
@@ -186,7 +176,8 @@ class Evaluator:
             return hit, True
         frames = read_frames(plan or self.plan(video, fps))
         start = time.perf_counter()
-        tensors = video_inputs(self.processor, frames)
+        self.load()
+        tensors = self.engine.video_tensors(frames)
         prepared = PreparedClip(frames, tensors, time.perf_counter() - start)
         self.cache.put(key, prepared)
         return prepared, False
@@ -196,30 +187,9 @@ class Evaluator:
         hit = self.cache.get((file_digest(video), fps))
         return thumbnail_array(hit.frames if hit is not None else read_frames(self.plan(video, fps)))
 
-    def model_inputs(self, prepared: Sequence[PreparedClip], prompts: Sequence[str]) -> dict[str, Any]:
-        """The tensors generate() receives for one or more clips (left-padded into one batch)."""
-        return model_inputs(self.processor, prepared, prompts)
-
-    def digit_ids(self) -> list[int]:
-        tok = self.processor.tokenizer
-        ids = [tok.convert_tokens_to_ids(str(s)) for s in SCORE_VALUES]
-        if any(i is None or i == tok.unk_token_id for i in ids):
-            raise ModelLoadError("The tokenizer has no single tokens for the digits 1-5; is this VideoScore2?")
-        return ids
-
-    def stop_ids(self) -> set[int]:
-        eos = self.model.generation_config.eos_token_id
-        ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
-        if self.processor.tokenizer.pad_token_id is not None:
-            ids.add(self.processor.tokenizer.pad_token_id)
-        return ids
-
     def wait_idle(self, timeout: float) -> bool:
         """True once no generation holds the model (within ``timeout`` seconds)."""
-        if self.generation_lock.acquire(timeout=timeout):
-            self.generation_lock.release()
-            return True
-        return False
+        return self.engine is None or self.engine.wait_idle(timeout)
 
     # -- evaluation --
 
@@ -279,8 +249,7 @@ class Evaluator:
         of as many rows as free memory holds. Returns where each row's outcome is."""
         keys = [(j, k) for k in range(options.samples) for j in range(len(jobs))]
         visual = max(c.frames.plan.visual_tokens for c in prepared)
-        per_row = model_row_bytes(self.model, visual, options.max_new_tokens)
-        size = rows_per_chunk(len(keys), free_bytes(self.info.device), per_row)
+        size = self.engine.rows_per_pass(len(keys), visual, options.max_new_tokens)
         outputs: dict[RowKey, tuple[GenerationSummary, int]] = {}
         for part in chunks(keys, size):
             if stop.is_set():
@@ -291,26 +260,26 @@ class Evaluator:
             sampling = Sampling(options.greedy, options.temperature, options.max_new_tokens, options.min_new_tokens,
                                 seeds)
             try:
-                summary = yield from stream_generate(
-                    self.model, self.model_inputs([prepared[j] for j, _ in part], [jobs[j].prompt for j, _ in part]),
-                    sampling, tokenizer=self.processor.tokenizer, digit_ids=self.digit_ids(),
-                    stop_ids=self.stop_ids(), stop=stop, lock=self.generation_lock, keys=part)
+                summary = yield from self.engine.generate([prepared[j] for j, _ in part],
+                                                          [jobs[j].prompt for j, _ in part], sampling, part, stop)
             except VS2Error:
                 raise
             except Exception as exc:  # out of memory, a CUDA error, a bug: this request fails, the model stays
                 raise _generation_error(exc) from exc
             outputs.update({key: (summary, row) for row, key in enumerate(part)})
         if len(outputs) < len(keys):  # stopped before some chunks ran: those rows stay empty
-            empty = GenerationSummary.empty(self.digit_ids())
+            empty = GenerationSummary.empty()
             outputs.update({key: (empty, 0) for key in keys if key not in outputs})
         return outputs
 
     def _load_with_status(self) -> Iterator[Status]:
-        if self.loaded:
-            return
-        yield Status(f"Loading model {self.model_id} (first use only)…")
-        info = self.load()
-        yield Status(f"Loaded {info.model_id} on {info.device} ({info.dtype}) in {info.load_s:.1f} s")
+        if not self.loaded:
+            yield Status(f"Loading model {self.model_id} (first use only)…")
+            info = self.load()
+            yield Status(f"Loaded {info.model_id} on {info.device} ({info.dtype}) in {info.load_s:.1f} s")
+        if not self._warmed:  # compiling the decode step, where the engine compiles: told while it runs
+            yield from self.engine.warm_up()
+            self._warmed = True
 
     def score(self, video: str, prompt: str, options: GenerationOptions | None = None) -> Result:
         """Evaluate one clip and return its result (its first sample; no streaming)."""
@@ -330,16 +299,13 @@ class Evaluator:
 
     def _result(self, job: Job, clip: PreparedClip, cached: bool, summary: GenerationSummary, row: int,
                 options: GenerationOptions) -> Result:
-        decoded: RowDecoder = summary.rows[row] if summary.rows else RowDecoder(self.processor.tokenizer, set())
-        recorder: DigitRecorder = summary.recorder
+        decoded: RowDecoder = summary.rows[row] if summary.rows else self.engine.decode(())
         timings = Timings(decode_s=0.0 if cached else clip.frames.decode_s,
                           preprocess_s=0.0 if cached else clip.preprocess_s, ttft_s=summary.ttft_s,
                           generate_s=summary.seconds, new_tokens=len(decoded.ids), frames_cached=cached)
-        tokenizer = self.processor.tokenizer
-        official = tuple(recorder.logprobs(row, step) for step in official_digit_steps(tokenizer, decoded.ids))
+        official, logprobs_at = row_digit_logprobs(decoded, summary.recorder, row)
         return build_result(job.video, job.prompt, decoded.text, clip.frames.plan, self.info, options, timings,
-                            summary.stopped, official, lambda pos: recorder.logprobs(row, decoded.token_at(pos)),
-                            tuple(decoded.ids))
+                            summary.stopped, official, logprobs_at, tuple(decoded.ids))
 
 
 def _first_line(exc: BaseException) -> str:

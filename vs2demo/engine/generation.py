@@ -1,6 +1,6 @@
-"""Generation on a worker thread: streamed text, the digit recorder, a stop flag, one summary at the end.
+"""Generation on the model's decode thread: streamed text, the digit recorder, a stop flag, one summary at the end.
 
-``stream_generate`` is the single entry: it yields text pieces while ``generate()`` runs on its own thread and
+``stream_generate`` is the single entry: it yields text pieces while ``generate()`` runs on the decode thread and
 returns a ``GenerationSummary`` (or raises what ``generate()`` raised). Closing it early, or setting ``stop``,
 ends generation at the next token.
 """
@@ -11,15 +11,17 @@ import bisect
 import queue
 import threading
 import time
-from collections.abc import Generator, Sequence
-from concurrent.futures import Future
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from vs2demo.analysis.parse import official_score_positions
 from vs2demo.core.options import OFFICIAL_DECODE
+from vs2demo.engine.decode_thread import DecodeThread
 from vs2demo.engine.digits import DigitRecorder, RowSampler
 from vs2demo.engine.events import Piece, Progress
+from vs2demo.engine.static_cache import DecodeSettings
+from vs2demo.engine.token_tap import TokenTap
 
 # How the official script decodes when it looks for the score digits' steps: special tokens kept.
 SOFT_SEARCH_DECODE = {"skip_special_tokens": False, "clean_up_tokenization_spaces": False}
@@ -29,7 +31,9 @@ class RowDecoder:
     """Decodes one row's tokens incrementally, recording where each token ends in the text.
 
     Pieces are decoded as soon as they form whole UTF-8 characters; byte-level BPE decodes by
-    concatenation, so the pieces join to exactly ``tokenizer.decode(all_tokens)``.
+    concatenation, so the pieces join to exactly ``tokenizer.decode(all_tokens)``. A character written with
+    several tokens (a fullwidth "３", an Arabic-Indic "٣") is only whole after its last token: the tokens
+    before it are marked incomplete, and ``token_ending_at`` never answers with one of them.
     """
 
     def __init__(self, tokenizer: Any, stop_ids: set[int], decode: dict[str, bool] = OFFICIAL_DECODE) -> None:
@@ -38,6 +42,7 @@ class RowDecoder:
         self.decode = decode
         self.ids: list[int] = []
         self.char_end: list[int] = []
+        self.complete: list[bool] = []  # the text decoded through this token ends on a whole character
         self.text = ""
         self._pending: list[int] = []
         self.finished = False
@@ -48,27 +53,44 @@ class RowDecoder:
         self.ids.append(token)
         if token in self.stop_ids:
             self.finished = True
-            self.char_end.append(len(self.text))
+            self._end(len(self.text), True)
             return ""
         self._pending.append(token)
         piece = self.tokenizer.decode(self._pending, **self.decode)
         if piece.endswith("\ufffd"):  # an incomplete multi-byte character: wait for its other bytes
-            self.char_end.append(len(self.text) + len(piece))
+            # this token lies inside the character that starts after the whole ones decoded so far
+            self._end(len(self.text) + len(piece.rstrip("\ufffd")) + 1, False)
             return ""
         self._pending = []
         self.text += piece
-        self.char_end.append(len(self.text))
+        self._end(len(self.text), True)
         return piece
 
+    def _end(self, end: int, complete: bool) -> None:
+        self.char_end.append(max(end, self.char_end[-1]) if self.char_end else end)  # kept sorted for bisect
+        self.complete.append(complete)
+
     def token_at(self, char_pos: int) -> int | None:
-        """Index of the generated token that produced the character at ``char_pos``."""
+        """Index of the (first) generated token that produced the character at ``char_pos``."""
         i = bisect.bisect_right(self.char_end, char_pos)
         return i if i < len(self.ids) else None
 
+    def token_completing(self, char_pos: int) -> int | None:
+        """Index of the token after which the character at ``char_pos`` is whole: its last token."""
+        i = bisect.bisect_right(self.char_end, char_pos)
+        while i < len(self.ids) and not self.complete[i]:
+            i += 1
+        return i if i < len(self.ids) else None
+
     def token_ending_at(self, end: int) -> int | None:
-        """The first token after which the text is exactly ``end`` characters long, if there is one."""
+        """The first token after which the decoded text is exactly ``end`` characters long, every character
+        whole: the step at which the official prefix re-decoding first equals the text's first ``end``."""
         i = bisect.bisect_left(self.char_end, end)
-        return i if i < len(self.ids) and self.char_end[i] == end else None
+        while i < len(self.ids) and self.char_end[i] == end:
+            if self.complete[i]:
+                return i
+            i += 1
+        return None
 
 
 def official_digit_steps(tokenizer: Any, ids: Sequence[int]) -> tuple[int | None, ...]:
@@ -84,71 +106,19 @@ def official_digit_steps(tokenizer: Any, ids: Sequence[int]) -> tuple[int | None
                  for pos in official_score_positions(full.text))
 
 
-class TokenStreamer:
-    """transformers' streamer protocol (put/end), feeding a queue the consumer reads from.
-
-    Tokens are decoded as they come, but pieces reach the queue at most every FLUSH_S: waking the
-    consumer thread for every token costs more than the decoding itself on fast models.
-    """
-
-    FLUSH_S = 0.02
-
-    def __init__(self, tokenizer: Any, keys: Sequence[RowKey], stop_ids: set[int], out: queue.Queue) -> None:
-        self.keys = list(keys)
-        self.rows = [RowDecoder(tokenizer, stop_ids) for _ in self.keys]
-        self.out = out
-        self._prompt_seen = False
-        self._pending = [""] * len(self.keys)
-        self._last_flush = 0.0
-        self._finished = 0
-        self._sampled = any(sample > 0 for _, sample in self.keys)  # progress is only worth telling for samples
-        self.first_token_at: float | None = None
-
-    def put(self, value: Any) -> None:
-        if not self._prompt_seen:  # generate() first pushes the prompt
-            self._prompt_seen = True
-            return
-        now = time.perf_counter()
-        if self.first_token_at is None:
-            self.first_token_at = now
-        for row, token in enumerate(value.reshape(-1).tolist()):
-            self._pending[row] += self.rows[row].push(int(token))
-        if self._sampled:  # counted per step only when there is progress to tell
-            finished = sum(r.finished for r in self.rows)
-            if finished != self._finished:
-                self._finished = finished
-                self.out.put(Progress(finished, len(self.rows)))
-        if now - self._last_flush >= self.FLUSH_S:
-            self._flush(now)
-
-    def _flush(self, now: float) -> None:
-        self._last_flush = now
-        for (index, sample), text in zip(self.keys, self._pending):
-            if text:
-                self.out.put(Piece(index, text, sample))
-        self._pending = [""] * len(self._pending)
-
-    def end(self) -> None:
-        self._flush(time.perf_counter())
+LogProbs = tuple[float, ...] | None
 
 
-class StopFlag:
-    """A stopping criterion that ends every row when the caller sets the event."""
-
-    def __init__(self, event: threading.Event) -> None:
-        self.event = event
-        self._answers: dict[bool, Any] = {}  # one tensor per answer, made once: this runs every step
-
-    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-        import torch
-
-        stop = self.event.is_set()
-        if stop not in self._answers:
-            self._answers[stop] = torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)
-        return self._answers[stop]
+def row_digit_logprobs(decoded: RowDecoder, recorder: DigitRecorder, row: int) -> tuple[tuple[LogProbs, ...], Any]:
+    """One row's digit log-probabilities: per dimension where the official soft score reads them, and a function
+    giving them at any character of the text (for scores only the fallback parser finds). A digit written with
+    several tokens is read at its last token, where it is whole, as the official search reads it."""
+    official = tuple(recorder.logprobs(row, step) for step in official_digit_steps(decoded.tokenizer, decoded.ids))
+    return official, lambda pos: recorder.logprobs(row, decoded.token_completing(pos))
 
 
 RowKey = tuple[int, int]  # (job index, sample): which evaluation a batch row belongs to
+PAD_KEY: RowKey = (-1, -1)  # a row that only fills the batch up to its bucket (static_cache.py): never told
 
 
 @dataclass(frozen=True)
@@ -176,60 +146,97 @@ class GenerationSummary:
     rows: tuple[RowDecoder, ...]  # each row's token ids, text and token offsets
     recorder: DigitRecorder  # log p(1..5) at every step, every row
     seconds: float
-    ttft_s: float | None  # from the start of generate() to the first streamed token
+    ttft_s: float | None  # from the start of generate() to the first token on the host
     stopped: bool  # ended early by the stop flag
 
     @classmethod
-    def empty(cls, digit_ids: list[int]) -> GenerationSummary:
+    def empty(cls) -> GenerationSummary:
         """The outcome of rows that never ran because the caller stopped first."""
-        return cls((), (), DigitRecorder(digit_ids), 0.0, None, True)
+        return cls((), (), DigitRecorder([]), 0.0, None, True)
+
+
+class TextStream:
+    """The consumer's side: decodes each step's tokens into its rows and gathers the pieces to tell.
+
+    Pieces are told at most every FLUSH_S: waking the page for every token costs more than the decoding itself
+    on fast models. Progress (rows finished) is only worth telling when a batch holds samples."""
+
+    FLUSH_S = 0.02
+
+    def __init__(self, tokenizer: Any, keys: Sequence[RowKey], stop_ids: set[int]) -> None:
+        self.keys = tuple(keys)
+        self.rows = tuple(RowDecoder(tokenizer, stop_ids) for _ in self.keys)
+        self._pending = [""] * len(self.keys)
+        self._last_flush = 0.0
+        self._finished = 0
+        self._sampled = any(sample > 0 for _, sample in self.keys)
+
+    def push(self, tokens: Sequence[int]) -> Iterator[Progress]:
+        for row, token in enumerate(tokens):
+            self._pending[row] += self.rows[row].push(int(token))
+        if self._sampled:
+            real = [r for r, key in zip(self.rows, self.keys) if key != PAD_KEY]
+            finished = sum(r.finished for r in real)
+            if finished != self._finished:
+                self._finished = finished
+                yield Progress(finished, len(real))
+
+    def pieces(self, force: bool = False) -> Iterator[Piece]:
+        now = time.perf_counter()
+        if not force and now - self._last_flush < self.FLUSH_S:
+            return
+        self._last_flush = now
+        for (index, sample), text in zip(self.keys, self._pending):
+            if text and (index, sample) != PAD_KEY:
+                yield Piece(index, text, sample)
+        self._pending = [""] * len(self._pending)
 
 
 def stream_generate(model: Any, inputs: dict[str, Any], sampling: Sampling, *, tokenizer: Any, digit_ids: list[int],
                     stop_ids: set[int], stop: threading.Event, lock: threading.Lock,
-                    keys: Sequence[RowKey] | None = None) -> Generator[Piece, None, GenerationSummary]:
-    """Run ``model.generate`` on a worker thread under ``lock``, yielding pieces; return the summary.
-    ``keys`` name each batch row's job and sample (default: one sample per row)."""
-    pieces: queue.Queue = queue.Queue()
+                    keys: Sequence[RowKey] | None = None, thread: DecodeThread | None = None,
+                    decode: DecodeSettings | None = None) -> Generator[Piece | Progress, None, GenerationSummary]:
+    """Run ``model.generate`` on the model's decode thread under ``lock``, yielding pieces; return the summary.
+    ``keys`` name each batch row's job and sample (default: one sample per row). The tokens arrive here by
+    asynchronous copies (token_tap.py) and are decoded on this, the consumer's, thread."""
+    handoff: queue.Queue = queue.Queue()
     done = object()
     keys = tuple(keys or ((row, 0) for row in range(int(inputs["input_ids"].shape[0]))))
-    streamer = TokenStreamer(tokenizer, keys, stop_ids, pieces)
-    recorder = DigitRecorder(digit_ids)
-    outcome: Future = Future()
-
-    def work() -> None:
-        try:
-            _generate(model, inputs, sampling, streamer, recorder, stop, lock)
-            outcome.set_result(None)
-        except BaseException as exc:  # handed to the consumer through the future, never lost on the thread
-            outcome.set_exception(exc)
-        finally:
-            pieces.put(done)
-
+    text = TextStream(tokenizer, keys, stop_ids)
+    recorder = DigitRecorder(digit_ids, device=model.device, capacity=sampling.max_new_tokens)
+    tap = TokenTap(handoff, stop, model.device, [key == PAD_KEY for key in keys])
     start = time.perf_counter()
-    worker = threading.Thread(target=work, name="vs2-generate", daemon=True)
-    worker.start()
+    runner = thread or DecodeThread()
+    outcome = runner.submit(_generate, model, inputs, sampling, recorder, tap, lock, decode or DecodeSettings())
+    if thread is None:
+        runner.close()  # a thread of its own for this call only: it ends after the job
+    outcome.add_done_callback(lambda _: handoff.put(done))
+    first_token_at: float | None = None
     try:
-        while (item := pieces.get()) is not done:
-            yield item
+        while (item := handoff.get()) is not done:
+            if first_token_at is None:
+                first_token_at = time.perf_counter()
+            yield from text.push(item.ready())
+            yield from text.pieces()
+        yield from text.pieces(force=True)
     finally:
         # The consumer may go away early (Gradio closes a generator on its event-loop thread when a visitor
-        # leaves): ask the worker to stop and return at once; it frees the model itself.
-        if worker.is_alive():
+        # leaves): ask the decode thread to stop and return at once; it frees the model itself.
+        if not outcome.done():
             stop.set()
     outcome.result()  # raises what generate() raised
     seconds = time.perf_counter() - start
-    ttft = streamer.first_token_at - start if streamer.first_token_at else None
-    return GenerationSummary(keys, tuple(streamer.rows), recorder, seconds, ttft, stop.is_set())
+    ttft = first_token_at - start if first_token_at else None
+    return GenerationSummary(keys, text.rows, recorder, seconds, ttft, stop.is_set())
 
 
-def _generate(model: Any, inputs: dict[str, Any], sampling: Sampling, streamer: TokenStreamer,
-              recorder: DigitRecorder, stop: threading.Event, lock: threading.Lock) -> None:
+def _generate(model: Any, inputs: dict[str, Any], sampling: Sampling, recorder: DigitRecorder, tap: TokenTap,
+              lock: threading.Lock, decode: DecodeSettings) -> None:
     import torch
     from transformers import LogitsProcessorList, StoppingCriteriaList
 
     with lock, torch.inference_mode():
-        last = [recorder]
+        last: list[Any] = [recorder]
         if sampling.seeds is not None and not sampling.greedy:
             last.append(RowSampler(list(sampling.seeds), model.device))
         device_inputs = {k: v.to(model.device) if hasattr(v, "to") else v for k, v in inputs.items()}
@@ -238,8 +245,8 @@ def _generate(model: Any, inputs: dict[str, Any], sampling: Sampling, streamer: 
         model.generate(
             **device_inputs,
             **sampling.generate_kwargs(),
+            **decode.generate_kwargs(int(device_inputs["input_ids"].shape[1]), sampling.max_new_tokens),
             use_cache=True,  # the checkpoint may say False; the cache changes speed, never output
             logits_processor=LogitsProcessorList(last),  # moved behind generate()'s own (digits.py)
-            stopping_criteria=StoppingCriteriaList([StopFlag(stop)]),
-            streamer=streamer,
+            stopping_criteria=StoppingCriteriaList([tap]),
         )

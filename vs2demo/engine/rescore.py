@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vs2demo.engine.generation import Sampling
+from vs2demo.engine.hf_internals import generation_processors
 from vs2demo.engine.inputs import PreparedClip, model_inputs
 
 # A token the sampler could not have drawn (outside top-k or top-p) has log p = -inf under the processed scores;
@@ -104,15 +105,8 @@ def _batch(processor: Any, clip: PreparedClip, rows: list[tuple[list[int], int]]
 
 
 def processors_for(model: Any, sampling: Sampling, prompt_ids: Any) -> Any:
-    """The logits processors generate() builds for this request and prompt, in its order (ours excluded).
-
-    generate() merges the checkpoint's generation config with the call's arguments, then builds the list from
-    the merged config; doing the same here gives the same processors, library defaults included."""
-    config, _ = model._prepare_generation_config(None, **sampling.generate_kwargs())
-    mask = prompt_ids.new_ones(prompt_ids.shape)
-    return model._get_logits_processor(generation_config=config, input_ids_seq_length=prompt_ids.shape[1],
-                                       encoder_input_ids=prompt_ids, device=prompt_ids.device,
-                                       model_kwargs={"attention_mask": mask})
+    """The logits processors generate() builds for this request and prompt, in its order (ours excluded)."""
+    return generation_processors(model, sampling.generate_kwargs(), prompt_ids)
 
 
 def _gather(model: Any, hidden: Any, ids: list[int], start: int, variant: Variant, sampling: Sampling,

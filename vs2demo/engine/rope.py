@@ -10,8 +10,9 @@ The two agree for short clips and drift apart from about 19 s of 720p video, shi
 from __future__ import annotations
 
 import itertools
-import types
 from typing import Any
+
+from vs2demo.engine.hf_internals import replace_rope_index
 
 
 def official_rope_index(self: Any, input_ids: Any, mm_token_type_ids: Any, image_grid_thw: Any = None,
@@ -56,5 +57,4 @@ def official_rope_index(self: Any, input_ids: Any, mm_token_type_ids: Any, image
 
 def install(model: Any) -> None:
     """Make ``model`` (a Qwen2_5_VLForConditionalGeneration) use the official rope positions."""
-    inner = model.model
-    inner.get_rope_index = types.MethodType(official_rope_index, inner)
+    replace_rope_index(model, official_rope_index)

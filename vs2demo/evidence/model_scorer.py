@@ -1,5 +1,6 @@
-"""The scorer seam answered by the real model: teacher-forced passes (engine.rescore) and paired re-generations
-(the evaluator's own generate_stream, with the clip's tensors altered), each visual built only when its chunk runs.
+"""The scorer seam answered by the real model, through the engine's interface only: teacher-forced passes
+(``Engine.rescore``), the vision tower (``Engine.encode_video``) and paired re-generations (the evaluator's own
+generate_stream, with the clip's tensors altered), each visual built only when its chunk runs.
 
 The vision tower attends within a temporal group only (its window and full attention are both cut per group), so a
 group's merged tokens depend on that group's pixels alone. Each distinct group (the clip's, the mean-colour fill's,
@@ -19,11 +20,11 @@ from typing import Any
 from vs2demo.analysis.parse import parse_scores
 from vs2demo.analysis.result import Result
 from vs2demo.core.errors import GenerationError
-from vs2demo.engine.batching import free_bytes, model_row_bytes, rows_per_chunk
 from vs2demo.engine.events import Finished, Job
 from vs2demo.engine.generation import RowDecoder, Sampling, official_digit_steps
-from vs2demo.engine.inputs import PreparedClip, ReadyClip, file_digest, video_inputs
-from vs2demo.engine.rescore import Rescored, Variant, rescore
+from vs2demo.engine.inputs import PreparedClip, ReadyClip, file_digest
+from vs2demo.engine.interface import Engine
+from vs2demo.engine.rescore import Rescored, Variant
 from vs2demo.evidence.scorer import Base, Fill, Pass, Subject, Visual
 from vs2demo.evidence.total_effect import Draw
 from vs2demo.input.framing import FRAME_FACTOR
@@ -46,15 +47,12 @@ class ModelScorer:
 class ModelSession:
     def __init__(self, evaluator: Any, result: Result) -> None:
         self.evaluator, self.result = evaluator, result
-        self.lock: threading.Lock = evaluator.generation_lock
+        self.engine: Engine = evaluator.engine
         self.key = (file_digest(result.video), result.plan.fps)  # read once: the upload may be pruned later
         self.clip, _ = evaluator.prepare(result.video, result.plan.fps, key=self.key)
-        tokenizer = evaluator.processor.tokenizer
-        decoder = RowDecoder(tokenizer, set())
-        for token in result.token_ids:
-            decoder.push(token)
+        decoder = self.engine.decode(result.token_ids)
         groups = int(self.clip.video_inputs["video_grid_thw"][0, 0])
-        self.subject = Subject(tuple(result.token_ids), _digit_steps(tokenizer, decoder, result.raw_output),
+        self.subject = Subject(tuple(result.token_ids), _digit_steps(decoder, result.raw_output),
                                tuple(decoder.char_end), groups, len(self.clip.frames.array))
         o = result.options
         self.sampling = Sampling(o.greedy, o.temperature, o.max_new_tokens, o.min_new_tokens)
@@ -68,7 +66,7 @@ class ModelSession:
         import numpy as np
 
         array = self.clip.frames.array
-        mean_colour = np.round(np.asarray(self.evaluator.processor.video_processor.image_mean) * 255).astype(np.uint8)
+        mean_colour = self.engine.fill_colour()
         if visual.base is Base.CONSTANT:
             out = np.empty_like(array)
             out[...] = np.round(array.reshape(-1, 3).mean(axis=0)).astype(np.uint8)
@@ -110,7 +108,7 @@ class ModelSession:
             return pixels, self._clip_keys
         picked = np.concatenate([frames[g * FRAME_FACTOR:(g + 1) * FRAME_FACTOR] for g in changed])
         plan = replace(self.clip.frames.plan, indices=self.clip.frames.plan.indices[:len(picked)])
-        new = video_inputs(self.evaluator.processor, Frames(plan, picked, 0.0))["pixel_values_videos"]
+        new = self.engine.video_tensors(Frames(plan, picked, 0.0))["pixel_values_videos"]
         out, keys = pixels.clone(), list(self._clip_keys)
         for i, g in enumerate(changed):
             out[g * rows:(g + 1) * rows] = new[i * rows:(i + 1) * rows]
@@ -130,11 +128,7 @@ class ModelSession:
         if missing:
             first = {k: keys.index(k) for k in missing}
             batch = torch.cat([pixels[first[k] * rows:(first[k] + 1) * rows] for k in missing])
-            model = self.evaluator.model
-            with torch.inference_mode():
-                out = model.model.get_video_features(batch.to(model.device, model.dtype),
-                                                     torch.tensor([[len(missing), h, w]], device=model.device))
-            tokens = out.pooler_output[0]
+            tokens = self.engine.encode_video(batch, len(missing), h, w)
             per = tokens.shape[0] // len(missing)
             for i, k in enumerate(missing):
                 self.groups[k] = tokens[i * per:(i + 1) * per]
@@ -147,11 +141,10 @@ class ModelSession:
     # -- the seam --
 
     def rescore(self, passes: Sequence[Pass]) -> list[Rescored]:
-        ev = self.evaluator
-        with self.lock:  # one pass at a time: a visitor's run waits for one pass at most
-            built = {v: self.features(v) for v in dict.fromkeys(p.visual for p in passes)}  # this chunk's only
-            variants = [Variant(None, p.prompt, p.ids, p.digit_steps, p.want_tokens, built[p.visual]) for p in passes]
-            return rescore(ev.model, ev.processor, self.clip, variants, self.sampling, ev.digit_ids())
+        """One pass (the engine holds the model's lock for it: a visitor's run waits for one pass at most)."""
+        built = {v: self.features(v) for v in dict.fromkeys(p.visual for p in passes)}  # this chunk's only
+        variants = [Variant(None, p.prompt, p.ids, p.digit_steps, p.want_tokens, built[p.visual]) for p in passes]
+        return self.engine.rescore(self.clip, variants, self.sampling)
 
     def regenerate(self, conditions: Sequence[tuple[Visual, str]], seeds: Sequence[int],
                    stop: threading.Event) -> list[list[Draw]]:
@@ -168,21 +161,22 @@ class ModelSession:
 
     def chunk_size(self, count: int, generating: bool, rows_each: int = 1) -> int:
         """How many passes (or conditions of ``rows_each`` re-generated rows) to run at once."""
-        ev = self.evaluator
-        if not str(ev.info.device).startswith("cuda"):
+        if not str(self.engine.info.device).startswith("cuda"):
             return 1  # on CPU a batch costs its rows' sum: in turn keeps memory flat and progress fine-grained
         tokens = self.result.options.max_new_tokens if generating else len(self.subject.ids)
-        per_row = model_row_bytes(ev.model, self.clip.frames.plan.visual_tokens, tokens) * rows_each
-        return rows_per_chunk(count, free_bytes(ev.info.device), per_row)
+        rows = self.engine.rows_per_pass(count * rows_each, self.clip.frames.plan.visual_tokens, tokens,
+                                         rescoring=not generating)
+        return max(1, rows // rows_each)
 
 
 def _digest(rows: Any) -> bytes:
     return hashlib.blake2b(rows.numpy().tobytes(), digest_size=16).digest()
 
 
-def _digit_steps(tokenizer: Any, decoder: RowDecoder, raw: str) -> tuple[int | None, ...]:
-    """The official steps of the score digits; where the official search finds none, the parsed digit's token."""
-    official = official_digit_steps(tokenizer, decoder.ids)
+def _digit_steps(decoder: RowDecoder, raw: str) -> tuple[int | None, ...]:
+    """The official steps of the score digits; where the official search finds none, the token that completes the
+    parsed digit (its last, for a digit written with several tokens)."""
+    official = official_digit_steps(decoder.tokenizer, decoder.ids)
     parsed = parse_scores(raw).digit_pos
-    return tuple(s if s is not None else (None if p is None else decoder.token_at(p))
+    return tuple(s if s is not None else (None if p is None else decoder.token_completing(p))
                  for s, p in zip(official, parsed))
