@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Generator, Sequence
 
+import numpy as np
 import pytest
 import torch
 
@@ -21,6 +22,7 @@ from vs2demo.engine.inputs import PreparedClip
 from vs2demo.engine.interface import Engine
 from vs2demo.engine.rescore import Rescored, Variant
 from vs2demo.evidence.explain import explain
+from vs2demo.evidence.record import ProbeKind
 from vs2demo.input.video import Frames
 
 OUTPUT = ("<think>Sharp frames. The motion is smooth.</think>visual quality: 4\ntext-to-video alignment: 3\n"
@@ -48,12 +50,20 @@ class FakeEngine:
         self.generated = 0
 
     def video_tensors(self, frames: Frames) -> dict:
-        groups = max(1, len(frames.plan.indices) // 2)
-        return {"pixel_values_videos": torch.ones(groups * 4, 3), "video_grid_thw": torch.tensor([[groups, 2, 2]]),
-                "second_per_grid_ts": torch.tensor([1.0])}
+        """Four rows per temporal group, each the group's mean colour (0-1): the content reaches the pixels."""
+        groups = max(1, len(frames.array) // 2)
+        means = torch.from_numpy(frames.array[:groups * 2].reshape(groups, -1, 3).mean(axis=1) / 255).float()
+        return {"pixel_values_videos": means.repeat_interleave(4, dim=0),
+                "video_grid_thw": torch.tensor([[groups, 2, 2]]), "second_per_grid_ts": torch.tensor([1.0])}
 
     def neutral_pixels(self, clip: PreparedClip) -> torch.Tensor:
         return torch.zeros_like(clip.video_inputs["pixel_values_videos"])
+
+    def fill_colour(self):
+        return np.zeros(3, dtype=np.uint8)  # black frames: rows of zeros, as neutral_pixels says
+
+    def encode_video(self, pixels: torch.Tensor, groups: int, height: int, width: int) -> torch.Tensor:
+        return pixels.reshape(groups, -1, 3).mean(dim=1)  # one token per group
 
     def scores(self, step: int, rows: int) -> torch.Tensor:
         logits = torch.zeros(rows, len(VOCAB))
@@ -78,12 +88,14 @@ class FakeEngine:
     def rescore(self, clip: PreparedClip, variants: Sequence[Variant], sampling: Sampling) -> list[Rescored]:
         out = []
         for v in variants:
-            hidden = v.pixel_values_videos.abs().sum() == 0  # hidden pixels: the fake favours "1"
+            seen = v.video_features if v.video_features is not None else v.pixel_values_videos
+            hidden = seen.abs().sum() == 0  # the whole clip hidden: the fake favours "1"
             digits = tuple(None if s is None else tuple(float(x) + (3.0 if hidden and d == 0 else 0.0) for d, x in
                                                          enumerate(torch.log_softmax(self.scores(s, 1), -1)[0,
                                                                                                       self.digit_ids]))
                            for s in v.digit_steps)
-            out.append(Rescored(tuple(-0.1 for _ in v.gen_ids) if v.want_tokens else (), digits))
+            tokens = tuple(-0.1 for _ in v.gen_ids) if v.want_tokens else ()
+            out.append(Rescored(tokens, digits, tokens, digits))  # the fake's raw and processed agree
         return out
 
     def decode(self, ids: Sequence[int]) -> RowDecoder:
@@ -124,7 +136,8 @@ def test_explain_runs_on_the_fake_engine(clip) -> None:
     result = evaluator.score(clip, "a ball", GenerationOptions(seed=1))
     expl = explain(evaluator, result)
     assert expl.consistency_max_diff == pytest.approx(0.0, abs=1e-9)  # the unaltered pass gives back the run's
-    assert expl.probes[0].key == "clip_hidden" and all(s.expected_delta < 0 for s in expl.probes[0].shifts)
+    hidden = next(p for p in expl.probes if p.key is ProbeKind.CLIP_HIDDEN)
+    assert all(s.expected_delta < 0 for s in hidden.shifts)  # the fake's planted effect, found through the seam
 
 
 def test_the_real_engine_satisfies_the_interface(evaluator) -> None:
