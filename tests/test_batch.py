@@ -108,3 +108,26 @@ def test_batch_cli_survives_every_bad_row_and_resumes_cleanly(smoke_dir, clip, t
     assert "no prompt value" in rows[3]["error"] and "limit" in rows[2]["error"]
     again = cli("score", "--batch", str(table), "--out", str(out), "--model", "smoke")
     assert again.returncode == 0 and out.read_text(encoding="utf-8").count("\n") == 5  # nothing redone
+
+
+FOREIGN_LINES = ['{"video": ["a.mp4"], "prompt": "x"}', '{"video": "a.mp4", "prompt": {"text": "x"}}',
+                 '{"video": {"p": 1}, "prompt": [1]}', '{"video": 3, "prompt": null}']
+
+
+def test_lines_with_lists_or_objects_as_video_or_prompt_are_not_ours(tmp_path) -> None:
+    out = tmp_path / "out.jsonl"
+    out.write_text("\n".join([*FOREIGN_LINES, '{"video": "b.mp4", "prompt": "y", "error": "e"}']) + "\n",
+                   encoding="utf-8")
+    assert jobs.records(out) == {("b.mp4", "y"): {"video": "b.mp4", "prompt": "y", "error": "e"}}
+
+
+def test_batch_cli_reads_any_jsonl_without_a_traceback(smoke_dir, clip, tmp_path) -> None:
+    table = write_csv(tmp_path / "jobs.csv", [[clip, "a ball"]])
+    out = tmp_path / "out.jsonl"
+    out.write_text("\n".join(FOREIGN_LINES) + "\n", encoding="utf-8")
+    run = cli("score", "--batch", str(table), "--out", str(out), "--model", "smoke", "--seed", "1",
+              "--max-new-tokens", "8")
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert lines[:len(FOREIGN_LINES)] == FOREIGN_LINES  # kept as they were
+    assert json.loads(lines[-1])["video"] == clip and "raw_output" in json.loads(lines[-1])

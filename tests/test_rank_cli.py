@@ -67,3 +67,14 @@ def test_score_with_samples_prints_stability(smoke_dir) -> None:
     data = json.loads(run.stdout)
     assert [s["options"]["seed"] for s in data["samples"]] == [4, 5] and data["stability"]["samples"] == 2
     assert "how stable each score is" in run.stderr and "--seed N, N = 4…5" in run.stderr
+
+
+def test_rank_reads_any_jsonl_without_a_traceback(smoke_dir, tmp_path) -> None:
+    out = tmp_path / "out.jsonl"
+    foreign = [{"video": [CLIPS[0]], "prompt": "a red ball"}, {"video": CLIPS[0], "prompt": {"a": 1}},
+               # ours by its keys, but its scores are not shaped as ours: counted as unscored, not a crash
+               {"video": CLIPS[1], "prompt": "a red ball", "samples": [{"scores": ["x"]}, 7]}]
+    out.write_text("".join(json.dumps(r) + "\n" for r in foreign), encoding="utf-8")
+    run = cli("rank", CLIPS[0], CLIPS[1], "--prompt", "a red ball", "--out", str(out), *ARGS)
+    assert "Traceback" not in run.stderr and run.returncode == 0, run.stderr
+    assert "Best of 2 for 'a red ball'" in run.stdout and "no score" in run.stdout  # CLIPS[1]: the unscored record

@@ -89,9 +89,16 @@ def records(path: Path) -> dict[tuple[str | None, str | None], dict]:
                 record = json.loads(line)
             except ValueError:
                 continue
-            if isinstance(record, dict) and "video" in record and "prompt" in record:
+            if _is_record(record):
                 found[(record["video"], record["prompt"])] = record
     return found
+
+
+def _is_record(record: object) -> bool:
+    """A line of ours: an object whose video and prompt are text (or null, for a short CSV row). A line with a
+    list or an object there (written by hand or by another tool) is not a row this run could have made."""
+    return (isinstance(record, dict) and "video" in record and "prompt" in record
+            and all(record[c] is None or isinstance(record[c], str) for c in COLUMNS))
 
 
 def _repair_tail(path: Path) -> None:

@@ -115,13 +115,30 @@ def _write(out: Path | None, record: dict) -> dict:
 
 
 def _board(rows: Sequence[jobs.JobRow], done: dict, by: str) -> Leaderboard:
-    values = []
-    for row in rows:
-        record = done[row.key]
-        samples = record.get("samples", [record]) if "error" not in record else []
-        values.append([soft_sum({key: s["soft"] for key, s in sample["scores"].items()}, by) for sample in samples])
+    values = [record_values(done[row.key], by) for row in rows]
     k = max((len(v) for v in values), default=1) or 1
     return rank_values([str(r.video) for r in rows], [v or [None] * k for v in values], by)
+
+
+def record_values(record: dict, by: str) -> list[float | None]:
+    """The ranked value of each sample in a JSONL record; an error record has none, and a record whose scores are
+    not shaped as ours (edited by hand, written by another tool) counts as unscored rather than stopping the run."""
+    if "error" in record:
+        return []
+    samples = record.get("samples", [record])
+    if not isinstance(samples, list):
+        return [None]
+    return [_sample_value(sample, by) for sample in samples] or [None]
+
+
+def _sample_value(sample: object, by: str) -> float | None:
+    scores = sample.get("scores") if isinstance(sample, dict) else None
+    if not isinstance(scores, dict):
+        return None
+    softs = {key: s.get("soft") if isinstance(s, dict) else None for key, s in scores.items()}
+    if not all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in softs.values()):
+        return None
+    return soft_sum(softs, by)
 
 
 def _print_board(prompt: str, board: Leaderboard) -> None:
