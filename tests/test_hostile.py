@@ -170,3 +170,168 @@ def test_muting_is_serialised(monkeypatch) -> None:
     for t in threads:
         t.join()
     assert max(peak) == 1
+
+
+# ---- lying headers: the container says 64×64, the parameter sets say 16000×16000 -------------------
+
+
+def _ue(value: int) -> str:
+    bits = bin(value + 1)[2:]
+    return "0" * (len(bits) - 1) + bits
+
+
+def h264_sps(width: int, height: int) -> bytes:
+    """A baseline-profile SPS NAL unit for a width×height picture (multiples of 16), emulation prevention added."""
+    bits = ("01000010" "11000000" "00101000" + _ue(0) + _ue(0) + _ue(0) + _ue(0) + _ue(1) + "0"
+            + _ue(width // 16 - 1) + _ue(height // 16 - 1) + "1" "1" "0" "0" + "1")
+    bits += "0" * (-len(bits) % 8)
+    raw = int(bits, 2).to_bytes(len(bits) // 8, "big")
+    out, zeros = bytearray([0x67]), 0
+    for byte in raw:
+        if zeros >= 2 and byte <= 3:
+            out.append(3)
+            zeros = 0
+        out.append(byte)
+        zeros = zeros + 1 if byte == 0 else 0
+    return bytes(out)
+
+
+_PARENTS = {b"moov": 8, b"trak": 8, b"mdia": 8, b"minf": 8, b"stbl": 8, b"stsd": 16, b"avc1": 86}
+
+
+def _grow_boxes(data: bytearray, start: int, end: int, at: int, delta: int) -> None:
+    """Add ``delta`` to the size of every box between start and end that contains offset ``at``, and its parents."""
+    pos = start
+    while pos + 8 <= end:
+        size, kind = struct.unpack_from(">I4s", data, pos)
+        if pos < at < pos + size:
+            struct.pack_into(">I", data, pos, size + delta)
+            if kind in _PARENTS:
+                _grow_boxes(data, pos + _PARENTS[kind], pos + size, at, delta)
+            return
+        pos += size
+
+
+def lying_mp4(real: Path, out: Path, width: int = BOMB, height: int = BOMB) -> Path:
+    """``real`` (an H.264 MP4 with its moov after the frames) with its avcC's SPS replaced by one for width×height;
+    the track header and the sample entry keep the real, small size."""
+    data = bytearray(real.read_bytes())
+    assert data.index(b"moov") > data.index(b"mdat"), "the moov must follow the frames (no chunk offsets move)"
+    at = data.index(b"avcC") - 4
+    size = struct.unpack_from(">I", data, at)[0]
+    config = data[at + 8:at + size]
+    old_len = struct.unpack_from(">H", config, 6)[0]
+    sps = h264_sps(width, height)
+    new = bytes(config[:5]) + b"\xe1" + struct.pack(">H", len(sps)) + sps + bytes(config[8 + old_len:])
+    delta = len(new) - len(config)
+    data[at + 8:at + size] = new
+    struct.pack_into(">I", data, at, size + delta)
+    _grow_boxes(data, 0, len(data) - delta, at + 4, delta)
+    out.write_bytes(data)
+    return out
+
+
+@pytest.fixture(scope="module")
+def lying_bomb(make_clip, tmp_path_factory) -> Path:
+    real = Path(make_clip(1.0, 8, (64, 64)))
+    return lying_mp4(real, tmp_path_factory.mktemp("lying") / "lying.mp4")
+
+
+def test_the_lying_bomb_keeps_its_small_labels(lying_bomb) -> None:
+    with open(lying_bomb, "rb") as f:
+        data = f.read()
+    tkhd = data.index(b"tkhd") - 4
+    end = tkhd + struct.unpack_from(">I", data, tkhd)[0]
+    assert struct.unpack_from(">II", data, end - 8) == (64 << 16, 64 << 16)
+    assert struct.unpack_from(">HH", data, data.index(b"avc1", data.index(b"stsd")) - 4 + 32) == (64, 64)
+
+
+def test_lying_bomb_is_refused_from_its_parameter_sets_before_any_decoder(lying_bomb, monkeypatch) -> None:
+    import decord
+
+    def never(*args, **kwargs):
+        raise AssertionError("the decoder must not see an over-limit stream")
+
+    monkeypatch.setattr(decord, "VideoReader", never)
+    with pytest.raises(InputError, match=f"{BOMB}×{BOMB}; the limit is 4096 px"):
+        video.probe(lying_bomb, Limits())
+
+
+def test_lying_bomb_is_refused_by_plan_score_and_evaluate(lying_bomb, evaluator) -> None:
+    from vs2demo.core.options import GenerationOptions
+
+    with pytest.raises(InputError, match=f"{BOMB}×{BOMB}"):
+        evaluator.plan(str(lying_bomb))
+    with pytest.raises(InputError, match=f"{BOMB}×{BOMB}"):
+        evaluator.evaluate(str(lying_bomb), "a square", GenerationOptions(max_new_tokens=4))
+
+
+def test_lying_bomb_costs_no_memory_in_a_fresh_process(lying_bomb) -> None:
+    """Refused for the price of a header read: a fresh process's peak RSS hardly moves (a decoded 16000² frame
+    alone is 768 MB)."""
+    code = ("import resource, sys\n"
+            "from vs2demo.input import video\n"
+            "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+            "try:\n    video.probe(sys.argv[1])\nexcept Exception as exc:\n    print(type(exc).__name__)\n"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)\n")
+    run = subprocess.run([sys.executable, "-c", code, str(lying_bomb)], capture_output=True, text=True, check=True)
+    kind, grown_kb = run.stdout.split()
+    assert kind == "InputError" and int(grown_kb) < 100_000, run.stdout
+
+
+@pytest.mark.parametrize("name", ["mp4_h264", "mp4_h265", "mkv"])
+def test_parameter_set_sizes_match_what_the_decoder_gives(tmp_path_factory, name: str) -> None:
+    from vs2demo.input.codec_size import CONFIG_READERS
+
+    path = make(tmp_path_factory.mktemp(name), [name])[name]
+    data = path.read_bytes()
+    box = b"hvcC" if name == "mp4_h265" else b"avcC"
+    if name == "mkv":
+        at = data.index(b"\x63\xa2")  # CodecPrivate: an EBML size of one byte (0x80 | n) follows here
+        config = data[at + 3:at + 3 + (data[at + 2] & 0x7F)]
+    else:
+        at = data.index(box) - 4
+        config = data[at + 8:at + struct.unpack_from(">I", data, at)[0]]
+    info = video.probe(path)
+    assert CONFIG_READERS[box](config) == [(info.width, info.height)]
+
+
+def test_mkv_whose_codec_private_lies_is_refused(tmp_path, make_clip) -> None:
+    """The same lie in Matroska: PixelWidth/PixelHeight small, the CodecPrivate's SPS huge."""
+    from tests.corpus import _ffmpeg
+
+    mp4 = lying_mp4(Path(make_clip(1.0, 8, (64, 64))), tmp_path / "lying.mp4")
+    mkv = tmp_path / "lying.mkv"
+    subprocess.run([_ffmpeg(), "-loglevel", "error", "-y", "-i", str(mp4), "-c", "copy", str(mkv)], check=True,
+                   stdin=subprocess.DEVNULL)
+    with open(mkv, "rb") as f:
+        assert declared_frame_size(f, "Matroska/WebM", mkv.stat().st_size) == (BOMB, BOMB)
+    with pytest.raises(InputError, match=f"{BOMB}×{BOMB}"):
+        video.probe(mkv, Limits())
+
+
+def test_a_refused_decoded_frame_leaves_no_decoder_behind(corpus, monkeypatch) -> None:
+    """A stream whose size no header reader sees (MJPEG in AVI, labels patched small) is refused on its first
+    decoded frame; the error that says so, kept by a caller, keeps no decoder (and none of its buffers) alive."""
+    import gc
+    import weakref
+
+    import decord
+
+    data = bytearray(corpus["avi_mjpeg"].read_bytes())
+    declare_avi(data, 64, 48)
+    path = corpus["avi_mjpeg"].with_name("labelled_small.avi")
+    path.write_bytes(data)
+    readers: list[weakref.ref] = []
+
+    class Tracked(decord.VideoReader):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            readers.append(weakref.ref(self))
+
+    monkeypatch.setattr(decord, "VideoReader", Tracked)
+    with pytest.raises(InputError, match="320×240; the limit is 200 px") as caught:
+        video.probe(path, Limits(max_side_px=200))
+    kept = caught.value  # as a log record or the web framework would keep it
+    gc.collect()
+    assert readers and all(r() is None for r in readers), kept

@@ -3,7 +3,9 @@
 A decoder allocates buffers for the size a stream declares: a 0.75 MB H.264 file declaring 16000×16000 costs
 gigabytes the moment it is opened. These readers walk only the header boxes (MP4/MOV), elements (Matroska/WebM)
 or chunks (AVI), reading a few hundred bytes, so an over-limit size is refused for the price of a seek.
-Each returns the largest width and height any video track declares, or raises ``HeaderError``.
+Each returns the largest width and height any video track declares, or raises ``HeaderError``. The size a
+stream's own parameter sets give (H.264/HEVC, from ``avcC``/``hvcC`` or Matroska's CodecPrivate) counts too: it,
+not the container's label, is what a decoder allocates (codec_size.py).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 from typing import BinaryIO
+
+from vs2demo.input.codec_size import CONFIG_READERS, MAX_CONFIG_BYTES, ParameterSetError
 
 MAX_ELEMENTS = 10_000  # bounds the walk on hostile files whose boxes are tiny and endless
 
@@ -88,21 +92,41 @@ def _is_video_track(f: BinaryIO, start: int, end: int) -> bool:
     return False
 
 
+VISUAL_ENTRY_BYTES = 78  # a visual sample entry's own fields; its child boxes (avcC, hvcC, pasp, …) follow
+
+
 def _sample_entry_sizes(f: BinaryIO, start: int, end: int) -> list[tuple[int, int]]:
     # stsd: version/flags (4), entry count (4), then visual sample entries whose width and height sit
     # 24 bytes into each entry's payload (reserved 6, data reference 2, pre-defined and reserved 16)
     out = []
-    for _, lo, hi in _boxes(f, start + 8, end):
+    for n, (_, lo, hi) in enumerate(_boxes(f, start + 8, end)):
+        if n > MAX_ELEMENTS:
+            raise HeaderError("its header is malformed")
         if hi - lo >= 28:
             f.seek(lo + 24)
             out.append(struct.unpack(">HH", _read_exact(f, 4)))
+        for kind, clo, chi in _boxes(f, lo + VISUAL_ENTRY_BYTES, hi) if hi - lo > VISUAL_ENTRY_BYTES else ():
+            if kind in CONFIG_READERS:
+                out.extend(_config_sizes(f, kind, clo, chi))
     return out
+
+
+def _config_sizes(f: BinaryIO, codec: bytes | str, start: int, end: int) -> list[tuple[int, int]]:
+    """The sizes the parameter sets in a decoder configuration record give."""
+    if end - start > MAX_CONFIG_BYTES:
+        raise HeaderError("its decoder configuration is malformed")
+    f.seek(start)
+    try:
+        return CONFIG_READERS[codec](_read_exact(f, end - start))
+    except ParameterSetError as exc:
+        raise HeaderError(str(exc)) from exc
 
 
 # ---- Matroska / WebM (EBML) ---------------------------------------------------------------------
 
 _SEGMENT, _TRACKS, _TRACK_ENTRY, _VIDEO = 0x18538067, 0x1654AE6B, 0xAE, 0xE0
 _PIXEL_WIDTH, _PIXEL_HEIGHT, _CLUSTER = 0xB0, 0xBA, 0x1F43B675
+_CODEC_ID, _CODEC_PRIVATE = 0x86, 0x63A2
 
 
 def _vint(f: BinaryIO, keep_marker: bool) -> tuple[int, int, bool]:
@@ -151,6 +175,10 @@ def mkv_frame_size(f: BinaryIO, file_size: int) -> tuple[int, int]:
 
 
 def _track_video_size(f: BinaryIO, start: int, end: int) -> list[tuple[int, int]]:
+    """A video track's PixelWidth/PixelHeight and, for H.264/HEVC, the sizes its CodecPrivate's parameter sets give
+    (which may come before or after the Video element)."""
+    sizes: list[tuple[int, int]] = []
+    codec, private = "", None
     pos = start
     while pos < end:
         f.seek(pos)
@@ -167,9 +195,15 @@ def _track_video_size(f: BinaryIO, start: int, end: int) -> list[tuple[int, int]
                 if child in dims and 1 <= csize <= 8:
                     dims[child] = int.from_bytes(_read_exact(f, csize), "big")
                 inner += cid_len + csize_len + csize
-            return [(dims[_PIXEL_WIDTH], dims[_PIXEL_HEIGHT])]
+            sizes.append((dims[_PIXEL_WIDTH], dims[_PIXEL_HEIGHT]))
+        elif element == _CODEC_ID and size <= 64:
+            codec = _read_exact(f, size).rstrip(b"\0").decode("ascii", "replace")
+        elif element == _CODEC_PRIVATE:
+            private = (lo, lo + size)
         pos = lo + size
-    return []
+    if sizes and private and codec in CONFIG_READERS:
+        sizes.extend(_config_sizes(f, codec, *private))
+    return sizes
 
 
 # ---- AVI (RIFF) ---------------------------------------------------------------------------------

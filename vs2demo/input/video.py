@@ -107,7 +107,15 @@ def _open(path: str):
             return decord.VideoReader(path, ctx=decord.cpu(0), num_threads=1)
     except Exception as exc:  # decord raises its own error types, and RuntimeError for some files
         # never echo the server-side path of an upload, only its name
-        raise InputError(f"{Path(path).name} cannot be read as a video: {_short(exc, path)}.") from exc
+        raise InputError(f"{Path(path).name} cannot be read as a video: {_short(exc, path)}.") from _detached(exc)
+
+
+def _detached(exc: BaseException) -> BaseException:
+    """The decoder's exception without its traceback: decord's frames hold the reader (their ``self``), and with it
+    the decoder and its frame buffers, for as long as anyone keeps our error (a log record, the web framework). A
+    refused 16000² stream kept gigabytes alive that way. The cause's message stays."""
+    exc.__traceback__ = None
+    return exc
 
 
 _DECORD_PREFIX = re.compile(r"\[[\d:]+\] \S+:\d+: ")
@@ -211,17 +219,23 @@ def probe(path: str | os.PathLike, limits: Limits | None = None, reader: str | N
             raise
         log.info("%s: reading it with ffmpeg (%s)", p.name, refused)
         return _probe_with_ffmpeg(p, size, limits)
-    total, fps = len(vr), float(vr.get_avg_fps())
-    if total <= 0 or not math.isfinite(fps) or fps <= 0:
-        raise InputError(f"{p.name} has no decodable video frames.")
-    check_limits(VideoInfo(str(p), total, fps, declared_w, declared_h, size), limits)  # before any frame decodes
     try:
-        with _quiet_decoder():
-            height, width = vr[0].shape[:2]
-    except Exception as exc:
-        raise InputError(f"{p.name}: the first frame cannot be decoded: {_short(exc, str(p))}.") from exc
+        total, fps = len(vr), float(vr.get_avg_fps())
+        if total <= 0 or not math.isfinite(fps) or fps <= 0:
+            raise InputError(f"{p.name} has no decodable video frames.")
+        check_limits(VideoInfo(str(p), total, fps, declared_w, declared_h, size), limits)  # before any frame decodes
+        try:
+            with _quiet_decoder():
+                height, width = vr[0].shape[:2]
+        except Exception as exc:
+            raise InputError(f"{p.name}: the first frame cannot be decoded: {_short(exc, str(p))}."
+                             ) from _detached(exc)
+    finally:
+        # the reader goes now, refused or not: this frame outlives the call in any error's traceback, and a
+        # decoder that has decoded an oversized frame (whose parameter sets no header reader could see) holds it
+        vr = None
     info = VideoInfo(str(p), total, fps, int(width), int(height), size)
-    check_limits(info, limits)
+    check_limits(info, limits)  # the decoded size: what a stream without readable parameter sets really is
     return info
 
 
@@ -258,14 +272,21 @@ def read_frames(plan: FramePlan) -> Frames:
 
 def _decord_batches(plan: FramePlan) -> Iterator[np.ndarray]:
     vr = _open(plan.info.path)
-    for lo in range(0, len(plan.indices), READ_BATCH):
-        chunk = list(plan.indices[lo:lo + READ_BATCH])
-        try:
-            raw = vr.get_batch(chunk).asnumpy()
-        except Exception as exc:
-            raise InputError(f"{Path(plan.info.path).name}: frames cannot be decoded: "
-                             f"{_short(exc, plan.info.path)}.") from exc
-        yield raw
+    try:
+        for lo in range(0, len(plan.indices), READ_BATCH):
+            chunk = list(plan.indices[lo:lo + READ_BATCH])
+            try:
+                raw = vr.get_batch(chunk).asnumpy()
+            except Exception as exc:
+                raise InputError(f"{Path(plan.info.path).name}: frames cannot be decoded: "
+                                 f"{_short(exc, plan.info.path)}.") from _detached(exc)
+            if raw.shape[1:3] != (plan.info.height, plan.info.width):  # a stream that changes size midway
+                raise InputError(f"{Path(plan.info.path).name}: its frame size changes from "
+                                 f"{plan.info.width}×{plan.info.height} to {raw.shape[2]}×{raw.shape[1]}; "
+                                 "re-encode it at one size.")
+            yield raw
+    finally:
+        vr = None  # as in probe: no error's traceback keeps the decoder
 
 
 def load_frames(path: str | os.PathLike, fps: float = OFFICIAL_FPS, limits: Limits | None = None,
