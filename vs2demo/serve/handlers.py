@@ -20,7 +20,7 @@ from vs2demo.analysis.result import Result
 from vs2demo.analysis.stability import samples_dict, summarize
 from vs2demo.analysis.verdict import compare as compare_results
 from vs2demo.analysis.verdict import compare_samples
-from vs2demo.core.errors import VS2Error
+from vs2demo.core.errors import InputError, VS2Error
 from vs2demo.core.options import OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, OFFICIAL_TEMPERATURE, GenerationOptions
 from vs2demo.engine.evaluator import Evaluator
 from vs2demo.engine.events import Finished, FramesReady, Job, Piece, Planned, Progress, Status
@@ -33,7 +33,8 @@ from vs2demo.present.report_html import report_html
 from vs2demo.serve import files
 from vs2demo.serve.guard import watch_listener
 from vs2demo.serve.library import Library, RunRecord, page_url
-from vs2demo.serve.runs import Runner
+from vs2demo.serve.run_settings import run_options, seed_from_text
+from vs2demo.serve.runs import STOPPED_BEFORE_MODEL, Runner
 
 log = logging.getLogger(__name__)
 ASSETS = Path(__file__).resolve().parents[2] / "assets"  # the repository's assets/, beside the package
@@ -122,27 +123,32 @@ def public(message: str, paths: list[str | None]) -> str:
     return message
 
 
-def _seed(seed: str | float | None) -> int | None:
-    """Empty means random (the official behaviour); anything else must be a whole number."""
-    text = "" if seed is None else str(seed).strip()
-    if not text:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value.is_integer():
-        raise gr.Error(f"The seed must be a whole number, or empty for a random one (got {text[:20]!r}).")
-    return int(value)
+def _number(value: object) -> object:
+    """A number as a raw HTTP caller may send it (as text); anything else is left for run_options to refuse."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 def _options(seed: str | float | None, greedy: bool, temperature: float, max_new_tokens: float, fps: float,
              samples: float | None = 1) -> GenerationOptions:
+    """The page's values (a text seed box, numbers as its components send them) as typed options, checked against
+    the page's limits by the same parser the JSON tools use."""
     try:
-        return GenerationOptions(seed=_seed(seed), greedy=bool(greedy),
-                                 temperature=float(temperature), max_new_tokens=int(max_new_tokens), fps=float(fps),
-                                 samples=int(samples or 1))
-    except ValueError as exc:
+        return run_options(seed=seed_from_text(seed), greedy=bool(greedy), temperature=_number(temperature),
+                           max_new_tokens=_number(max_new_tokens), fps=_number(fps), samples=_number(samples or 1))
+    except InputError as exc:
+        raise gr.Error(str(exc)) from exc
+
+
+def checked(make: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``make(...)``, with a user's error (InputError) turned into the page's one-line message."""
+    try:
+        return make(*args, **kwargs)
+    except VS2Error as exc:
         raise gr.Error(str(exc)) from exc
 
 
@@ -192,7 +198,7 @@ class DemoApp:
         Every setting after the prompt has the official default, so API callers may leave them out; samples > 1
         (an extra) adds how stable each dimension is, and every sample, to the cards and the JSON. (Agents: the
         JSON tools in tools.py describe each argument.)"""
-        jobs = [Job(uploaded(video), prompt)]  # the evaluator checks prompts first, before any work
+        jobs = self.score_jobs(video, prompt)
         options = _options(seed, greedy, temperature, max_new_tokens, fps, samples)
         reset = {"status": result_html.status_html("Checking the clip…"), "text": "", "radar": None, "cards": "",
                  "gallery": None, "raw": "", "json": None, "file": None, "result": None, "stored": None}
@@ -204,9 +210,7 @@ class DemoApp:
                 fps: float = OFFICIAL_FPS, samples: float = 1, request: gr.Request = None) -> Iterator[tuple]:
         """Outputs: status, plan A, plan B, reasoning A, reasoning B, radar, verdict, table, gallery A,
         gallery B, result JSON, download. With samples > 1 the verdict counts wins over paired samples."""
-        if not video_a or not video_b:
-            raise gr.Error("Upload two clips to compare.")
-        jobs = [Job(uploaded(video_a), prompt_a), Job(uploaded(video_b), prompt_b if separate else prompt_a)]
+        jobs = self.compare_jobs(video_a, video_b, prompt_a, prompt_b if separate else None)
         options = _options(seed, greedy, temperature, max_new_tokens, fps, samples)
         reset = {"status": result_html.status_html("Checking the clips…"), "text_a": "", "text_b": "", "radar": None,
                  "verdict": "", "table": None, "gallery_a": None, "gallery_b": None, "json": None, "file": None,
@@ -219,17 +223,46 @@ class DemoApp:
              request: gr.Request = None) -> Iterator[tuple]:
         """Best-of-N: 2 to 8 clips for one prompt, ranked by the sum of the official soft scores (or one
         dimension's). Outputs: status, leaderboard, clips by rank (click one for its full result), JSON, download."""
-        videos = [v for v in (videos or []) if v]
-        if not 2 <= len(videos) <= MAX_RANK_CLIPS:
-            raise gr.Error(f"Upload 2 to {MAX_RANK_CLIPS} clips generated for the same prompt (got {len(videos)}).")
-        if by not in RANK_BY:
-            raise gr.Error(f"Rank by one of {', '.join(RANK_BY)}.")
-        jobs = [Job(uploaded(v), prompt) for v in videos]
+        jobs = self.rank_jobs(videos, prompt, by)
         options = _options(seed, greedy, temperature, max_new_tokens, fps, samples)
         reset = {"status": result_html.status_html(f"Checking {len(jobs)} clips…"), "board": "", "gallery": None,
                  "json": None, "file": None, "ranked": [], "stored": None}
         yield from self._drive(RANK_VIEW, jobs, options, request, reset,
                                lambda done, frames: _final_rank(done, frames, prompt, by))
+
+    # -- the core the page and the JSON tools (tools.py) share: typed inputs, one run, plain data -------------
+
+    @staticmethod
+    def score_jobs(video: str | None, prompt: str) -> list[Job]:
+        return [Job(uploaded(video), prompt)]  # the evaluator checks prompts first, before any work
+
+    @staticmethod
+    def compare_jobs(video_a: str | None, video_b: str | None, prompt_a: str, prompt_b: str | None = None
+                     ) -> list[Job]:
+        """Two clips, for one prompt or (``prompt_b``) one each."""
+        if not video_a or not video_b:
+            raise gr.Error("Upload two clips to compare.")
+        return [Job(uploaded(video_a), prompt_a), Job(uploaded(video_b), prompt_a if prompt_b is None else prompt_b)]
+
+    @staticmethod
+    def rank_jobs(videos: list[str | None] | None, prompt: str, by: str) -> list[Job]:
+        videos = [v for v in (videos or []) if v]
+        if not 2 <= len(videos) <= MAX_RANK_CLIPS:
+            raise gr.Error(f"Upload 2 to {MAX_RANK_CLIPS} clips generated for the same prompt (got {len(videos)}).")
+        if by not in RANK_BY:
+            raise gr.Error(f"Rank by one of {', '.join(RANK_BY)}.")
+        return [Job(uploaded(v), prompt) for v in videos]
+
+    def finished(self, jobs: list[Job], options: GenerationOptions, request: gr.Request | None) -> Finished:
+        """Run ``jobs`` to their end (with the page's bounds, stop button and abandoned-run watch) and return the
+        final event; a run stopped before the model ran is an error, as there is nothing to return."""
+        done = None
+        for event in self._events(jobs, options, request):
+            if isinstance(event, Finished):
+                done = event
+        if done is None:
+            raise gr.Error(STOPPED_BEFORE_MODEL)
+        return done
 
     def show_ranked(self, ranked: list[Result], evt: gr.SelectData) -> tuple:
         """A leaderboard entry's full result: cards (with stability), reasoning, radar."""
@@ -402,7 +435,7 @@ def _final(done: Finished, replay: bool) -> dict[str, Any]:
         status += " · not the official settings: " + ", ".join(deviations)
     if result.parse_method == NONE:
         status += " · no score could be parsed: the raw output is below"
-    data = samples_dict(samples, paths=False)
+    data = score_data(samples)
     cards = (result_html.cards_html(result, replay) + panels_html.stability_html(summarize(samples))
              + panels_html.samples_html(samples))
     return {"status": result_html.status_html(status), "text": result.raw_output,
@@ -415,27 +448,47 @@ def _final_compare(done: Finished) -> dict[str, Any]:
     rows = compare_samples(*done.samples)
     first = compare_results(a, b)  # the first pair's scores, sums and margins
     table = [[*row[:-1], s.describe()] for row, s in zip(result_html.comparison_rows(first), rows)]
-    data = {"clip_a": samples_dict(done.samples[0], paths=False), "clip_b": samples_dict(done.samples[1], paths=False)}
-    if len(done.samples[0]) > 1:
-        data["verdict"] = {r.key: {"wins_a": r.wins_a, "wins_b": r.wins_b, "ties": r.ties, "winner": r.winner.value,
-                                   "says": r.describe()} for r in rows}
+    data = compare_data(done)
     banner = panels_html.verdict_banner_html(first[-1], rows[-1])
     return {"status": result_html.status_html(_took(a)), "text_a": a.raw_output, "text_b": b.raw_output,
             "radar": figures.radar([("A", a), ("B", b)]), "verdict": banner + panels_html.sampled_verdict_html(rows),
             "table": table, "json": data, "file": files.write_json("comparison", data)}
 
 
-def _final_rank(done: Finished, frames: dict[int, FramesReady], prompt: str, by: str) -> dict[str, Any]:
+def score_data(samples: tuple[Result, ...]) -> dict[str, Any]:
+    """One clip's result as the JSON the page shows and the tools return."""
+    return samples_dict(samples, paths=False)
+
+
+def compare_data(done: Finished) -> dict[str, Any]:
+    """Two clips' results, with the paired-sample verdict when there are several samples."""
+    data = {"clip_a": samples_dict(done.samples[0], paths=False), "clip_b": samples_dict(done.samples[1], paths=False)}
+    if len(done.samples[0]) > 1:
+        data["verdict"] = {r.key: {"wins_a": r.wins_a, "wins_b": r.wins_b, "ties": r.ties, "winner": r.winner.value,
+                                   "says": r.describe()} for r in compare_samples(*done.samples)}
+    return data
+
+
+def leaderboard(done: Finished, by: str) -> Any:
+    return rank([Path(r.video).name for r in done.results], done.samples, by)
+
+
+def rank_data(done: Finished, prompt: str, by: str) -> dict[str, Any]:
+    """The leaderboard and every clip's results."""
     names = [Path(r.video).name for r in done.results]
-    board = rank(names, done.samples, by)
+    return {"prompt": prompt, "leaderboard": leaderboard(done, by).to_dict(),
+            "clips": {names[i]: samples_dict(s, paths=False) for i, s in enumerate(done.samples)}}
+
+
+def _final_rank(done: Finished, frames: dict[int, FramesReady], prompt: str, by: str) -> dict[str, Any]:
+    board = leaderboard(done, by)
     gallery = []
     for c in board.clips:
         shot = frames[c.index]
         (path, _), = files.thumbnail_files(shot.plan, shot.thumbnails[:1])
         value = "no score" if c.value is None else f"{c.value:.2f}"
         gallery.append((path, f"#{c.rank} {c.name} · {value}"))
-    data = {"prompt": prompt, "leaderboard": board.to_dict(),
-            "clips": {names[i]: samples_dict(s, paths=False) for i, s in enumerate(done.samples)}}
+    data = rank_data(done, prompt, by)
     return {"status": result_html.status_html(_took(done.results[0]) + f" · best: {board.best.name}"),
             "board": panels_html.leaderboard_html(board, prompt), "gallery": gallery, "json": data,
             "file": files.write_json("ranking", data), "ranked": [done.samples[c.index] for c in board.clips]}

@@ -27,6 +27,7 @@ from vs2demo.present import evidence_html, library_html, page_prose, panels_html
 from vs2demo.serve import guard, library_page
 from vs2demo.serve.handlers import ASSETS, COMPARE_VIEW, MAX_RANK_CLIPS, RANK_VIEW, SCORE_VIEW, DemoApp, View
 from vs2demo.serve.library import Library
+from vs2demo.serve.run_settings import FPS, MAX_NEW_TOKENS, TEMPERATURE
 from vs2demo.serve.runs import ON_ZERO_GPU
 from vs2demo.serve.tools import AgentTools
 
@@ -72,11 +73,12 @@ def build(app: DemoApp) -> gr.Blocks:
                 seed = gr.Textbox(label="Seed (empty = random, as official)", value="", placeholder="random",
                                   max_lines=1, elem_id="vs2-seed")
                 greedy = gr.Checkbox(label="Greedy decoding (official: sampling)", value=False)
-                temperature = gr.Slider(0.05, 2.0, value=OFFICIAL_TEMPERATURE, step=0.05,
-                                        label=f"Temperature (official {OFFICIAL_TEMPERATURE})")
-                max_new = gr.Slider(16, 2048, value=OFFICIAL_MAX_NEW_TOKENS, step=16,
+                temperature = gr.Slider(TEMPERATURE.lo, TEMPERATURE.hi, value=OFFICIAL_TEMPERATURE,
+                                        step=TEMPERATURE.step, label=f"Temperature (official {OFFICIAL_TEMPERATURE})")
+                max_new = gr.Slider(MAX_NEW_TOKENS.lo, MAX_NEW_TOKENS.hi, value=OFFICIAL_MAX_NEW_TOKENS,
+                                    step=MAX_NEW_TOKENS.step,
                                     label=f"Max new tokens (official {OFFICIAL_MAX_NEW_TOKENS})")
-                fps = gr.Slider(0.5, 8.0, value=OFFICIAL_FPS, step=0.5,
+                fps = gr.Slider(FPS.lo, FPS.hi, value=OFFICIAL_FPS, step=FPS.step,
                                 label=f"Frames per second (official {OFFICIAL_FPS:g})")
                 samples = gr.Dropdown(list(SAMPLE_CHOICES), value=1, label="Samples per clip (official: 1)",
                                       info="More than 1 (an extra) shows how stable each score is; seeds s, s+1, …",
