@@ -18,6 +18,10 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from gradio.utils import get_upload_folder
+
+from vs2demo.serve.fetch import Fetcher, FetchRefused, FetchSettings, url_files
+
 log = logging.getLogger(__name__)
 
 API = "/gradio_api"
@@ -50,6 +54,7 @@ class RequestGuard:
         self.max_json = max_json_bytes
         self.runs_per_session = runs_per_session or _env_int("VS2_MAX_RUNS_PER_SESSION", MAX_RUNS_PER_SESSION)
         self.runs_per_address = runs_per_address or _env_int("VS2_MAX_RUNS_PER_ADDRESS", MAX_RUNS_PER_ADDRESS)
+        self.fetcher = Fetcher(FetchSettings.from_env(max_upload_bytes, get_upload_folder()))
 
     async def __call__(self, scope: dict, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
@@ -71,7 +76,13 @@ class RequestGuard:
                 refusal = self._over_bound(scope, payload.get("session_hash"))
                 if refusal:
                     return await _reply(send, 429, refusal)
-            if fn is not None and _fill_defaults(payload, fn):
+            urls = url_files(payload.get("data"))
+            if urls:  # fetched here, capped, before the run is queued (Gradio would fetch inside the model's slot)
+                try:
+                    await self.fetcher.localise(urls)
+                except FetchRefused as exc:
+                    return await _reply(send, 400, str(exc))
+            if (fn is not None and _fill_defaults(payload, fn)) or urls:
                 body = json.dumps(payload).encode()
                 scope = {**scope, "headers": [(k, str(len(body)).encode() if k == b"content-length" else v)
                                               for k, v in scope["headers"]]}
