@@ -289,8 +289,11 @@ class DemoApp:
         yield (result_html.status_html(f"Explaining: preparing the clip… {cost_line(result, options)} Stop ends it."),
                "", gr.skip(), gr.skip(), None, gr.skip())
         explanation: Explanation | None = None
+        owner = _owner(request)
+        # an explanation nobody listens to any more is stopped like Stop stops it (between chunks), freeing the model
+        done = watch_listener(request, lambda reason: self.runner.stop(owner))
         try:
-            for item in self.runner.explain(samples, options, _owner(request)):
+            for item in self.runner.explain(samples, options, owner):
                 if isinstance(item, ExplainProgress):
                     yield (result_html.status_html(item.message), gr.skip(), gr.skip(), gr.skip(), gr.skip(),
                            gr.skip())
@@ -302,6 +305,8 @@ class DemoApp:
         except VS2Error as exc:
             log.warning("explaining failed for a visitor: %s", exc, exc_info=exc.__cause__ is not None)
             raise gr.Error(public(str(exc), [result.video])) from exc
+        finally:
+            done()
         if explanation is None:
             raise gr.Error("The explanation ended without a result.")
         record = {**samples_dict(samples, paths=False), "explanation": explanation.to_dict()}

@@ -24,7 +24,7 @@ from vs2demo.core.options import (
 from vs2demo.engine.evaluator import Evaluator
 from vs2demo.evidence.record import DEFAULT_COUNTERFACTUAL
 from vs2demo.present import evidence_html, library_html, page_prose, panels_html, result_html
-from vs2demo.serve import guard, library_page
+from vs2demo.serve import gradio_internals, guard, library_page
 from vs2demo.serve.handlers import ASSETS, COMPARE_VIEW, MAX_RANK_CLIPS, RANK_VIEW, SCORE_VIEW, DemoApp, View
 from vs2demo.serve.library import Library
 from vs2demo.serve.run_settings import FPS, MAX_NEW_TOKENS, TEMPERATURE
@@ -32,7 +32,7 @@ from vs2demo.serve.runs import ON_ZERO_GPU
 from vs2demo.serve.tools import AgentTools
 
 # Probing reads a file's headers and one frame: quick, but a handful at once must not exhaust memory.
-PLAN_QUEUE = {"concurrency_id": "plan", "concurrency_limit": 2, "show_progress": "hidden"}
+PLAN_QUEUE = {"concurrency_id": guard.PLAN_SLOT, "concurrency_limit": 2, "show_progress": "hidden"}
 # The frame strip: one small scrolling row, or every frame large for a class
 SMALL_COLUMNS, SMALL_HEIGHT_PX, LARGE_COLUMNS, LARGE_ROW_PX = 6, 220, 3, 360
 MODEL_RUN = {"concurrency_id": guard.MODEL_SLOT, "concurrency_limit": 1}
@@ -41,8 +41,7 @@ MODEL_RUN = {"concurrency_id": guard.MODEL_SLOT, "concurrency_limit": 1}
 def page_only(handler: Callable[..., Any]) -> Callable[..., Any]:
     """A page endpoint that stays in the API (named, keyword arguments) but is not offered as an MCP tool: its
     outputs are HTML, charts and per-visitor state, and Gradio 6.31's MCP server cannot return from an endpoint
-    with state outputs. Agents get the JSON tools of tools.py instead. (Gradio lists as tools only functions
-    without ``_mcp_type`` or with ``_mcp_type == "tool"``.) Generators stay generators: they stream."""
+    with state outputs. Agents get the JSON tools of tools.py instead. Generators stay generators: they stream."""
     if inspect.isgeneratorfunction(handler):
         @functools.wraps(handler)
         def endpoint(*args: Any, **kwargs: Any) -> Iterator[Any]:
@@ -52,8 +51,9 @@ def page_only(handler: Callable[..., Any]) -> Callable[..., Any]:
         def endpoint(*args: Any, **kwargs: Any) -> Any:
             return handler(*args, **kwargs)
 
-    endpoint._mcp_type = "page"  # type: ignore[attr-defined]
-    return endpoint
+    return gradio_internals.page_only(endpoint)
+
+
 # Stop never waits for the model: its own group without a limit (queued, so that its "nothing was running" note can
 # reach the visitor).
 STOP = {"concurrency_id": "stop", "concurrency_limit": None, "show_progress": "hidden"}
@@ -203,11 +203,12 @@ def _score_tab(app: DemoApp, settings: list, fps: gr.Slider, review: library_pag
     library_page.link_after(event, c["stored"], link, review, keep)
     explained = explain.click(page_only(app.explain), [c["result"], counterfactual, c["stored"]],
                               [c["status"], evidence, c["json"], c["file"], explanation, c["stored"]],
-                              api_name="explain", concurrency_id="explain", concurrency_limit=1)
+                              api_name="explain", concurrency_id=guard.EXPLAIN_SLOT, concurrency_limit=1)
     explained.then(None, None, None, js=evidence_html.ATTACH_SUBTITLES, api_visibility="private")
     library_page.link_after(explained, c["stored"], link, review)
+    # reports in a group of their own: a flood of them never delays another visitor's clip check
     report.click(page_only(app.report), [c["result"], explanation, c["stored"]], report_file, api_name="report",
-                 concurrency_id="plan", concurrency_limit=2)
+                 concurrency_id=guard.REPORT_SLOT, concurrency_limit=1)
     stop.click(app.stop, None, c["status"], cancels=_cancels(event), api_visibility="private", **STOP)
     examples, lessons = _examples()
     if examples:
@@ -349,5 +350,5 @@ def build_demo(evaluator: Evaluator | None = None, library: Library | None = Non
     """The page; with ``library``, every finished result is stored there and links reopen it."""
     demo = build(DemoApp(evaluator or Evaluator(), library))
     # api_open=False: the REST routes that would skip the queue (and the one model slot) stay closed
-    demo.queue(max_size=64, default_concurrency_limit=1, api_open=False)
+    demo.queue(max_size=guard.QUEUE_SIZE, default_concurrency_limit=1, api_open=False)
     return demo
