@@ -22,6 +22,7 @@ from vs2demo.engine.digits import DigitRecorder, RowSampler
 from vs2demo.engine.events import Piece, Progress
 from vs2demo.engine.static_cache import DecodeSettings
 from vs2demo.engine.token_tap import TokenTap
+from vs2demo.engine.vision import with_shared_features
 
 # How the official script decodes when it looks for the score digits' steps: special tokens kept.
 SOFT_SEARCH_DECODE = {"skip_special_tokens": False, "clean_up_tokenization_spaces": False}
@@ -242,6 +243,7 @@ def _generate(model: Any, inputs: dict[str, Any], sampling: Sampling, recorder: 
         device_inputs = {k: v.to(model.device) if hasattr(v, "to") else v for k, v in inputs.items()}
         if "pixel_values_videos" in device_inputs:
             device_inputs["pixel_values_videos"] = device_inputs["pixel_values_videos"].to(model.dtype)
+        device_inputs = with_shared_features(model, device_inputs)  # several rows: each clip encoded once
         model.generate(
             **device_inputs,
             **sampling.generate_kwargs(),

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from vs2demo.engine.vision import ROW_PIXELS
 from vs2demo.input.prompt import messages
 from vs2demo.input.video import Frames
 
@@ -136,7 +137,12 @@ def model_inputs(processor: Any, prepared: Sequence[PreparedClip], prompts: Sequ
         texts.append(chat.replace(processor.video_token, processor.video_token * n_tokens, 1))
     enc = processor.tokenizer(texts, return_tensors="pt", padding=True)
     enc["mm_token_type_ids"] = torch.tensor(processor.create_mm_token_type_ids(enc["input_ids"].tolist()))
-    for key in ("pixel_values_videos", "video_grid_thw", "second_per_grid_ts"):
+    for key in ("video_grid_thw", "second_per_grid_ts"):
         parts = [c.video_inputs[key] for c in prepared]
-        enc[key] = torch.cat(parts) if len(parts) > 1 else parts[0]  # one clip: no copy of the pixels
+        enc[key] = torch.cat(parts) if len(parts) > 1 else parts[0]
+    pixels = [c.video_inputs["pixel_values_videos"] for c in prepared]
+    if len(pixels) == 1:  # one row: the official inputs exactly, no copy of the pixels
+        enc["pixel_values_videos"] = pixels[0]
+    else:  # several rows: each row names its clip's one tensor; the vision encoder runs once per clip (vision.py)
+        enc[ROW_PIXELS] = pixels
     return dict(enc)
