@@ -14,6 +14,7 @@ import torch
 from vs2demo.analysis.parse import soft_from_logprobs
 from vs2demo.analysis.result import ModelInfo
 from vs2demo.core.options import GenerationOptions
+from vs2demo.engine.budget import RequestCost
 from vs2demo.engine.digits import DigitRecorder
 from vs2demo.engine.evaluator import Evaluator
 from vs2demo.engine.events import Finished, Job, Piece, Status
@@ -106,6 +107,12 @@ class FakeEngine:
 
     def rows_per_pass(self, rows: int, visual_tokens: int, new_tokens: int, rescoring: bool = False) -> int:
         return rows
+
+    def request_cost(self, plans, rows: int, new_tokens: int) -> RequestCost:
+        return RequestCost(0, 0, rows)
+
+    def memory_budget(self) -> int:
+        return 1 << 40
 
     def warm_up(self) -> Generator[Status, None, None]:
         yield Status("warming the fake")

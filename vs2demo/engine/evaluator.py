@@ -29,6 +29,7 @@ from vs2demo.core.options import (
     sample_seed,
 )
 from vs2demo.engine.batching import chunks
+from vs2demo.engine.budget import RequestCost, rows_at_once
 from vs2demo.engine.events import Event, Finished, FramesReady, Job, Planned, Status
 from vs2demo.engine.generation import (
     GenerationSummary,
@@ -214,6 +215,8 @@ class Evaluator:
             plans.append(self.plan(job.video, options.fps))
             yield Planned(i, plans[-1])
         yield from self._load_with_status()
+        # the request's peak, from the plans alone: refused here, before any frame is decoded, if it cannot fit
+        rows_at_once(self.request_cost(plans, options), self.engine.memory_budget())
         ready = []
         for i, (job, plan) in enumerate(zip(jobs, plans)):
             yield Status(f"Reading {len(plan.indices)} frames at {plan.resized_width}×{plan.resized_height}…", i)
@@ -249,7 +252,10 @@ class Evaluator:
         of as many rows as free memory holds. Returns where each row's outcome is."""
         keys = [(j, k) for k in range(options.samples) for j in range(len(jobs))]
         visual = max(c.frames.plan.visual_tokens for c in prepared)
-        size = self.engine.rows_per_pass(len(keys), visual, options.max_new_tokens)
+        # as many rows as free memory holds for their caches, and as the request's budget holds beside its clips
+        size = min(self.engine.rows_per_pass(len(keys), visual, options.max_new_tokens),
+                   rows_at_once(self.request_cost([c.frames.plan for c in prepared], options),
+                                self.engine.memory_budget(), refuse=False))
         outputs: dict[RowKey, tuple[GenerationSummary, int]] = {}
         for part in chunks(keys, size):
             if stop.is_set():
@@ -271,6 +277,10 @@ class Evaluator:
             empty = GenerationSummary.empty()
             outputs.update({key: (empty, 0) for key in keys if key not in outputs})
         return outputs
+
+    def request_cost(self, plans: Sequence[FramePlan], options: GenerationOptions) -> RequestCost:
+        """What a request of these clips (one plan per job) and settings holds at its peak (budget.py)."""
+        return self.engine.request_cost(plans, len(plans) * options.samples, options.max_new_tokens)
 
     def _load_with_status(self) -> Iterator[Status]:
         if not self.loaded:

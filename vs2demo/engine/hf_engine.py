@@ -17,6 +17,7 @@ from vs2demo.core.dimensions import SCORE_VALUES
 from vs2demo.core.errors import ModelLoadError
 from vs2demo.engine import rope
 from vs2demo.engine.batching import free_bytes, model_row_bytes, rows_per_chunk
+from vs2demo.engine.budget import RequestCost, device_budget, model_vision_bytes, request_cost
 from vs2demo.engine.decode_thread import DecodeThread
 from vs2demo.engine.events import Piece, Progress, Status
 from vs2demo.engine.generation import (
@@ -31,6 +32,7 @@ from vs2demo.engine.hf_internals import run_marked_processors_last
 from vs2demo.engine.inputs import PreparedClip, model_inputs, video_inputs
 from vs2demo.engine.rescore import Rescored, Variant, rescore
 from vs2demo.engine.static_cache import DecodeSettings, batch_bucket
+from vs2demo.input.framing import FramePlan
 from vs2demo.input.video import Frames
 
 
@@ -108,6 +110,13 @@ class HFEngine:
             return 1  # on CPU a batch costs its rows' sum: in turn keeps memory flat and progress fine-grained
         per_row = model_row_bytes(self.model, visual_tokens, new_tokens)
         return rows_per_chunk(rows, free_bytes(self.info.device), per_row)
+
+    def request_cost(self, plans: Sequence[FramePlan], rows: int, new_tokens: int) -> RequestCost:
+        per_row = model_row_bytes(self.model, max(p.visual_tokens for p in plans), new_tokens)
+        return request_cost(plans, rows, per_row, [model_vision_bytes(self.model, p) for p in plans])
+
+    def memory_budget(self) -> int:
+        return device_budget(self.info.device)
 
     def warm_up(self) -> Generator[Status, None, None]:
         from vs2demo.engine.warmup import warm_up

@@ -13,10 +13,12 @@ from collections.abc import Generator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from vs2demo.analysis.result import ModelInfo
+from vs2demo.engine.budget import RequestCost
 from vs2demo.engine.events import Piece, Progress, Status
 from vs2demo.engine.generation import GenerationSummary, RowDecoder, RowKey, Sampling
 from vs2demo.engine.inputs import PreparedClip
 from vs2demo.engine.rescore import Rescored, Variant
+from vs2demo.input.framing import FramePlan
 from vs2demo.input.video import Frames
 
 
@@ -58,6 +60,15 @@ class Engine(Protocol):
 
     def rows_per_pass(self, rows: int, visual_tokens: int, new_tokens: int, rescoring: bool = False) -> int:
         """How many of ``rows`` one generate() call (or re-scoring pass) may hold in the memory free now."""
+        ...
+
+    def request_cost(self, plans: Sequence[FramePlan], rows: int, new_tokens: int) -> RequestCost:
+        """What a request of these clips (one plan per job) and ``rows`` holds at its peak: its clips and one vision
+        pass, plus each row's cache and activations (budget.py)."""
+        ...
+
+    def memory_budget(self) -> int:
+        """The bytes one request may use now."""
         ...
 
     def warm_up(self) -> Generator[Status, None, None]:
