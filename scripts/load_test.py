@@ -37,7 +37,8 @@ def free_port() -> int:
 
 def start_app(model: str, port: int) -> subprocess.Popen:
     # every simulated visitor comes from 127.0.0.1: the per-address bound would refuse the 9th session
-    env = {**os.environ, "VS2_MODEL": model, "VS2_MAX_RUNS_PER_ADDRESS": "1000"}
+    env = {**os.environ, "VS2_MODEL": model, "VS2_MAX_RUNS_PER_ADDRESS": "1000",
+           "VS2_MAX_EVENTS_PER_ADDRESS": "1000"}
     proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120

@@ -84,7 +84,9 @@ class RequestGuard:
         model = self.bounds[MODEL_SLOT]
         self.bounds[MODEL_SLOT] = Bound(runs_per_session or model.per_session, runs_per_address or model.per_address,
                                         model.share, model.what)
-        self.events_per_address = _env_int("VS2_MAX_EVENTS_PER_ADDRESS", MAX_EVENTS_PER_ADDRESS)
+        # never below the model's own per-address bound (a deployment that raises that one means it)
+        self.events_per_address = max(_env_int("VS2_MAX_EVENTS_PER_ADDRESS", MAX_EVENTS_PER_ADDRESS),
+                                      self.bounds[MODEL_SLOT].per_address)
         self.proxies = TrustedProxies.from_env()
         self.fetcher = Fetcher(FetchSettings.from_env(max_upload_bytes, get_upload_folder()))
         self.mcp_calls: Counter[str] = Counter()  # tool calls in flight, by "session:ID" and "address:IP"
