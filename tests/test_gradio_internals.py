@@ -64,3 +64,10 @@ def test_page_only_endpoints_are_not_mcp_tools(evaluator) -> None:
     marked = {fn.api_name for fn in demo.fns.values() if getattr(fn.fn, gradio_internals.MCP_TYPE, "tool") != "tool"}
     assert {"score", "compare", "rank", "explain", "report"} <= marked
     assert not marked & {"score_json", "compare_json", "rank_json"}
+
+
+def test_the_launch_fails_without_them() -> None:
+    from vs2demo.serve.guard import launch_settings
+
+    with pytest.raises(GradioInternalsChanged, match="Blocks"):
+        launch_settings(SimpleNamespace(), 1000)

@@ -326,6 +326,7 @@ def launch_settings(demo: Any, max_file_bytes: int) -> dict[str, Any]:
     decides whose address a request is: uvicorn's own trust of forwarding headers is turned off)."""
     from starlette.middleware import Middleware
 
+    gradio_internals.require(demo)  # here too: the launch itself fails (the guard is built at the first request)
     uvicorn_trusts_nobody()
     return {"max_file_size": max_file_bytes,
             "app_kwargs": {"middleware": [Middleware(RequestGuard, demo=demo, max_upload_bytes=max_file_bytes)]}}
