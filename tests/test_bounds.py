@@ -26,7 +26,7 @@ SCORED = "<think>" + "fine " * 30 + "</think>\n(1) visual quality: 4\n(2) text-t
 
 @pytest.fixture
 def blocked(monkeypatch):
-    """The app with explain and report handlers that wait on a gate: every accepted event stays queued or
+    """The app with explain, report and clip-check handlers that wait on a gate: every accepted event stays queued or
     running, so what the guard lets in is exactly what is counted. Visitors are told apart by X-Forwarded-For
     from a trusted proxy (this host)."""
     monkeypatch.setenv("VS2_TRUSTED_PROXIES", "127.0.0.1,::1")
@@ -39,8 +39,13 @@ def blocked(monkeypatch):
     def report(self, samples, explanation=None):
         gate.wait(60)
 
+    def plan(self, video, fps):
+        gate.wait(60)
+        return ""
+
     monkeypatch.setattr(DemoApp, "explain", explain)
     monkeypatch.setattr(DemoApp, "report", report)
+    monkeypatch.setattr(DemoApp, "plan", plan)
     demo, client = launch(ScriptedEvaluator(SCORED, delay_s=0.0))
     yield demo, client.src.rstrip("/") + "/gradio_api"
     gate.set()
@@ -70,16 +75,15 @@ def test_a_flood_of_explain_and_report_calls_is_bounded_and_others_still_get_in(
     assert _join(base, report, [None, None], "tab-b", "198.51.100.7") == 200
 
 
-def test_every_endpoint_counts_toward_one_bound_per_address(blocked, monkeypatch) -> None:
+def test_every_endpoint_counts_toward_one_bound_per_address(blocked) -> None:
+    """Within each endpoint's own bound (2 explanations, 4 reports, 8 clip checks: 14), the address's bound over
+    all endpoints together (12) still holds; a new session each time, so only the address ties them."""
     demo, base = blocked
     explain, report = _index(demo, "explain"), _index(demo, "report")
-    codes = []
-    for i in range(30):  # a new session and both endpoints each time: only the address ties them together
-        codes.append(_join(base, explain if i % 2 else report, [None, "x"] if i % 2 else [None, None],
-                           f"tab-{i}", "203.0.113.9"))
-    per_address = guard.bounds()
-    assert codes.count(200) <= per_address[guard.EXPLAIN_SLOT].per_address + per_address[guard.REPORT_SLOT].per_address
-    assert codes.count(429) >= 30 - guard.MAX_EVENTS_PER_ADDRESS
+    plan = next(i for i, fn in demo.fns.items() if getattr(fn.fn, "__name__", "") == "plan")
+    calls = [(explain, [None, "x"])] * 2 + [(report, [None, None])] * 4 + [(plan, [None, 2.0])] * 8
+    codes = [_join(base, index, data, f"tab-{i}", "203.0.113.9") for i, (index, data) in enumerate(calls)]
+    assert codes == [200] * guard.MAX_EVENTS_PER_ADDRESS + [429] * (len(calls) - guard.MAX_EVENTS_PER_ADDRESS)
 
 
 def test_forwarded_addresses_from_an_untrusted_peer_are_ignored(monkeypatch) -> None:
