@@ -1,10 +1,10 @@
 """A request's memory is decided before its work: one pixel tensor (and one vision-encoder pass) per clip whatever
-the rows, rows chunked by a budget that counts pixels and vision activations, and one clear refusal over budget."""
+the rows, rows chunked by a budget that counts pixels and vision activations, and one clear refusal over budget.
+(Explanations build their altered visuals per chunk and splice per-group features: evidence/model_scorer.py.)"""
 
 from __future__ import annotations
 
 import pytest
-import torch
 
 from vs2demo.core.errors import InputError
 from vs2demo.core.options import GenerationOptions
@@ -91,31 +91,3 @@ def test_rows_at_once(budget_bytes, rows, expected) -> None:
     assert budget.rows_at_once(budget.RequestCost(1000, 1000, rows), budget_bytes) == expected
     with pytest.raises(InputError):
         budget.rows_at_once(budget.RequestCost(1000, 1000, rows), 1999)
-
-
-def test_variants_rescored_together_equal_each_alone(evaluator, clip) -> None:
-    """Explain's variants are made when their pass runs and, batched, share one encoder pass per tensor."""
-    from vs2demo.engine.generation import Sampling
-    from vs2demo.engine.rescore import Variant, rescore
-
-    result = evaluator.score(clip, "a square", GenerationOptions(**OPTS))
-    prepared, _ = evaluator.prepare(clip)
-    pixels = prepared.video_inputs["pixel_values_videos"]
-    made: list[int] = []
-
-    def darker():
-        made.append(1)
-        return pixels * 0.5
-
-    steps = (None, None, None)
-    variants = [Variant(pixels, "a square", result.token_ids, steps), Variant(darker, "a square", result.token_ids,
-                                                                                steps),
-                Variant(pixels, "", result.token_ids, steps)]
-    o = result.options
-    sampling = Sampling(o.greedy, o.temperature, o.max_new_tokens, o.min_new_tokens)
-    assert made == []  # nothing made up front
-    together = rescore(evaluator.model, evaluator.processor, prepared, variants, sampling, evaluator.digit_ids())
-    alone = [rescore(evaluator.model, evaluator.processor, prepared, [v], sampling, evaluator.digit_ids())[0]
-             for v in variants]
-    for a, b in zip(together, alone):
-        assert torch.allclose(torch.tensor(a.token_logprobs), torch.tensor(b.token_logprobs), atol=1e-4)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -290,10 +291,21 @@ class DemoApp:
                "", gr.skip(), gr.skip(), None, gr.skip())
         explanation: Explanation | None = None
         owner = _owner(request)
-        # an explanation nobody listens to any more is stopped like Stop stops it (between chunks), freeing the model
-        done = watch_listener(request, lambda reason: self.runner.stop(owner))
+        # an explanation nobody listens to any more ends as Stop ends it (between chunks), freeing the model; its
+        # stream is closed at the next progress too, whatever explains it
+        abandoned = threading.Event()
+
+        def on_abandoned(reason: str) -> None:
+            abandoned.set()
+            self.runner.stop(owner)
+
+        done = watch_listener(request, on_abandoned)
+        steps = self.runner.explain(samples, options, owner)
         try:
-            for item in self.runner.explain(samples, options, owner):
+            for item in steps:
+                if abandoned.is_set():
+                    log.info("explanation stopped: nobody listens any more")
+                    return
                 if isinstance(item, ExplainProgress):
                     yield (result_html.status_html(item.message), gr.skip(), gr.skip(), gr.skip(), gr.skip(),
                            gr.skip())
@@ -307,6 +319,7 @@ class DemoApp:
             raise gr.Error(public(str(exc), [result.video])) from exc
         finally:
             done()
+            steps.close()
         if explanation is None:
             raise gr.Error("The explanation ended without a result.")
         record = {**samples_dict(samples, paths=False), "explanation": explanation.to_dict()}
