@@ -159,16 +159,16 @@ def test_files_handed_to_gradio_are_written_once_and_pruned(tmp_path, monkeypatc
 @pytest.mark.parametrize("given,seed", [(None, None), ("", None), ("  ", None), (" 7 ", 7), (7, 7), ("7.0", 7),
                                         (0, 0), ("-3", -3)])
 def test_seed_box_empty_means_random(given, seed) -> None:
-    from vs2demo.serve.handlers import _options
+    from vs2demo.serve.requests import page_options
 
-    assert _options(given, False, 0.7, 1024, 2.0).seed == seed
+    assert page_options(given, False, 0.7, 1024, 2.0).seed == seed
 
 
 @pytest.mark.parametrize("given", ["abc", "1.5", "nan", "inf"])
 def test_seed_box_refuses_what_is_not_a_whole_number(given) -> None:
     import gradio as gr
 
-    from vs2demo.serve.handlers import _options
+    from vs2demo.serve.requests import page_options
 
     with pytest.raises(gr.Error, match="whole number"):
-        _options(given, False, 0.7, 1024, 2.0)
+        page_options(given, False, 0.7, 1024, 2.0)

@@ -16,7 +16,7 @@ from vs2demo.core.options import GenerationOptions
 from vs2demo.engine.generation import Sampling, official_digit_steps
 from vs2demo.engine.rescore import LOGPROB_FLOOR, Variant, rescore
 from vs2demo.engine.rope import official_rope_index
-from vs2demo.evidence.explain import ExplainOptions, _without, explain, hide
+from vs2demo.evidence.explain import ExplainOptions, without_sentence, explain, hide
 from vs2demo.evidence.model_scorer import ModelScorer
 from vs2demo.evidence.record import (
     Explanation,
@@ -243,7 +243,7 @@ def test_randomised_weights_change_the_map_and_fail_the_check(smoke_dir, make_cl
 def test_removing_a_sentence_cuts_its_tokens_and_moves_the_digits_back() -> None:
     ids = tuple(range(100, 130))
     sentence = Sentence(0, "x", 0, 1, (5, 9))
-    v = _without(sentence, ids, (20, None, 28), prompt="p")
+    v = without_sentence(sentence, ids, (20, None, 28), prompt="p")
     assert v.ids == ids[:5] + ids[9:] and v.digit_steps == (16, None, 24) and not v.want_tokens
     assert v.ids[16] == ids[20] and v.ids[24] == ids[28]  # the same digits, read at their new steps
 

@@ -18,7 +18,7 @@ def test_nothing_is_decoded_inside_the_gpu_call_and_only_keys_cross_it(evaluator
     runner = runs.Runner(evaluator)
     monkeypatch.setattr(runs, "ON_ZERO_GPU", True)
     crossing = []
-    real = runs._gpu_stream
+    real = runs.gpu_stream
 
     def lease(key, run, owner, jobs, options, ready):
         crossing.extend(ready)
@@ -29,7 +29,7 @@ def test_nothing_is_decoded_inside_the_gpu_call_and_only_keys_cross_it(evaluator
         finally:
             assert decoded == []
 
-    monkeypatch.setattr(runs, "_gpu_stream", lease)
+    monkeypatch.setattr(runs, "gpu_stream", lease)
     options = GenerationOptions(seed=2, max_new_tokens=40)
     events = list(runner.stream([Job(clip, PROMPT)], options, "tab"))
     assert isinstance(events[0], Planned) and isinstance(events[-1], Finished)

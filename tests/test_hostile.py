@@ -158,7 +158,7 @@ def test_muting_is_serialised(monkeypatch) -> None:
     peak = []
 
     def probe_like() -> None:
-        with video._quiet_decoder():
+        with video.quiet_decoder():
             inside.append(1)
             peak.append(len(inside))
             threading.Event().wait(0.01)

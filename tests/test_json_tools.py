@@ -12,7 +12,8 @@ from gradio_client import handle_file
 from tests.helpers import ASSETS, ScriptedEvaluator, launch
 from vs2demo.core.errors import InputError
 from vs2demo.serve import run_settings
-from vs2demo.serve.handlers import DemoApp, _options
+from vs2demo.serve.handlers import DemoApp
+from vs2demo.serve.requests import page_options
 from vs2demo.serve.tools import AgentTools
 
 CLIP = str(ASSETS / "ball_bounces.mp4")
@@ -65,7 +66,7 @@ def test_tools_call_the_shared_core_not_the_pages_html_handlers(monkeypatch) -> 
 
 
 def test_one_parser_for_the_page_and_the_tools() -> None:
-    assert _options("7", False, 0.7, 1024, 2.0, 4) == run_settings.run_options(seed=7, samples=4)
+    assert page_options("7", False, 0.7, 1024, 2.0, 4) == run_settings.run_options(seed=7, samples=4)
     assert run_settings.run_options(seed=BIG_SEED).seed == BIG_SEED
     assert run_settings.seed_from_text(str(BIG_SEED)) == BIG_SEED
     for bad in (dict(fps=30.0), dict(max_new_tokens=8192), dict(max_new_tokens=100.5), dict(seed=1.5),
@@ -73,4 +74,4 @@ def test_one_parser_for_the_page_and_the_tools() -> None:
         with pytest.raises(InputError):
             run_settings.run_options(**bad)
     with pytest.raises(gr.Error, match=r"between 0\.5 and 8"):
-        _options("", False, 0.7, 1024, 30.0)
+        page_options("", False, 0.7, 1024, 30.0)

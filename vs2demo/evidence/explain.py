@@ -275,7 +275,7 @@ def _measure(runner: _Runner, frames: int, result: Result, ids: tuple[int, ...],
         "frozen": [Pass(hide(segments, [i], fill=Fill.FROZEN), prompt, ids, steps) for i in range(n)],
         "constant": [Pass(Visual(Base.CONSTANT), prompt, ids, steps)],
         "constant_hidden": [Pass(hide(segments, [i], Base.CONSTANT), prompt, ids, steps) for i in range(n)],
-        "removed": [_without(s, ids, steps, prompt) for s in sentences],
+        "removed": [without_sentence(s, ids, steps, prompt) for s in sentences],
     }
     flat = [p for g in groups.values() for p in g]
     out = yield from runner.run(flat)
@@ -290,7 +290,7 @@ def _measure(runner: _Runner, frames: int, result: Result, ids: tuple[int, ...],
                       ProbeKind.OTHER_PROMPT: options.counterfactual}, reasoning, ids, steps, frames)
 
 
-def _without(sentence: Sentence, ids: tuple[int, ...], steps: tuple[int | None, ...], prompt: str) -> Pass:
+def without_sentence(sentence: Sentence, ids: tuple[int, ...], steps: tuple[int | None, ...], prompt: str) -> Pass:
     """The output with one sentence's tokens cut; the score digits move back by as many tokens."""
     a, b = sentence.tokens
     moved = tuple(None if s is None else (s - (b - a) if s >= b else s) for s in steps)

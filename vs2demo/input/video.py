@@ -73,7 +73,7 @@ _decoder_log_quiet = False
 
 
 @contextlib.contextmanager
-def _quiet_decoder() -> Iterator[None]:
+def quiet_decoder() -> Iterator[None]:
     """Silence the decoder while it opens a file: the user gets our one-line message instead.
 
     ffmpeg's own log is turned off once, process-wide, through decord's setting. decord's C++ layer still
@@ -103,7 +103,7 @@ def _open(path: str):
     import decord
 
     try:
-        with _quiet_decoder():
+        with quiet_decoder():
             return decord.VideoReader(path, ctx=decord.cpu(0), num_threads=1)
     except Exception as exc:  # decord raises its own error types, and RuntimeError for some files
         # never echo the server-side path of an upload, only its name
@@ -225,7 +225,7 @@ def probe(path: str | os.PathLike, limits: Limits | None = None, reader: str | N
             raise InputError(f"{p.name} has no decodable video frames.")
         check_limits(VideoInfo(str(p), total, fps, declared_w, declared_h, size), limits)  # before any frame decodes
         try:
-            with _quiet_decoder():
+            with quiet_decoder():
                 height, width = vr[0].shape[:2]
         except Exception as exc:
             raise InputError(f"{p.name}: the first frame cannot be decoded: {_short(exc, str(p))}."

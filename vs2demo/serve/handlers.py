@@ -1,27 +1,21 @@
 """The page's handlers: a UI adapter over the evaluator. It never decodes video or touches the model itself; one
-driver turns the evaluator's events into page updates for any view (one clip, two clips, …) by slot name."""
+driver turns the evaluator's events into page updates for any view (one clip, two clips, …) by slot name. The
+slots live in views.py, request checks in requests.py, a finished run's page values in outcomes.py."""
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
-from gradio.utils import get_upload_folder
 
-from vs2demo.analysis.parse import NONE
-from vs2demo.analysis.rank import OVERALL, RANK_BY, rank
+from vs2demo.analysis.rank import OVERALL, RANK_BY
 from vs2demo.analysis.result import Result
 from vs2demo.analysis.stability import samples_dict, summarize
-from vs2demo.analysis.verdict import compare as compare_results
-from vs2demo.analysis.verdict import compare_samples
-from vs2demo.core.errors import InputError, VS2Error
+from vs2demo.core.errors import VS2Error
 from vs2demo.core.options import OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, OFFICIAL_TEMPERATURE, GenerationOptions
 from vs2demo.engine.evaluator import Evaluator
 from vs2demo.engine.events import Finished, FramesReady, Job, Piece, Planned, Progress, Status
@@ -34,123 +28,23 @@ from vs2demo.present.report_html import report_html
 from vs2demo.serve import files
 from vs2demo.serve.guard import watch_listener
 from vs2demo.serve.library import Library, RunRecord, page_url
-from vs2demo.serve.run_settings import run_options, seed_from_text
+from vs2demo.serve.outcomes import (
+    final_compare,
+    final_rank,
+    final_score,
+)
+from vs2demo.serve.requests import owner_of, page_options, page_result, public, uploaded
 from vs2demo.serve.runs import STOPPED_BEFORE_MODEL, Runner
+from vs2demo.serve.views import (
+    COMPARE_VIEW,
+    MAX_RANK_CLIPS,
+    RANK_VIEW,
+    SCORE_VIEW,
+    Throttle,
+    View,
+)
 
 log = logging.getLogger(__name__)
-ASSETS = Path(__file__).resolve().parents[2] / "assets"  # the repository's assets/, beside the package
-UPDATE_EVERY_S = 0.05  # at most ~20 page updates a second while text streams
-
-
-@dataclass(frozen=True)
-class ClipSlots:
-    """The outputs one clip of a view fills while it streams."""
-
-    plan: str
-    text: str
-    gallery: str
-    times: str  # the gallery's frame timestamps, kept as data for click-to-seek
-
-
-@dataclass(frozen=True)
-class View:
-    outputs: tuple[str, ...]  # the handler's outputs, in order
-    clips: tuple[ClipSlots, ...]
-    streaming: str  # the status while text streams
-
-    def streaming_status(self, samples: int, progress: Progress | None = None) -> str:
-        """What the status says while text streams; with several samples, how many have finished."""
-        if samples == 1:
-            return self.streaming
-        done = "" if progress is None else f" · {progress.finished} of {progress.rows} finished"
-        return f"{self.streaming} {samples} samples each; the first streams{done}"
-
-    def update(self, **values: Any) -> tuple:
-        """One streamed update: the named outputs change, every other output is left as it is."""
-        unknown = set(values) - set(self.outputs)
-        if unknown:  # a misspelt output would otherwise be dropped without a word
-            raise ValueError(f"no such outputs: {sorted(unknown)}")
-        return tuple(values.get(s, gr.skip()) for s in self.outputs)
-
-
-# "result" (the run's samples, for "Explain this result") is per-visitor state: API clients never see it
-# "stored" (the stored result's id, for its link) is per-visitor state too
-SCORE_VIEW = View(("status", "plan", "text", "radar", "cards", "gallery", "raw", "json", "file", "times", "result",
-                   "stored"),
-                  (ClipSlots("plan", "text", "gallery", "times"),), "Thinking… (streaming)")
-COMPARE_VIEW = View(("status", "plan_a", "plan_b", "text_a", "text_b", "radar", "verdict", "table", "gallery_a",
-                     "gallery_b", "json", "file", "times_a", "times_b", "stored"),
-                    tuple(ClipSlots(f"plan_{c}", f"text_{c}", f"gallery_{c}", f"times_{c}") for c in "ab"),
-                    "Both clips are thinking… (streaming)")
-RANK_VIEW = View(("status", "board", "gallery", "json", "file", "ranked", "stored"), (), "The clips are thinking…")
-MAX_RANK_CLIPS = 8
-
-
-class _Throttle:
-    """Lets a streaming update through at most every UPDATE_EVERY_S (the last one always passes)."""
-
-    def __init__(self) -> None:
-        self.last = 0.0
-
-    def ready(self) -> bool:
-        now = time.monotonic()
-        if now - self.last >= UPDATE_EVERY_S:
-            self.last = now
-            return True
-        return False
-
-
-def uploaded(video: str | None) -> str:
-    """The path of an upload, refusing anything else an API caller might send.
-
-    Gradio hands a handler whatever path a client names; only files inside Gradio's upload folder or
-    our own examples are served, so '/etc/passwd' or '../..' is refused before a byte is read.
-    """
-    if not video:
-        raise gr.Error("Upload a video (or pick an example) first.")
-    real = Path(os.path.realpath(video))
-    roots = [Path(os.path.realpath(get_upload_folder())), Path(os.path.realpath(ASSETS))]
-    if not any(real.is_relative_to(root) for root in roots):
-        raise gr.Error("Only uploaded videos can be evaluated: file paths on the server are not accepted.")
-    return str(real)
-
-
-def public(message: str, paths: list[str | None]) -> str:
-    """A message as a visitor sees it: every server path of this request replaced by the file's own name."""
-    for path in paths:
-        if path:
-            for form in {path, os.path.realpath(path)}:
-                message = message.replace(form, Path(form).name)
-    return message
-
-
-def _number(value: object) -> object:
-    """A number as a raw HTTP caller may send it (as text); anything else is left for run_options to refuse."""
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return value
-    return value
-
-
-def _options(seed: str | float | None, greedy: bool, temperature: float, max_new_tokens: float, fps: float,
-             samples: float | None = 1) -> GenerationOptions:
-    """The page's values (a text seed box, numbers as its components send them) as typed options, checked against
-    the page's limits by the same parser the JSON tools use."""
-    try:
-        return run_options(seed=seed_from_text(seed), greedy=bool(greedy), temperature=_number(temperature),
-                           max_new_tokens=_number(max_new_tokens), fps=_number(fps), samples=_number(samples or 1))
-    except InputError as exc:
-        raise gr.Error(str(exc)) from exc
-
-
-def checked(make: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """``make(...)``, with a user's error (InputError) turned into the page's one-line message."""
-    try:
-        return make(*args, **kwargs)
-    except VS2Error as exc:
-        raise gr.Error(str(exc)) from exc
 
 
 class DemoApp:
@@ -186,7 +80,7 @@ class DemoApp:
         yield result_html.status_html("Checking the clip…")
 
     def stop(self, request: gr.Request) -> Any:
-        if self.runner.stop(_owner(request)):
+        if self.runner.stop(owner_of(request)):
             return result_html.status_html("Stopping…")  # the run's own last update follows
         gr.Info("Nothing was running.")
         return gr.skip()  # the last result and its status stay as they were
@@ -200,10 +94,10 @@ class DemoApp:
         (an extra) adds how stable each dimension is, and every sample, to the cards and the JSON. (Agents: the
         JSON tools in tools.py describe each argument.)"""
         jobs = self.score_jobs(video, prompt)
-        options = _options(seed, greedy, temperature, max_new_tokens, fps, samples)
+        options = page_options(seed, greedy, temperature, max_new_tokens, fps, samples)
         reset = {"status": result_html.status_html("Checking the clip…"), "text": "", "radar": None, "cards": "",
                  "gallery": None, "raw": "", "json": None, "file": None, "result": None, "stored": None}
-        yield from self._drive(SCORE_VIEW, jobs, options, request, reset, lambda done, _: _final(done, replay))
+        yield from self._drive(SCORE_VIEW, jobs, options, request, reset, lambda done, _: final_score(done, replay))
 
     def compare(self, video_a: str | None, video_b: str | None, prompt_a: str, separate: bool = False,
                 prompt_b: str | None = None, seed: str | float | None = None, greedy: bool = False,
@@ -212,11 +106,11 @@ class DemoApp:
         """Outputs: status, plan A, plan B, reasoning A, reasoning B, radar, verdict, table, gallery A,
         gallery B, result JSON, download. With samples > 1 the verdict counts wins over paired samples."""
         jobs = self.compare_jobs(video_a, video_b, prompt_a, prompt_b if separate else None)
-        options = _options(seed, greedy, temperature, max_new_tokens, fps, samples)
+        options = page_options(seed, greedy, temperature, max_new_tokens, fps, samples)
         reset = {"status": result_html.status_html("Checking the clips…"), "text_a": "", "text_b": "", "radar": None,
                  "verdict": "", "table": None, "gallery_a": None, "gallery_b": None, "json": None, "file": None,
                  "stored": None}
-        yield from self._drive(COMPARE_VIEW, jobs, options, request, reset, lambda done, _: _final_compare(done))
+        yield from self._drive(COMPARE_VIEW, jobs, options, request, reset, lambda done, _: final_compare(done))
 
     def rank(self, videos: list[str] | None, prompt: str, by: str = OVERALL, seed: str | float | None = None,
              greedy: bool = False, temperature: float = OFFICIAL_TEMPERATURE,
@@ -225,11 +119,11 @@ class DemoApp:
         """Best-of-N: 2 to 8 clips for one prompt, ranked by the sum of the official soft scores (or one
         dimension's). Outputs: status, leaderboard, clips by rank (click one for its full result), JSON, download."""
         jobs = self.rank_jobs(videos, prompt, by)
-        options = _options(seed, greedy, temperature, max_new_tokens, fps, samples)
+        options = page_options(seed, greedy, temperature, max_new_tokens, fps, samples)
         reset = {"status": result_html.status_html(f"Checking {len(jobs)} clips…"), "board": "", "gallery": None,
                  "json": None, "file": None, "ranked": [], "stored": None}
         yield from self._drive(RANK_VIEW, jobs, options, request, reset,
-                               lambda done, frames: _final_rank(done, frames, prompt, by))
+                               lambda done, frames: final_rank(done, frames, prompt, by))
 
     # -- the core the page and the JSON tools (tools.py) share: typed inputs, one run, plain data -------------
 
@@ -282,7 +176,7 @@ class DemoApp:
         prompt the alignment probe tries; ``stored``: the stored result explained (its frames are reused). Outputs:
         status, evidence panel, result JSON with the explanation, download (and, as state, the explanation itself
         for the page's report and the stored explanation's id)."""
-        result = _page_result(samples, "the explanation re-scores")
+        result = page_result(samples, "the explanation re-scores")
         try:
             options = ExplainOptions(counterfactual=(counterfactual or "").strip() or DEFAULT_COUNTERFACTUAL)
         except (ValueError, VS2Error) as exc:
@@ -290,7 +184,7 @@ class DemoApp:
         yield (result_html.status_html(f"Explaining: preparing the clip… {cost_line(result, options)} Stop ends it."),
                "", gr.skip(), gr.skip(), None, gr.skip())
         explanation: Explanation | None = None
-        owner = _owner(request)
+        owner = owner_of(request)
         # an explanation nobody listens to any more ends as Stop ends it (between chunks), freeing the model; its
         # stream is closed at the next progress too, whatever explains it
         abandoned = threading.Event()
@@ -342,7 +236,7 @@ class DemoApp:
                stored: str | None = None, request: gr.Request = None) -> str:
         """The page's result as one self-contained HTML file (frames embedded, opens offline); with the evidence
         when the result was explained, and the link that reopens the stored result."""
-        result = _page_result(samples, "the report is of")
+        result = page_result(samples, "the report is of")
         try:
             thumbs = self.evaluator.thumbnails(result.video, result.plan.fps)
         except VS2Error as exc:  # the upload was removed from the server's cache meanwhile: the report goes on
@@ -364,7 +258,7 @@ class DemoApp:
         texts = [""] * len(jobs)
         shown: dict[str, Any] = {}  # plans and frames, repeated in the final update for API callers
         frames: dict[int, FramesReady] = {}
-        throttle = _Throttle()
+        throttle = Throttle()
         streaming = view.streaming_status(options.samples)
         yield view.update(**reset)
         for event in self._events(jobs, options, request):
@@ -410,7 +304,7 @@ class DemoApp:
                                             by, self.evaluator.revision), request)
 
     def _events(self, jobs: list[Job], options: GenerationOptions, request: gr.Request | None) -> Iterator[Any]:
-        owner = _owner(request)
+        owner = owner_of(request)
         # a run nobody listens to (tab closed, results never read) must not hold the model slot to its end
         done = watch_listener(request, lambda reason: self.runner.stop(owner))
         try:
@@ -420,93 +314,3 @@ class DemoApp:
             raise gr.Error(public(str(exc), [j.video for j in jobs])) from exc
         finally:
             done()
-
-
-def _page_result(samples: tuple[Result, ...] | None, what: str) -> Result:
-    """The session's last result (its first sample), or one clear message when there is none yet."""
-    if not samples or not all(isinstance(r, Result) for r in samples):
-        raise gr.Error(f"Evaluate a clip first (press Evaluate): {what} this page's result.")
-    return samples[0]
-
-
-def _owner(request: gr.Request | None) -> str:
-    return request.session_hash if request is not None and request.session_hash else "anonymous"
-
-
-def _took(result: Result) -> str:
-    where = f"{result.timings.generate_s:.1f} s on {result.model.device} ({result.model.dtype})"
-    return f"Stopped early after {where}" if result.stopped else f"Done in {where}"
-
-
-def _tokens(n: int) -> str:
-    return f"{n} token" if n == 1 else f"{n} tokens"
-
-
-def _final(done: Finished, replay: bool) -> dict[str, Any]:
-    (samples,) = done.samples
-    result = samples[0]
-    t = result.timings
-    status = _took(result) + f" · {_tokens(t.new_tokens)} · {t.tokens_per_s:.1f} tokens/s"
-    run = replace(result.options, samples=len(samples))  # what was asked for: sample 0's seed, K samples
-    deviations = result.deviations(run)
-    if deviations:
-        status += " · not the official settings: " + ", ".join(deviations)
-    if result.parse_method == NONE:
-        status += " · no score could be parsed: the raw output is below"
-    data = score_data(samples)
-    cards = (result_html.cards_html(result, replay) + panels_html.stability_html(summarize(samples))
-             + panels_html.samples_html(samples))
-    return {"status": result_html.status_html(status), "text": result.raw_output,
-            "radar": figures.radar([("clip", result)]), "cards": cards,
-            "raw": result.raw_output, "json": data, "file": files.write_json("result", data), "result": samples}
-
-
-def _final_compare(done: Finished) -> dict[str, Any]:
-    a, b = done.results
-    rows = compare_samples(*done.samples)
-    first = compare_results(a, b)  # the first pair's scores, sums and margins
-    table = [[*row[:-1], s.describe()] for row, s in zip(result_html.comparison_rows(first), rows)]
-    data = compare_data(done)
-    banner = panels_html.verdict_banner_html(first[-1], rows[-1])
-    return {"status": result_html.status_html(_took(a)), "text_a": a.raw_output, "text_b": b.raw_output,
-            "radar": figures.radar([("A", a), ("B", b)]), "verdict": banner + panels_html.sampled_verdict_html(rows),
-            "table": table, "json": data, "file": files.write_json("comparison", data)}
-
-
-def score_data(samples: tuple[Result, ...]) -> dict[str, Any]:
-    """One clip's result as the JSON the page shows and the tools return."""
-    return samples_dict(samples, paths=False)
-
-
-def compare_data(done: Finished) -> dict[str, Any]:
-    """Two clips' results, with the paired-sample verdict when there are several samples."""
-    data = {"clip_a": samples_dict(done.samples[0], paths=False), "clip_b": samples_dict(done.samples[1], paths=False)}
-    if len(done.samples[0]) > 1:
-        data["verdict"] = {r.key: {"wins_a": r.wins_a, "wins_b": r.wins_b, "ties": r.ties, "winner": r.winner.value,
-                                   "says": r.describe()} for r in compare_samples(*done.samples)}
-    return data
-
-
-def leaderboard(done: Finished, by: str) -> Any:
-    return rank([Path(r.video).name for r in done.results], done.samples, by)
-
-
-def rank_data(done: Finished, prompt: str, by: str) -> dict[str, Any]:
-    """The leaderboard and every clip's results."""
-    names = [Path(r.video).name for r in done.results]
-    return {"prompt": prompt, "leaderboard": leaderboard(done, by).to_dict(),
-            "clips": {names[i]: samples_dict(s, paths=False) for i, s in enumerate(done.samples)}}
-
-
-def _final_rank(done: Finished, frames: dict[int, FramesReady], prompt: str, by: str) -> dict[str, Any]:
-    board = leaderboard(done, by)
-    gallery = []
-    for c in board.clips:
-        shot = frames[c.index]
-        (path, _), = files.thumbnail_files(shot.plan, shot.thumbnails[:1])
-        value = "no score" if c.value is None else f"{c.value:.2f}"
-        gallery.append((path, f"#{c.rank} {c.name} · {value}"))
-    data = rank_data(done, prompt, by)
-    return {"status": result_html.status_html(_took(done.results[0]) + f" · best: {board.best.name}"),
-            "board": panels_html.leaderboard_html(board, prompt), "gallery": gallery, "json": data,
-            "file": files.write_json("ranking", data), "ranked": [done.samples[c.index] for c in board.clips]}

@@ -25,11 +25,13 @@ from vs2demo.engine.evaluator import Evaluator
 from vs2demo.evidence.record import DEFAULT_COUNTERFACTUAL
 from vs2demo.present import evidence_html, library_html, page_prose, panels_html, result_html
 from vs2demo.serve import gradio_internals, guard, library_page
-from vs2demo.serve.handlers import ASSETS, COMPARE_VIEW, MAX_RANK_CLIPS, RANK_VIEW, SCORE_VIEW, DemoApp, View
+from vs2demo.serve.handlers import DemoApp
 from vs2demo.serve.library import Library
+from vs2demo.serve.requests import ASSETS
 from vs2demo.serve.run_settings import FPS, MAX_NEW_TOKENS, TEMPERATURE
 from vs2demo.serve.runs import ON_ZERO_GPU
 from vs2demo.serve.tools import AgentTools
+from vs2demo.serve.views import COMPARE_VIEW, MAX_RANK_CLIPS, RANK_VIEW, SCORE_VIEW, View
 
 # Probing reads a file's headers and one frame: quick, but a handful at once must not exhaust memory.
 PLAN_QUEUE = {"concurrency_id": guard.PLAN_SLOT, "concurrency_limit": 2, "show_progress": "hidden"}

@@ -64,7 +64,7 @@ class Runner:
                 yield Status(STOPPED_BEFORE_MODEL)
                 return
             handles = [r.by_key() for r in ready] if ON_ZERO_GPU else ready
-            events = _gpu_stream(self.key, run, owner, jobs, options, handles)
+            events = gpu_stream(self.key, run, owner, jobs, options, handles)
             try:
                 for event in events:
                     if isinstance(event, Finished):
@@ -140,7 +140,7 @@ def estimate_seconds(key: int, run: int, owner: str, jobs: Sequence[Job], option
 
 
 @spaces.GPU(duration=estimate_seconds)
-def _gpu_stream(key: int, run: int, owner: str, jobs: Sequence[Job], options: GenerationOptions,
+def gpu_stream(key: int, run: int, owner: str, jobs: Sequence[Job], options: GenerationOptions,
                 ready: Sequence[ReadyClip]) -> Iterator[Event]:
     yield from _RUNNERS[key]._run(run, owner, jobs, options, ready)
 

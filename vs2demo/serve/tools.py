@@ -17,7 +17,9 @@ from gradio.data_classes import FileData
 
 from vs2demo.analysis.rank import OVERALL
 from vs2demo.core.options import OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, OFFICIAL_TEMPERATURE
-from vs2demo.serve.handlers import DemoApp, checked, compare_data, rank_data, score_data
+from vs2demo.serve.handlers import DemoApp
+from vs2demo.serve.outcomes import compare_data, rank_data, score_data
+from vs2demo.serve.requests import checked
 from vs2demo.serve.run_settings import run_options
 
 

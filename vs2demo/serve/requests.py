@@ -1,0 +1,83 @@
+"""What a visitor sends, checked: uploaded paths only, settings typed against the page's limits, messages that
+name files, not server paths, and the session's last result."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+from gradio.utils import get_upload_folder
+
+from vs2demo.analysis.result import Result
+from vs2demo.core.errors import InputError, VS2Error
+from vs2demo.core.options import GenerationOptions
+from vs2demo.serve.run_settings import run_options, seed_from_text
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"  # the repository's assets/, beside the package
+
+
+def uploaded(video: str | None) -> str:
+    """The path of an upload, refusing anything else an API caller might send.
+
+    Gradio hands a handler whatever path a client names; only files inside Gradio's upload folder or
+    our own examples are served, so '/etc/passwd' or '../..' is refused before a byte is read.
+    """
+    if not video:
+        raise gr.Error("Upload a video (or pick an example) first.")
+    real = Path(os.path.realpath(video))
+    roots = [Path(os.path.realpath(get_upload_folder())), Path(os.path.realpath(ASSETS))]
+    if not any(real.is_relative_to(root) for root in roots):
+        raise gr.Error("Only uploaded videos can be evaluated: file paths on the server are not accepted.")
+    return str(real)
+
+
+def public(message: str, paths: list[str | None]) -> str:
+    """A message as a visitor sees it: every server path of this request replaced by the file's own name."""
+    for path in paths:
+        if path:
+            for form in {path, os.path.realpath(path)}:
+                message = message.replace(form, Path(form).name)
+    return message
+
+
+def _number(value: object) -> object:
+    """A number as a raw HTTP caller may send it (as text); anything else is left for run_options to refuse."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def page_options(seed: str | float | None, greedy: bool, temperature: float, max_new_tokens: float, fps: float,
+             samples: float | None = 1) -> GenerationOptions:
+    """The page's values (a text seed box, numbers as its components send them) as typed options, checked against
+    the page's limits by the same parser the JSON tools use."""
+    try:
+        return run_options(seed=seed_from_text(seed), greedy=bool(greedy), temperature=_number(temperature),
+                           max_new_tokens=_number(max_new_tokens), fps=_number(fps), samples=_number(samples or 1))
+    except InputError as exc:
+        raise gr.Error(str(exc)) from exc
+
+
+def checked(make: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``make(...)``, with a user's error (InputError) turned into the page's one-line message."""
+    try:
+        return make(*args, **kwargs)
+    except VS2Error as exc:
+        raise gr.Error(str(exc)) from exc
+
+
+def page_result(samples: tuple[Result, ...] | None, what: str) -> Result:
+    """The session's last result (its first sample), or one clear message when there is none yet."""
+    if not samples or not all(isinstance(r, Result) for r in samples):
+        raise gr.Error(f"Evaluate a clip first (press Evaluate): {what} this page's result.")
+    return samples[0]
+
+
+def owner_of(request: gr.Request | None) -> str:
+    return request.session_hash if request is not None and request.session_hash else "anonymous"
