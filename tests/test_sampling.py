@@ -53,7 +53,9 @@ def test_seeded_text_and_digit_probabilities_equal_stock_generate(variant: Evalu
                                     temperature=1.5)
     assert ours.raw_output == official.text
     for ours_dim, soft, probs in zip(ours.scores, official.soft, official.probs):
-        if ours_dim.soft_source == "official" and official.hard is not None:
+        # both sides agree on whether there is an official score at all, and when there is, on its numbers
+        assert (ours_dim.soft_source == "official") == (official.hard is not None)
+        if official.hard is not None:
             assert (ours_dim.soft, ours_dim.probs) == (soft, probs)
 
 

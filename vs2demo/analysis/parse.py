@@ -127,7 +127,7 @@ class SoftSource(str, Enum):
     """Which token a soft score was read at."""
 
     OFFICIAL = "official"  # the first digit after the label, as the official script finds it
-    FALLBACK = "fallback"  # the digit the parser read (the official search found none): labelled
+    FALLBACK = "fallback"  # the parser's digit, or any soft score without the official parse: labelled
 
     def __str__(self) -> str:
         return self.value

@@ -160,8 +160,12 @@ def dimension_scores(
     the token the official script would use; when it cannot (no label found), the parsed digit's token is
     used and labelled so."""
     out = []
+    # Without the official parse the official script prints no soft score at all: a soft score read at the
+    # official step is then still a labelled extra, never "official".
+    official_parse = parsed.method == ParseMethod.OFFICIAL
     for d, hard, off, alt in zip(DIMENSIONS, parsed.scores, official_logprobs, parsed_logprobs):
-        logprobs, source = (off, SoftSource.OFFICIAL) if off is not None else (alt, SoftSource.FALLBACK)
+        logprobs = off if off is not None else alt
+        source = SoftSource.OFFICIAL if off is not None and official_parse else SoftSource.FALLBACK
         soft: SoftScore | None = soft_from_logprobs(logprobs) if logprobs is not None and hard is not None else None
         out.append(DimensionScore(
             key=d.key, title=d.title, hard=hard,
