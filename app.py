@@ -17,7 +17,7 @@ from vs2demo.core.errors import StoreError
 from vs2demo.core.options import DTYPES, Limits, compiled_decode_from_env, model_from_env
 from vs2demo.engine.evaluator import Evaluator
 from vs2demo.serve.library import Library
-from vs2demo.serve.page import build_demo, launch_kwargs
+from vs2demo.serve.page import build_demo, compute_first_example, launch_kwargs
 from vs2demo.serve.runs import ON_ZERO_GPU
 from vs2demo.store.db import db_from_env
 
@@ -81,6 +81,8 @@ def main() -> None:
     if ON_ZERO_GPU:
         # ZeroGPU: weights must be placed on "cuda" in the main process, before any GPU call.
         served_evaluator.load()
+    elif os.environ.get("VS2_FIRST_EXAMPLE", "1") != "0":
+        compute_first_example(served)  # the page opens on the first example's result once it is computed
     served.launch(server_name=args.host, server_port=args.port, share=args.share,
                   **launch_kwargs(served, served_evaluator, mcp=args.mcp))
 

@@ -88,7 +88,12 @@ def test_model_output_with_html_renders_as_text(browser, shots) -> None:
         demo.close()
 
 
-def test_example_runs_once_then_replays(smoke_dir, browser, shots) -> None:
+@pytest.mark.parametrize("viewport,scheme", [({"width": 1280, "height": 900}, "light"),
+                                             ({"width": 390, "height": 844}, "dark")])
+def test_an_example_is_a_full_result_computed_once_then_replayed(smoke_dir, browser, shots, viewport,
+                                                                 scheme) -> None:
+    """A visitor's first click: the example runs (once per process), then replays; either way Explain and Report
+    work on it and a frame click seeks the player. Before any result, Explain and Report cannot be pressed."""
     from vs2demo.engine.evaluator import Evaluator
 
     evaluator = Evaluator("smoke")
@@ -101,18 +106,29 @@ def test_example_runs_once_then_replays(smoke_dir, browser, shots) -> None:
 
     evaluator.generate_stream = counted
     demo, url = serve(evaluator)
+    tag = f"{viewport['width']}-{scheme}"
     try:
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        page.goto(url)
+        page = browser.new_page(viewport=viewport, color_scheme=scheme)
+        page.goto(f"{url}?__theme={scheme}")
+        page.wait_for_selector("#vs2-examples .gallery-item, #vs2-examples button.example", timeout=30_000)
+        assert not page.locator("#vs2-explain").is_enabled() and not page.locator("#vs2-report-button").is_enabled()
         for attempt in range(2):
-            page.locator(".gallery-item, tr.tr-body, button.example").first.click()
-            page.wait_for_selector("#vs2-cards >> text=Replay of a cached example run", timeout=120_000)
+            page.locator("#vs2-examples .gallery-item, #vs2-examples button.example").first.click()
+            page.wait_for_selector("#vs2-status >> text=Done in", timeout=120_000)
+            replayed = "Replay of an example run" in page.locator("#vs2-status").inner_text()
+            assert replayed == (attempt == 1)  # computed the first time, replayed (and labelled) the second
             assert page.locator("#vs2-cards .vs2-card").count() == 3
-            page.wait_for_selector("#vs2-radar .js-plotly-plot", timeout=20_000)
+            page.wait_for_function("!document.querySelector('#vs2-explain').disabled", timeout=20_000)
+            assert page.locator("#vs2-report-button").is_enabled()
+            page.screenshot(path=str(shots / f"example-{tag}-{attempt}.png"), full_page=True)
             if attempt == 0:
-                page.screenshot(path=str(shots / "example-replay.png"), full_page=True)
                 page.reload()
-        assert len(calls) == 1  # the second click replayed the cached stream: no model call
+        assert len(calls) == 1  # the second click replayed the recorded run: no model call
+        page.locator("#vs2-frames .thumbnail-item, #vs2-frames button").nth(3).click()  # seeking works
+        page.wait_for_function("document.querySelector('#vs2-video video')?.currentTime > 1", timeout=20_000)
+        page.click("#vs2-report-button")
+        page.wait_for_selector("#vs2-report a, #vs2-report .file-preview, #vs2-report td", timeout=60_000)
+        assert "Evaluate a clip first" not in page.content()
     finally:
         demo.close()
 

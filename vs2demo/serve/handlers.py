@@ -26,6 +26,7 @@ from vs2demo.present import figures, panels_html, result_html
 from vs2demo.present.evidence_html import cost_line, evidence_html, reading_html
 from vs2demo.present.report_html import report_html
 from vs2demo.serve import files
+from vs2demo.serve.examples import EXAMPLE_OPTIONS, ExampleRuns, load_examples
 from vs2demo.serve.guard import watch_listener
 from vs2demo.serve.library import Library, RunRecord, page_url
 from vs2demo.serve.outcomes import (
@@ -33,7 +34,7 @@ from vs2demo.serve.outcomes import (
     final_rank,
     final_score,
 )
-from vs2demo.serve.requests import owner_of, page_options, page_result, public, uploaded
+from vs2demo.serve.requests import ASSETS, owner_of, page_options, page_result, public, uploaded
 from vs2demo.serve.runs import STOPPED_BEFORE_MODEL, Runner
 from vs2demo.serve.views import (
     COMPARE_VIEW,
@@ -52,6 +53,7 @@ class DemoApp:
         self.evaluator = evaluator
         self.runner = Runner(evaluator)
         self.library = library  # the results library: every finished result is stored there (None: not stored)
+        self.examples = ExampleRuns(load_examples(ASSETS))  # the examples' runs, computed once, then replayed
 
     # -- handlers -------------------------------------------------------------------------------
 
@@ -214,6 +216,8 @@ class DemoApp:
         finally:
             done()
             steps.close()
+        if explanation is not None:
+            self.examples.remember_explanation(result, explanation)
         if explanation is None:
             raise gr.Error("The explanation ended without a result.")
         record = {**samples_dict(samples, paths=False), "explanation": explanation.to_dict()}
@@ -246,22 +250,57 @@ class DemoApp:
         html = report_html(samples, thumbs, explanation if isinstance(explanation, Explanation) else None, link)
         return files.write_report(html)
 
-    def replay(self, video: str, prompt: str) -> Iterator[tuple]:
-        """What example caching records: a fixed-seed official-settings run, labelled as a replay."""
-        yield from self.score(video, prompt, seed=0, replay=True)
+    # -- examples: full results, computed once per process, then replayed -----------------------------------
+
+    def example(self, video: str | None, prompt: str, request: gr.Request = None) -> Iterator[tuple]:
+        """An example clicked: its run (seed 0, the official settings) the first time, then a replay of that very
+        run's events, labelled as one. Either way it is a full result: Explain, Report and seeking work on it."""
+        jobs = self.score_jobs(video, prompt)
+        recorded = self.examples.get(jobs[0])
+        reset = {"status": result_html.status_html("Replaying the example's run…" if recorded else
+                                                   "Checking the clip…"), "text": "", "radar": None, "cards": "",
+                 "gallery": None, "raw": "", "json": None, "file": None, "result": None, "stored": None}
+        events = (self.examples.replay(jobs[0]) if recorded else
+                  self.examples.record(jobs[0], self._events(jobs, EXAMPLE_OPTIONS, request)))
+        yield from self._drive(SCORE_VIEW, jobs, EXAMPLE_OPTIONS, request, reset,
+                               lambda done, _: final_score(done, replay=recorded is not None), events)
+
+    def first_screen(self, request: gr.Request = None) -> Iterator[tuple]:
+        """On opening the page: the first example's result replayed, when it was computed in this process (the app
+        computes it at start where a GPU is held, or a visitor's click did); otherwise the page stays as it is."""
+        first = self.examples.first()
+        if first is None or self.examples.get(first) is None:
+            yield SCORE_VIEW.update()  # nothing to show yet: every output left as it is
+            return
+        yield from self.example(first.video, first.prompt, request)
+
+    def first_inputs(self) -> tuple[Any, Any]:
+        """On opening the page, with the first example's result: its clip in the player and its prompt."""
+        first = self.examples.first()
+        if first is None or self.examples.get(first) is None:
+            return gr.skip(), gr.skip()
+        return first.video, first.prompt
+
+    def example_evidence(self, samples: tuple[Result, ...] | None) -> tuple[str, Explanation | None]:
+        """After an example's result: its explanation when one was computed before (the evidence panel and the
+        report use it), else the readable reasoning."""
+        explanation = self.examples.explanation_for(samples[0]) if samples else None
+        if explanation is not None and samples:
+            return evidence_html(samples[0], explanation), explanation
+        return self.reading(samples), None
 
     # -- the driver -----------------------------------------------------------------------------
 
     def _drive(self, view: View, jobs: list[Job], options: GenerationOptions, request: gr.Request | None,
-               reset: dict[str, Any], final: Callable[[Finished, dict[int, FramesReady]], dict[str, Any]]
-               ) -> Iterator[tuple]:
+               reset: dict[str, Any], final: Callable[[Finished, dict[int, FramesReady]], dict[str, Any]],
+               events: Iterator[Any] | None = None) -> Iterator[tuple]:
         texts = [""] * len(jobs)
         shown: dict[str, Any] = {}  # plans and frames, repeated in the final update for API callers
         frames: dict[int, FramesReady] = {}
         throttle = Throttle()
         streaming = view.streaming_status(options.samples)
         yield view.update(**reset)
-        for event in self._events(jobs, options, request):
+        for event in self._events(jobs, options, request) if events is None else events:
             slots = view.clips[event.index] if getattr(event, "index", None) in range(len(view.clips)) else None
             if isinstance(event, Planned) and slots:
                 shown[slots.plan] = result_html.plan_html(event.plan)

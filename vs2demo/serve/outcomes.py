@@ -38,6 +38,8 @@ def final_score(done: Finished, replay: bool) -> dict[str, Any]:
         status += " · not the official settings: " + ", ".join(deviations)
     if result.parse_method == NONE:
         status += " · no score could be parsed: the raw output is below"
+    if replay:  # the example's own run, computed once in this process and replayed: say so first
+        status = "Replay of an example run (computed once, then replayed; the timings are from that run) · " + status
     data = score_data(samples)
     cards = (result_html.cards_html(result, replay) + panels_html.stability_html(summarize(samples))
              + panels_html.samples_html(samples))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import functools
 import inspect
-import json
 import math
+import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -27,7 +28,6 @@ from vs2demo.present import evidence_html, library_html, page_prose, panels_html
 from vs2demo.serve import gradio_internals, guard, library_page
 from vs2demo.serve.handlers import DemoApp
 from vs2demo.serve.library import Library
-from vs2demo.serve.requests import ASSETS
 from vs2demo.serve.run_settings import FPS, MAX_NEW_TOKENS, TEMPERATURE
 from vs2demo.serve.runs import ON_ZERO_GPU
 from vs2demo.serve.tools import AgentTools
@@ -38,6 +38,8 @@ PLAN_QUEUE = {"concurrency_id": guard.PLAN_SLOT, "concurrency_limit": 2, "show_p
 # The frame strip: one small scrolling row, or every frame large for a class
 SMALL_COLUMNS, SMALL_HEIGHT_PX, LARGE_COLUMNS, LARGE_ROW_PX = 6, 220, 3, 360
 MODEL_RUN = {"concurrency_id": guard.MODEL_SLOT, "concurrency_limit": 1}
+# When a run starts, the status line comes into view: on a phone the results sit below the inputs and examples.
+SHOW_STATUS = "() => { document.querySelector('#vs2-status')?.scrollIntoView({block: 'start', behavior: 'smooth'}); }"
 
 
 def page_only(handler: Callable[..., Any]) -> Callable[..., Any]:
@@ -89,7 +91,7 @@ def build(app: DemoApp) -> gr.Blocks:
         settings = [seed, greedy, temperature, max_new, fps, samples]
         with gr.Tabs(overflow_behavior="wrap") as tabs:  # on a phone every tab stays in sight, none behind "…"
             with gr.Tab("Score a clip", id="score"):
-                _score_tab(app, settings, fps, review)
+                opened = _score_tab(app, settings, fps, review)
             with gr.Tab("Compare two clips", id="compare"):
                 _compare_tab(app, settings, fps, review)
             with gr.Tab("Rank clips (best of N)", id="rank"):
@@ -101,6 +103,7 @@ def build(app: DemoApp) -> gr.Blocks:
             with gr.Tab("How it works", id="about"):
                 gr.Markdown(page_prose.ABOUT)
         library_page.on_load(demo, tabs, review, stored)  # ?r=ID opens a stored result
+        opened(demo.load)  # the first example's result, replayed, when this process has computed it
     return demo
 
 
@@ -152,18 +155,19 @@ def _plan_on_change(app: DemoApp, video: gr.Video, fps: gr.Slider, plan: gr.HTML
         trigger(app.plan, [video, fps], plan, api_visibility="private", **PLAN_QUEUE)
 
 
-def _score_tab(app: DemoApp, settings: list, fps: gr.Slider, review: library_page.Shared) -> None:
+def _score_tab(app: DemoApp, settings: list, fps: gr.Slider, review: library_page.Shared
+               ) -> Callable[[Any], None]:
+    """The Score tab; returns how to fill it when the page opens (given the page's load trigger)."""
     c: dict[str, Any] = {}
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=300) as left:
-            video = gr.Video(label="Clip", sources=["upload"], elem_id="vs2-video", height=300)
+            video = gr.Video(label="Clip", sources=["upload"], elem_id="vs2-video", height=240)
             prompt = gr.Textbox(label="Text-to-video prompt", lines=2, max_lines=6,
                                 placeholder="The prompt the clip was generated from")
             c["plan"] = gr.HTML(elem_classes="vs2-plan")
             with gr.Row():
                 run = gr.Button("Evaluate", variant="primary", elem_id="vs2-evaluate")
                 stop = gr.Button("Stop", variant="stop", elem_id="vs2-stop")
-            keep = library_page.keep_clip_box()
         with gr.Column(scale=3, min_width=320):
             c["status"] = gr.HTML(elem_id="vs2-status")
             link = gr.HTML(elem_id="vs2-link")
@@ -180,13 +184,14 @@ def _score_tab(app: DemoApp, settings: list, fps: gr.Slider, review: library_pag
     c["result"], c["stored"] = gr.State(None), gr.State(None)
     with gr.Row(equal_height=True):
         explain = gr.Button("Explain this result: which seconds and sentences each score rests on (an extra)",
-                            elem_id="vs2-explain", scale=2)
+                            elem_id="vs2-explain", scale=2, interactive=False)
         counterfactual = gr.Textbox(label="Other prompt for the \"is it reading the prompt?\" probe",
                                     value=DEFAULT_COUNTERFACTUAL, max_lines=1, elem_id="vs2-counterfactual", scale=2)
     evidence = gr.HTML(elem_id="vs2-evidence")
     explanation = gr.State(None)
     with gr.Row(equal_height=True):
-        report = gr.Button("Download a report (one HTML file that opens offline)", elem_id="vs2-report-button")
+        report = gr.Button("Download a report (one HTML file that opens offline)", elem_id="vs2-report-button",
+                           interactive=False)
         report_file = gr.File(label="Report", elem_id="vs2-report")
     with gr.Accordion("Raw output, settings and download", open=False):
         c["raw"] = gr.Textbox(label="Raw model output", lines=8, interactive=False, elem_id="vs2-raw")
@@ -196,13 +201,22 @@ def _score_tab(app: DemoApp, settings: list, fps: gr.Slider, review: library_pag
     _plan_on_change(app, video, fps, c["plan"])
     # check first (one clear message, in the status), then a run with Evaluate disabled until it ends
     check = run.click(app.check, [video, prompt, fps], c["status"], api_visibility="private", **PLAN_QUEUE)
-    start = check.success(lambda: (gr.Button(interactive=False), "", None, None, gr.Gallery(selected_index=None),
-                                   ""), None, [run, evidence, explanation, report_file, c["gallery"], link],
-                          queue=False, api_visibility="private")  # a new run: the old evidence, report and link go
+    busy = [run, explain, report, evidence, explanation, report_file, c["gallery"], link]
+
+    def starting() -> tuple:  # a new run: Evaluate, Explain and Report wait; the old evidence, report and link go
+        off = gr.Button(interactive=False)
+        return off, off, off, "", None, None, gr.Gallery(selected_index=None), ""
+
+    def ended(samples: Any) -> tuple:  # Explain and Report only once there is a result to explain or report
+        has = bool(samples)
+        return gr.Button(interactive=True), gr.Button(interactive=has), gr.Button(interactive=has)
+
+    start = check.success(starting, None, busy, queue=False, api_visibility="private",
+                          js=SHOW_STATUS)  # on a phone the results sit below the inputs: bring them into view
     event = start.then(page_only(app.score), [video, prompt, *settings], outputs, api_name="score", **MODEL_RUN)
-    event.then(lambda: gr.Button(interactive=True), None, run, queue=False, api_visibility="private")
+    event.then(ended, c["result"], [run, explain, report], queue=False, api_visibility="private")
     event.then(app.reading, c["result"], evidence, queue=False, api_visibility="private")
-    library_page.link_after(event, c["stored"], link, review, keep)
+    keep = None
     explained = explain.click(page_only(app.explain), [c["result"], counterfactual, c["stored"]],
                               [c["status"], evidence, c["json"], c["file"], explanation, c["stored"]],
                               api_name="explain", concurrency_id=guard.EXPLAIN_SLOT, concurrency_limit=1)
@@ -212,12 +226,36 @@ def _score_tab(app: DemoApp, settings: list, fps: gr.Slider, review: library_pag
     report.click(page_only(app.report), [c["result"], explanation, c["stored"]], report_file, api_name="report",
                  concurrency_id=guard.REPORT_SLOT, concurrency_limit=1)
     stop.click(app.stop, None, c["status"], cancels=_cancels(event), api_visibility="private", **STOP)
-    examples, lessons = _examples()
-    if examples:
+    if app.examples.examples:
         with left:  # beside the upload, on the first screen: each labelled with what it teaches
-            gr.Examples(examples, [video, prompt], outputs, fn=app.replay, cache_examples=True, cache_mode="lazy",
-                        example_labels=lessons, elem_id="vs2-examples",
-                        label="Examples: what each teaches (computed once, then replayed)")
+            shown = gr.Examples([[e.job.video, e.job.prompt] for e in app.examples.examples], [video, prompt],
+                                example_labels=[e.teaches for e in app.examples.examples], elem_id="vs2-examples",
+                                label="Examples: what each teaches (computed once, then replayed)")
+        # a click fills the clip and the prompt, then runs (or replays) the example as a full result
+        chosen = shown.load_input_event.then(starting, None, busy, queue=False, api_visibility="private",
+                                            js=SHOW_STATUS)
+        example_run = chosen.then(page_only(app.example), [video, prompt], outputs, api_name="example", **MODEL_RUN)
+        _after_example(app, example_run, c, ended, [run, explain, report], evidence, explanation)
+        library_page.link_after(example_run, c["stored"], link, review)
+    with left:
+        keep = library_page.keep_clip_box()
+    library_page.link_after(event, c["stored"], link, review, keep)
+
+    def opened(load: Callable[..., Any]) -> None:
+        # a replay only (nothing computed on opening): its own group, so an opening page never waits for the model
+        load(app.first_inputs, None, [video, prompt], queue=False, api_visibility="private")
+        first = load(page_only(app.first_screen), None, outputs, api_visibility="private",
+                     concurrency_id="first-screen", concurrency_limit=4, show_progress="hidden")
+        _after_example(app, first, c, ended, [run, explain, report], evidence, explanation)
+
+    return opened
+
+
+def _after_example(app: DemoApp, event: Any, c: dict[str, Any], ended: Callable[..., tuple], buttons: list,
+                   evidence: gr.HTML, explanation: gr.State) -> None:
+    """After an example's result (clicked or opened): the buttons back, and its explanation when one was kept."""
+    event.then(ended, c["result"], buttons, queue=False, api_visibility="private")
+    event.then(app.example_evidence, c["result"], [evidence, explanation], queue=False, api_visibility="private")
 
 
 def _compare_tab(app: DemoApp, settings: list, fps: gr.Slider, review: library_page.Shared) -> None:
@@ -310,16 +348,6 @@ def _cancels(event: Any) -> list:
     return [event] if ON_ZERO_GPU else []
 
 
-def _examples() -> tuple[list[list[str]], list[str]]:
-    """Examples listed in assets/examples.json (made by scripts/make_examples.py), and what each teaches."""
-    index = ASSETS / "examples.json"
-    if not index.exists():
-        return [], []
-    entries = json.loads(index.read_text(encoding="utf-8"))
-    rows = [[str(ASSETS / e["video"]), e["prompt"]] for e in entries]
-    return rows, [e["teaches"] for e in entries]  # Gradio cuts labels after 60 characters: the notes fit
-
-
 # The compare tab's two players move together while #vs2-sync is ticked: play, pause and seek on either one is
 # mirrored on the other (media events do not bubble: listened for in the capture phase).
 SYNC_SCRIPT = """<script>
@@ -348,9 +376,21 @@ def launch_kwargs(demo: gr.Blocks, evaluator: Evaluator, mcp: bool = False) -> d
             **({"mcp_server": True} if mcp else {}), **guard.launch_settings(demo, evaluator.limits.max_file_bytes)}
 
 
+_APPS: weakref.WeakKeyDictionary[gr.Blocks, DemoApp] = weakref.WeakKeyDictionary()  # each page's handlers
+
+
 def build_demo(evaluator: Evaluator | None = None, library: Library | None = None) -> gr.Blocks:
     """The page; with ``library``, every finished result is stored there and links reopen it."""
-    demo = build(DemoApp(evaluator or Evaluator(), library))
+    app = DemoApp(evaluator or Evaluator(), library)
+    demo = build(app)
+    _APPS[demo] = app
     # api_open=False: the REST routes that would skip the queue (and the one model slot) stay closed
     demo.queue(max_size=guard.QUEUE_SIZE, default_concurrency_limit=1, api_open=False)
     return demo
+
+
+def compute_first_example(demo: gr.Blocks) -> threading.Thread | None:
+    """At launch (never at import, never on ZeroGPU, where GPU work happens only inside a visitor's lease): the
+    first example's run, in the background, so that the page opens on a finished result."""
+    app = _APPS.get(demo)
+    return None if app is None else app.examples.warm(app.runner.stream)
