@@ -172,3 +172,24 @@ def test_seed_box_refuses_what_is_not_a_whole_number(given) -> None:
 
     with pytest.raises(gr.Error, match="whole number"):
         page_options(given, False, 0.7, 1024, 2.0)
+
+
+def test_a_visitors_mistake_is_one_log_line_and_one_message(evaluator, tmp_path, caplog) -> None:
+    """A bad upload is the visitor's to fix: one line in the log, no traceback, and Gradio told not to print one."""
+    import logging
+
+    import gradio as gr
+    from gradio.utils import get_upload_folder
+
+    from vs2demo.serve.handlers import DemoApp
+
+    folder = Path(get_upload_folder()) / "test-mistake"
+    folder.mkdir(parents=True, exist_ok=True)
+    bad = folder / "notes.mp4"  # where an upload lands
+    bad.write_text("not a video at all")
+    app = DemoApp(evaluator)
+    with caplog.at_level(logging.INFO, logger="vs2demo"), pytest.raises(gr.Error) as info:
+        list(app.check(str(bad), "a ball"))
+    assert info.value.print_exception is False
+    records = [r for r in caplog.records if r.name.startswith("vs2demo")]
+    assert len(records) == 1 and records[0].exc_info is None and "notes.mp4" in records[0].getMessage()

@@ -34,7 +34,16 @@ from vs2demo.serve.outcomes import (
     final_rank,
     final_score,
 )
-from vs2demo.serve.requests import ASSETS, owner_of, page_options, page_result, public, uploaded
+from vs2demo.serve.requests import (
+    ASSETS,
+    fault_logged,
+    owner_of,
+    page_options,
+    page_result,
+    public,
+    uploaded,
+    user_error,
+)
 from vs2demo.serve.runs import STOPPED_BEFORE_MODEL, Runner
 from vs2demo.serve.views import (
     COMPARE_VIEW,
@@ -78,7 +87,7 @@ class DemoApp:
         except (VS2Error, gr.Error) as exc:
             message = public(exc.message if isinstance(exc, gr.Error) else str(exc), [video])
             yield result_html.error_html(message)
-            raise gr.Error(message, print_exception=False) from exc
+            raise user_error(message, logged=isinstance(exc, gr.Error)) from exc
         yield result_html.status_html("Checking the clip…")
 
     def stop(self, request: gr.Request) -> Any:
@@ -138,16 +147,16 @@ class DemoApp:
                      ) -> list[Job]:
         """Two clips, for one prompt or (``prompt_b``) one each."""
         if not video_a or not video_b:
-            raise gr.Error("Upload two clips to compare.")
+            raise user_error("Upload two clips to compare.")
         return [Job(uploaded(video_a), prompt_a), Job(uploaded(video_b), prompt_a if prompt_b is None else prompt_b)]
 
     @staticmethod
     def rank_jobs(videos: list[str | None] | None, prompt: str, by: str) -> list[Job]:
         videos = [v for v in (videos or []) if v]
         if not 2 <= len(videos) <= MAX_RANK_CLIPS:
-            raise gr.Error(f"Upload 2 to {MAX_RANK_CLIPS} clips generated for the same prompt (got {len(videos)}).")
+            raise user_error(f"Upload 2 to {MAX_RANK_CLIPS} clips generated for the same prompt (got {len(videos)}).")
         if by not in RANK_BY:
-            raise gr.Error(f"Rank by one of {', '.join(RANK_BY)}.")
+            raise user_error(f"Rank by one of {', '.join(RANK_BY)}.")
         return [Job(uploaded(v), prompt) for v in videos]
 
     def finished(self, jobs: list[Job], options: GenerationOptions, request: gr.Request | None) -> Finished:
@@ -158,7 +167,7 @@ class DemoApp:
             if isinstance(event, Finished):
                 done = event
         if done is None:
-            raise gr.Error(STOPPED_BEFORE_MODEL)
+            raise user_error(STOPPED_BEFORE_MODEL)
         return done
 
     def show_ranked(self, ranked: list[Result], evt: gr.SelectData) -> tuple:
@@ -182,7 +191,7 @@ class DemoApp:
         try:
             options = ExplainOptions(counterfactual=(counterfactual or "").strip() or DEFAULT_COUNTERFACTUAL)
         except (ValueError, VS2Error) as exc:
-            raise gr.Error(f"Other prompt: {exc}") from exc
+            raise user_error(f"Other prompt: {exc}") from exc
         yield (result_html.status_html(f"Explaining: preparing the clip… {cost_line(result, options)} Stop ends it."),
                "", gr.skip(), gr.skip(), None, gr.skip())
         explanation: Explanation | None = None
@@ -211,15 +220,15 @@ class DemoApp:
             yield result_html.status_html(str(exc)), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         except VS2Error as exc:
-            log.warning("explaining failed for a visitor: %s", exc, exc_info=exc.__cause__ is not None)
-            raise gr.Error(public(str(exc), [result.video])) from exc
+            fault_logged(exc)
+            raise user_error(public(str(exc), [result.video]), logged=True) from exc
         finally:
             done()
             steps.close()
         if explanation is not None:
             self.examples.remember_explanation(result, explanation)
         if explanation is None:
-            raise gr.Error("The explanation ended without a result.")
+            raise user_error("The explanation ended without a result.")
         record = {**samples_dict(samples, paths=False), "explanation": explanation.to_dict()}
         status = (f"Explained in {explanation.seconds:.1f} s ({explanation.passes} re-scoring passes, "
                   f"{explanation.generations} re-generated samples) · an extra, not the official scores: the scores "
@@ -349,7 +358,7 @@ class DemoApp:
         try:
             yield from self.runner.stream(jobs, options, owner)
         except VS2Error as exc:  # bad input, a model that cannot load, a failed generation: this visitor only
-            log.warning("refused or failed for a visitor: %s", exc, exc_info=exc.__cause__ is not None)
-            raise gr.Error(public(str(exc), [j.video for j in jobs])) from exc
+            fault_logged(exc)
+            raise user_error(public(str(exc), [j.video for j in jobs]), logged=True) from exc
         finally:
             done()

@@ -3,6 +3,7 @@ name files, not server paths, and the session's last result."""
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,9 @@ from vs2demo.serve.run_settings import run_options, seed_from_text
 ASSETS = Path(__file__).resolve().parents[2] / "assets"  # the repository's assets/, beside the package
 
 
+log = logging.getLogger(__name__)
+
+
 def uploaded(video: str | None) -> str:
     """The path of an upload, refusing anything else an API caller might send.
 
@@ -26,11 +30,11 @@ def uploaded(video: str | None) -> str:
     our own examples are served, so '/etc/passwd' or '../..' is refused before a byte is read.
     """
     if not video:
-        raise gr.Error("Upload a video (or pick an example) first.")
+        raise user_error("Upload a video (or pick an example) first.")
     real = Path(os.path.realpath(video))
     roots = [Path(os.path.realpath(get_upload_folder())), Path(os.path.realpath(ASSETS))]
     if not any(real.is_relative_to(root) for root in roots):
-        raise gr.Error("Only uploaded videos can be evaluated: file paths on the server are not accepted.")
+        raise user_error("Only uploaded videos can be evaluated: file paths on the server are not accepted.")
     return str(real)
 
 
@@ -61,7 +65,7 @@ def page_options(seed: str | float | None, greedy: bool, temperature: float, max
         return run_options(seed=seed_from_text(seed), greedy=bool(greedy), temperature=_number(temperature),
                            max_new_tokens=_number(max_new_tokens), fps=_number(fps), samples=_number(samples or 1))
     except InputError as exc:
-        raise gr.Error(str(exc)) from exc
+        raise user_error(str(exc)) from exc
 
 
 def checked(make: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -69,15 +73,31 @@ def checked(make: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     try:
         return make(*args, **kwargs)
     except VS2Error as exc:
-        raise gr.Error(str(exc)) from exc
+        raise user_error(str(exc)) from exc
 
 
 def page_result(samples: tuple[Result, ...] | None, what: str) -> Result:
     """The session's last result (its first sample), or one clear message when there is none yet."""
     if not samples or not all(isinstance(r, Result) for r in samples):
-        raise gr.Error(f"Evaluate a clip first (press Evaluate): {what} this page's result.")
+        raise user_error(f"Evaluate a clip first (press Evaluate): {what} this page's result.")
     return samples[0]
 
 
 def owner_of(request: gr.Request | None) -> str:
     return request.session_hash if request is not None and request.session_hash else "anonymous"
+
+
+def user_error(message: str, logged: bool = False) -> gr.Error:
+    """A visitor's mistake (or a refusal), as the page's one message: logged as one line (unless ``logged`` says
+    fault_logged told it already), no traceback (Gradio would print one for every bad upload)."""
+    if not logged:
+        log.info("refused for a visitor: %s", message)
+    return gr.Error(message, print_exception=False)
+
+
+def fault_logged(exc: VS2Error) -> None:
+    """One line for what a visitor can fix (bad input); the whole story for what they cannot (a model that failed)."""
+    if isinstance(exc, InputError):
+        log.info("refused for a visitor: %s", exc)
+    else:
+        log.warning("failed for a visitor: %s", exc, exc_info=exc)
