@@ -39,6 +39,10 @@ def test_mcp_lists_the_tools_and_scores_a_clip(evaluator) -> None:
 
         tools, text = asyncio.run(session_calls())
         assert set(tools) == {"score", "compare", "rank"}  # the JSON tools; the page's streaming endpoints are not
+        import httpx
+
+        schema = httpx.get(f"{base}/gradio_api/mcp/schema", timeout=30).json()
+        assert {s["name"] for s in schema} == set(tools)  # the schema lists what the server serves, no more
         score = tools["score"]
         assert "visual quality" in score.description and "prompt" in score.inputSchema["properties"]
         assert "generated from" in json.dumps(score.inputSchema["properties"]["prompt"])

@@ -96,3 +96,31 @@ def page_only(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Keep ``fn`` off Gradio's MCP tool list (Gradio lists only functions without the mark or marked "tool")."""
     setattr(fn, MCP_TYPE, "page")
     return fn
+
+
+TOOL_MAP = "get_tool_to_endpoint"  # GradioMCPServer: tool name -> endpoint, read by the tool list and /schema
+
+
+def mcp_lists_tools_only() -> None:
+    """Make Gradio's MCP schema (/gradio_api/mcp/schema) list what its tool list lists: Gradio 6.31 leaves the page's
+    endpoints out of tools/list but puts them in the schema under names like score_1, which then fail ("pop index
+    out of range"). Dropping them where both are built keeps the two in step. Idempotent."""
+    from gradio.mcp import GradioMCPServer
+
+    original = getattr(GradioMCPServer, TOOL_MAP, None)
+    if original is None:
+        raise GradioInternalsChanged(f"GradioMCPServer.{TOOL_MAP} is gone: update vs2demo/serve/gradio_internals.py")
+    if getattr(original, "_vs2_tools_only", False):
+        return
+
+    def tools_only(self: Any) -> dict[str, str]:
+        mapping = original(self)
+        kept = {}
+        for tool, endpoint in mapping.items():
+            block_fn = self.get_block_fn_from_endpoint_name(endpoint)
+            if getattr(getattr(block_fn, "fn", None), MCP_TYPE, "tool") == "tool":
+                kept[tool] = endpoint
+        return kept
+
+    tools_only._vs2_tools_only = True  # type: ignore[attr-defined]
+    setattr(GradioMCPServer, TOOL_MAP, tools_only)

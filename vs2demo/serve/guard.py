@@ -327,6 +327,7 @@ def launch_settings(demo: Any, max_file_bytes: int) -> dict[str, Any]:
     from starlette.middleware import Middleware
 
     gradio_internals.require(demo)  # here too: the launch itself fails (the guard is built at the first request)
+    gradio_internals.mcp_lists_tools_only()  # the MCP schema lists the tools the MCP server serves, no more
     uvicorn_trusts_nobody()
     return {"max_file_size": max_file_bytes,
             "app_kwargs": {"middleware": [Middleware(RequestGuard, demo=demo, max_upload_bytes=max_file_bytes)]}}
