@@ -130,3 +130,17 @@ def test_how_it_works_numbers_are_the_official_frames(seconds, size, fps) -> Non
     text = worked_example(seconds, size[0], size[1], fps)
     assert f"**{n} frames**" in text and f"**{tokens:,} visual tokens**" in text
     assert f"**{w}×{h}**" in text
+
+
+def test_every_word_a_student_meets_is_in_the_glossary() -> None:
+    """The terms the page and How it works use are each defined in a sentence, on the page and in How it works."""
+    from vs2demo.present.page_prose import ABOUT, GLOSSARY, GLOSSARY_TERMS
+
+    terms = " ".join(term for term, _ in GLOSSARY_TERMS).lower()
+    for word in ("<think>", "visual tokens", "temperature", "seed", "greedy", "soft score", "expected score",
+                 "extras", "sd", "nats", "teacher-forced", "temporal patch", "fill", "replay", "direct effect",
+                 "total effect"):
+        assert word in terms or word in " ".join(m for _, m in GLOSSARY_TERMS), word
+    assert all(len(meaning.split()) >= 6 for _, meaning in GLOSSARY_TERMS)  # a sentence, not a synonym
+    assert GLOSSARY in ABOUT
+

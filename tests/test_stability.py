@@ -142,3 +142,14 @@ def test_the_leaderboard_claims_certainty_only_when_samples_measured_it(k) -> No
     rows = verdict.compare_samples(clips[0], clips[1])
     panel = sampled_verdict_html(rows)
     assert panel.count("one sample") == (1 if k == 1 else 0)  # said once for the panel, not on every line
+
+
+def test_card_bars_print_their_probabilities_and_say_when_a_soft_score_is_not_official() -> None:
+    from vs2demo.present.result_html import cards_html
+
+    official = result(4, 3, 2, probs=0.7)
+    html = cards_html(official)
+    for score in official.scores:
+        total = sum(score.probs)
+        assert all(f"<span>{100 * p / total:.0f}%</span>" in html for p in score.probs)  # printed, not hover-only
+    assert html.count("(official)<br>") == 3  # each soft score labelled official: it came with the official parse

@@ -54,7 +54,7 @@ def worked_example(seconds: float = 5.0, width: int = 1280, height: int = 720, f
         f"tokens) → **{DIMENSION_COUNT_WORD} scores**, {LOW} to {HIGH}, each with p({LOW})…p({HIGH}) at its digit")
 
 
-ABOUT = f"""### From a clip to {DIMENSION_COUNT_WORD} scores
+ABOUT_BODY = f"""### From a clip to {DIMENSION_COUNT_WORD} scores
 {worked_example()}
 
 ### What happens when you press Evaluate
@@ -120,3 +120,39 @@ What this measures: how sensitive *this model's output* is to the hidden evidenc
 the video: a model can rest a correct score on the wrong seconds, and a fill is itself an unusual input. The
 unaltered pass must give back the probabilities recorded while generating; the check says whether it does.
 """
+
+GLOSSARY_TERMS: tuple[tuple[str, str], ...] = (
+    ("reasoning (`<think>`)", "the text the model writes before its scores, inside a `<think>` … `</think>` block; "
+     "the page streams it as it is written."),
+    ("visual tokens", f"the pieces the model cuts the frames into before reading them: one per {FACTOR}×{FACTOR} "
+     f"pixels of a pair of frames."),
+    ("pair of frames (temporal patch)", f"the model reads frames {FRAME_FACTOR} at a time; hiding \"a second\" "
+     "hides whole pairs."),
+    ("temperature", f"how freely the model picks its next word: {OFFICIAL_TEMPERATURE} (official) lets it write a "
+     "less likely word now and then, so two runs can differ."),
+    ("seed", "the number that fixes those random picks: the same seed gives the same text again."),
+    ("greedy", "always the single most likely next word (no randomness); not the official setting."),
+    ("sample", "one run of the model on the clip; several samples (with seeds s, s+1, …) show how much it varies."),
+    ("official parse / fallback", "the official script reads the scores with one exact pattern; when the text "
+     "strays from it, a tolerant reader may still find them, and the page says so."),
+    ("soft score", "the official number beside each score: the written digit weighed by how sure the model was "
+     "(lower when it hesitated)."),
+    ("expected score", "the average of 1 to 5 weighted by the model's probability for each: an extra."),
+    ("p(1) … p(5)", "how likely the model found each score at the moment it wrote the digit."),
+    ("extras", "anything the official script does not compute (expected scores, samples, explanations): labelled "
+     "so, and the official scores never change."),
+    ("spread (sd)", "the standard deviation: how far the samples' numbers typically sit from their average."),
+    ("replay", "an example's run, computed once on this server and shown again, with its timings."),
+    ("direct effect", "how a score's probabilities move when some seconds are hidden but the reasoning is kept as "
+     "it was written (the model re-reads its own text: teacher-forced)."),
+    ("total effect", "what the model scores when it watches the clip without those seconds and writes everything "
+     "again (re-generated with the same seeds)."),
+    ("grounding (nats)", "how much less likely the reasoning becomes without some seconds; a nat is a unit of "
+     "likelihood: 1 nat ≈ 2.7 times less likely."),
+    ("fill (mean colour)", "what hidden seconds are replaced by: the colour the model's image normaliser maps to "
+     "zero; no fill is truly neutral, so a second kind (frozen neighbours) is shown beside it."),
+)
+
+GLOSSARY = "### Words used here\n" + "\n".join(f"- **{term}**: {meaning}" for term, meaning in GLOSSARY_TERMS)
+
+ABOUT = ABOUT_BODY + "\n" + GLOSSARY  # How it works ends with the glossary the page also offers beside the result

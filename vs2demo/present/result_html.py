@@ -96,10 +96,13 @@ def _bars(probs: tuple[float, ...], hard: int | None) -> str:
     )
     labels = "".join(f'<span class="{kind(s)}">{s}{"✎" if s == hard else ""}{"★" if s == best else ""}</span>'
                      for s in SCORE_VALUES)
+    # the numbers themselves, printed (a phone has no hover): p(s) as a share of p(1…5)
+    shares = "".join(f"<span>{100 * p / total:.0f}%</span>" for p in probs)
     key = ("✎★ written, and the most probable" if hard == best else
            f"✎ written ({hard}) · ★ most probable ({best}): sampling can write a less probable score"
            if hard is not None else f"★ most probable ({best})")
     return (f'<div class="vs2-bars">{bars}</div><div class="vs2-barlabels">{labels}</div>'
+            f'<div class="vs2-barlabels vs2-shares" aria-label="p(1) to p(5)">{shares}</div>'
             f'<div class="vs2-meta">{escape(key)}</div>')
 
 
@@ -115,10 +118,11 @@ def cards_html(result: Result, replay: bool = False) -> str:
         hard = "–" if s.hard is None else str(s.hard)
         meta = "no score" if s.hard is None else "no digit probabilities"
         if s.soft is not None:
-            source = "" if s.soft_source == "official" else " (from the fallback digit)"
+            source = ("(official)" if s.soft_source == "official" else
+                      "(an extra: the official script gives no soft score without its own parse)")
             extras = ("no probability on any digit" if s.expected is None else
                       f"expected {s.expected:.2f} · confidence {100 * s.confidence:.0f}%")
-            meta = f"soft {s.soft:.3f} (official){source}<br>{extras} (extras)"
+            meta = f"soft {s.soft:.3f} {source}<br>{extras} (extras)"
         bars = _bars(s.probs, s.hard) if s.probs else ""
         cards.append(f'<div class="vs2-card"><h4>{escape(s.title)}</h4><div class="vs2-hard">{hard}'
                      f'<span class="vs2-meta"> / 5</span></div><div class="vs2-meta">{meta}</div>{bars}</div>')

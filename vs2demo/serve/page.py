@@ -193,6 +193,8 @@ def _score_tab(app: DemoApp, settings: list, fps: gr.Slider, review: library_pag
         report = gr.Button("Download a report (one HTML file that opens offline)", elem_id="vs2-report-button",
                            interactive=False)
         report_file = gr.File(label="Report", elem_id="vs2-report")
+    with gr.Accordion("Words used here: a glossary", open=False, elem_id="vs2-glossary"):
+        gr.Markdown(page_prose.GLOSSARY)
     with gr.Accordion("Raw output, settings and download", open=False):
         c["raw"] = gr.Textbox(label="Raw model output", lines=8, interactive=False, elem_id="vs2-raw")
         c["json"] = gr.JSON(label="Result (model, settings, frames, timings)")
