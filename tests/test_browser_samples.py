@@ -33,7 +33,11 @@ def test_samples_compare_and_rank_views(evaluator, browser, shots, viewport, sch
         page.click("#vs2-evaluate")
         page.wait_for_selector("#vs2-cards >> text=How stable is it? 4 finished samples", timeout=120_000)
         assert "seeds 0–3" not in page.locator("#vs2-status").inner_text()  # a seed was drawn, not a 0 box
-        assert page.locator("#vs2-cards .vs2-stability tr").count() == 4  # a header and three dimensions
+        assert page.locator("#vs2-cards .vs2-stability li").count() == 3  # one row per dimension
+        # nothing cut at this width: every row fits its column and each label can be seen
+        assert page.evaluate("""() => [...document.querySelectorAll('#vs2-cards .vs2-stability li')]
+            .every((li) => li.scrollWidth <= li.clientWidth + 1)""")
+        assert all(label.is_visible() for label in page.locator("#vs2-cards .vs2-stability .vs2-label").all())
         assert page.locator("#vs2-cards details.vs2-sample").count() == 4
         page.locator("#vs2-cards details.vs2-sample summary").first.click()  # open one sample's reasoning
         assert page.locator("#vs2-cards details.vs2-sample[open] pre").first.is_visible()

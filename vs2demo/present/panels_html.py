@@ -16,11 +16,11 @@ from vs2demo.core.dimensions import DIMENSION_COUNT_WORD, SCORE_VALUES
 from vs2demo.core.options import DEFAULT_MODEL, OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, OFFICIAL_TEMPERATURE
 
 CSS = """
-.vs2-stability{width:100%;min-width:420px;border-collapse:collapse;font-size:.8em;margin:.4em 0}
-.vs2-stability td,.vs2-stability th{padding:.25em .5em;text-align:left;
-border-bottom:1px solid var(--border-color-primary)}
+.vs2-stability{list-style:none;padding:0;margin:.4em 0;font-size:.85em}
+.vs2-stability li{padding:.3em 0;border-bottom:1px solid var(--border-color-primary);overflow-wrap:anywhere}
+.vs2-stability .vs2-facts{display:flex;flex-wrap:wrap;gap:.2em .9em}
 .vs2-label{font-weight:700}.vs2-label.stable::before{content:"● "}.vs2-label.unstable::before{content:"▲ "}
-.vs2-hist{font-family:monospace;white-space:pre}
+.vs2-hist{font-family:monospace}
 .vs2-sample summary{cursor:pointer}.vs2-sample pre{white-space:pre-wrap;font-size:.85em}
 @media (max-width: 700px){.vs2-stack-narrow{flex-direction:column !important}
 .vs2-stack-narrow > *{min-width:0 !important;width:100% !important}}
@@ -35,22 +35,22 @@ def stability_html(summary: Stability) -> str:
     """Per dimension: the spread of the K hard scores, agreement, the soft score's mean ± spread, a label."""
     if summary.samples + summary.unfinished <= 1:
         return ""
-    rows = []
+    rows = []  # one wrapping row per dimension: every fact stays readable at any width (nothing cut, no column)
     for d in summary.dimensions:
-        hist = " ".join(f"{s}:{n}" for s, n in zip(SCORE_VALUES, d.counts) if n) + (
-            f" none:{d.missing}" if d.missing else "")
+        given = ", ".join(f"{n}× {s}" for s, n in zip(SCORE_VALUES, d.counts) if n) + (
+            f", {d.missing}× no score" if d.missing else "")
         agreement = "–" if d.agreement is None else f"{100 * d.agreement:.0f}%"
-        soft = "–" if d.soft_mean is None else f"{d.soft_mean:.2f} ± {d.soft_std:.2f}"
+        soft = "–" if d.soft_mean is None else f"{d.soft_mean:.2f}, spread (sd) {d.soft_std:.2f}"
         cls = d.label if d.label in ("stable", "unstable") else "within"
-        rows.append(f"<tr><td>{escape(d.title)}</td><td class='vs2-hist'>{escape(hist)}</td><td>{agreement}</td>"
-                    f"<td>{soft}</td><td class='vs2-label {cls}'>{escape(d.label)}</td></tr>")
+        rows.append(f"<li><b>{escape(d.title)}</b>: <span class='vs2-label {cls}'>{escape(d.label)}</span>"
+                    f"<div class='vs2-facts'><span>scores given: <span class='vs2-hist'>{escape(given)}</span></span>"
+                    f"<span>agreement {agreement}</span><span>soft score mean {soft}</span></div></li>")
     rule = (f"stable: ≥ {100 * STABLE_AGREEMENT:.0f}% of samples agree; ±1: every sample within one of the most "
             "common score; unstable: otherwise")
     note = f" · {escape(unfinished_note(summary))}" if summary.unfinished else ""
     return (f"<div><b>How stable is it? {summary.samples} finished samples</b>{note} (an extra, not the official "
             "single sample)"
-            "<div class='vs2-scroll'><table class='vs2-stability'><tr><th>Dimension</th><th>Scores given</th>"
-            f"<th>Agreement</th><th>Soft mean ± sd</th><th>Label</th></tr>{''.join(rows)}</table></div>"
+            f"<ul class='vs2-stability'>{''.join(rows)}</ul>"
             f"<div class='vs2-meta'>{escape(rule)}</div></div>")
 
 
