@@ -18,6 +18,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.helpers import ASSETS, CHROMIUM, FLAGS, serve, upload_in_page  # noqa: E402
 from vs2demo.engine.evaluator import Evaluator  # noqa: E402
+from vs2demo.serve.page import compute_first_example  # noqa: E402
 
 VIEWS = {"1280-light": ({"width": 1280, "height": 900}, "light"), "1280-dark": ({"width": 1280, "height": 900}, "dark"),
          "390-light": ({"width": 390, "height": 844}, "light"), "390-dark": ({"width": 390, "height": 844}, "dark")}
@@ -26,13 +27,14 @@ VIEWS = {"1280-light": ({"width": 1280, "height": 900}, "light"), "1280-dark": (
 def walk(browser, url: str, out: Path, tag: str, viewport: dict, scheme: str, explain: bool) -> None:
     page = browser.new_page(viewport=viewport, color_scheme=scheme)
     page.goto(f"{url}?__theme={scheme}")
-    page.wait_for_selector("#vs2-evaluate", timeout=60_000)
+    page.wait_for_selector("#vs2-status >> text=Replay of an example run", timeout=60_000)  # opens on a result
     page.wait_for_timeout(1500)
     page.screenshot(path=str(out / f"{tag}-1-first-screen.png"))
-    page.locator("#vs2-examples button, #vs2-examples .example, #vs2-examples td").first.click()
-    page.wait_for_selector("#vs2-status >> text=/Done in|Replay/", timeout=180_000)
+    page.locator("#vs2-examples .gallery-item, #vs2-examples button.example").nth(1).click()
+    page.wait_for_selector("#vs2-status >> text=Done in", timeout=180_000)
     page.wait_for_timeout(800)
     page.screenshot(path=str(out / f"{tag}-2-example.png"), full_page=True)
+    page.locator("#vs2-video button[aria-label='Clear'], #vs2-video button[title='Clear']").first.click()
     upload_in_page(page, "vs2-video", ASSETS / "ball_sinks.mp4")
     page.get_by_label("Text-to-video prompt").first.fill("a red ball bouncing on a wooden floor")
     page.wait_for_selector("text=The model will see", timeout=30_000)
@@ -59,6 +61,7 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     demo, url = serve(Evaluator("smoke"))
+    compute_first_example(demo).join(600)  # as app.py does at start: the page opens on the first example
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)

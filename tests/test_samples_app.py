@@ -68,3 +68,12 @@ def test_rank_needs_two_to_eight_clips(smoke_app, names, message) -> None:
 
     with pytest.raises(AppError, match=message):
         smoke_app.predict([clip(n) for n in names], PROMPT, api_name="/rank")
+
+
+def test_one_bad_file_among_three_is_left_out_of_the_ranking(smoke_app, tmp_path) -> None:
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64)  # a header and nothing playable
+    status, board = smoke_app.predict([clip(CLIPS[0]), handle_file(str(broken)), clip(CLIPS[1])], PROMPT,
+                                      max_new_tokens=40, api_name="/rank")[:2]
+    assert "Best of 2" in board and "broken.mp4" in status and "left out" in status
+    assert "Checking" not in status  # the run ended: the status is its result, not stuck

@@ -131,10 +131,25 @@ class DemoApp:
         dimension's). Outputs: status, leaderboard, clips by rank (click one for its full result), JSON, download."""
         jobs = self.rank_jobs(videos, prompt, by)
         options = page_options(seed, greedy, temperature, max_new_tokens, fps, samples)
+        jobs, skipped = self.readable(jobs, options.fps)  # one bad file is left out, not the whole ranking
         reset = {"status": result_html.status_html(f"Checking {len(jobs)} clips…"), "board": "", "gallery": None,
                  "json": None, "file": None, "ranked": [], "stored": None}
         yield from self._drive(RANK_VIEW, jobs, options, request, reset,
-                               lambda done, frames: final_rank(done, frames, prompt, by))
+                               lambda done, frames: final_rank(done, frames, prompt, by, skipped))
+
+    def readable(self, jobs: list[Job], fps: float) -> tuple[list[Job], list[str]]:
+        """The clips that can be read (their headers checked, as cheap as the plan shown on upload), and one line
+        per clip left out; fewer than two readable clips is the visitor's one message."""
+        good, skipped = [], []
+        for job in jobs:
+            try:
+                self.evaluator.plan(job.video, fps)
+                good.append(job)
+            except VS2Error as exc:
+                skipped.append(public(str(exc), [job.video]))
+        if len(good) < 2:
+            raise user_error("Ranking needs at least 2 readable clips. " + " ".join(skipped))
+        return good, skipped
 
     # -- the core the page and the JSON tools (tools.py) share: typed inputs, one run, plain data -------------
 

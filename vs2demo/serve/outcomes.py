@@ -3,6 +3,7 @@ shows and the tools return (built from the pure presenters)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -85,7 +86,8 @@ def rank_data(done: Finished, prompt: str, by: str) -> dict[str, Any]:
             "clips": {names[i]: samples_dict(s, paths=False) for i, s in enumerate(done.samples)}}
 
 
-def final_rank(done: Finished, frames: dict[int, FramesReady], prompt: str, by: str) -> dict[str, Any]:
+def final_rank(done: Finished, frames: dict[int, FramesReady], prompt: str, by: str,
+               skipped: Sequence[str] = ()) -> dict[str, Any]:
     board = leaderboard(done, by)
     gallery = []
     for c in board.clips:
@@ -94,6 +96,7 @@ def final_rank(done: Finished, frames: dict[int, FramesReady], prompt: str, by: 
         value = "no score" if c.value is None else f"{c.value:.2f}"
         gallery.append((path, f"#{c.rank} {c.name} · {value}"))
     data = rank_data(done, prompt, by)
-    return {"status": result_html.status_html(took(done.results[0]) + f" · best: {board.best.name}"),
+    left_out = f" · left out (not readable): {' '.join(skipped)}" if skipped else ""
+    return {"status": result_html.status_html(took(done.results[0]) + f" · best: {board.best.name}{left_out}"),
             "board": panels_html.leaderboard_html(board, prompt), "gallery": gallery, "json": data,
             "file": files.write_json("ranking", data), "ranked": [done.samples[c.index] for c in board.clips]}
