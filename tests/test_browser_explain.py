@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from tests.helpers import CHROMIUM, ScriptedEvaluator, ready_to_score, serve
+from tests.helpers import CHROMIUM, ScriptedEvaluator, ready_to_score
 from vs2demo.core.dimensions import DIMENSIONS
 from vs2demo.evidence.explain import ExplainProgress
 from vs2demo.evidence.record import (
@@ -72,10 +72,10 @@ class ExplainingEvaluator(ScriptedEvaluator):
 
 
 @pytest.fixture(scope="module")
-def served():
-    demo, url = serve(ExplainingEvaluator(TEXT, delay_s=0.0))
-    yield url
-    demo.close()
+def scripted(served):
+    """The page on a scripted explanation for the module (conftest's served closes it): its url."""
+    _, client, _ = served(ExplainingEvaluator(TEXT, delay_s=0.0))
+    return client.src
 
 
 def current_time(page) -> float:
@@ -86,9 +86,9 @@ def current_time(page) -> float:
                                              ({"width": 1280, "height": 900}, "dark"),
                                              ({"width": 390, "height": 844}, "light"),
                                              ({"width": 390, "height": 844}, "dark")])
-def test_evidence_strips_tints_seek_and_subtitles(browser, served, shots, viewport, scheme) -> None:
+def test_evidence_strips_tints_seek_and_subtitles(browser, scripted, shots, viewport, scheme) -> None:
     tag = f"{viewport['width']}-{scheme}"
-    page = ready_to_score(browser, served + f"?__theme={scheme}", "ball_sinks.mp4", "a red ball bouncing",
+    page = ready_to_score(browser, scripted + f"?__theme={scheme}", "ball_sinks.mp4", "a red ball bouncing",
                           viewport=viewport, color_scheme=scheme)
     try:
         page.click("#vs2-evaluate")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import ASSETS, CHROMIUM, ScriptedEvaluator, ready_to_score, serve, upload_in_page
+from tests.helpers import ASSETS, CHROMIUM, ready_to_score, upload_in_page
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is not installed (apt-get install chromium)")]
@@ -17,11 +17,10 @@ VIEWS = [({"width": 1280, "height": 900}, "light"), ({"width": 390, "height": 84
 
 
 @pytest.fixture(scope="module")
-def served():
-    slow = ScriptedEvaluator(TEXT, delay_s=0.08)
-    demo, url = serve(slow)
-    yield slow, url
-    demo.close()
+def scripted(served):
+    """One page on a slowly scripted evaluator for the module (conftest's served closes it): (evaluator, url)."""
+    evaluator, client, _ = served(TEXT, delay_s=0.08)
+    return evaluator, client.src
 
 
 def status(page) -> str:
@@ -33,9 +32,9 @@ def player_time(page) -> float:
 
 
 @pytest.mark.parametrize("viewport,scheme", VIEWS)
-def test_a_bad_clip_gets_one_message_and_the_page_stays_ready(browser, served, shots, tmp_path, viewport,
+def test_a_bad_clip_gets_one_message_and_the_page_stays_ready(browser, scripted, shots, tmp_path, viewport,
                                                                scheme) -> None:
-    _, url = served
+    _, url = scripted
     tag = f"{viewport['width']}-{scheme}"
     bad = tmp_path / "not_a_video.mp4"
     bad.write_bytes(b"this is plain text, not a video\n" * 20)
@@ -62,8 +61,8 @@ def test_a_bad_clip_gets_one_message_and_the_page_stays_ready(browser, served, s
 
 
 @pytest.mark.parametrize("viewport,scheme", VIEWS)
-def test_run_stop_and_thumbnails(browser, served, shots, viewport, scheme) -> None:
-    _, url = served
+def test_run_stop_and_thumbnails(browser, scripted, shots, viewport, scheme) -> None:
+    _, url = scripted
     tag = f"{viewport['width']}-{scheme}"
     page = ready_to_score(browser, url + f"?__theme={scheme}", "ball_bounces.mp4", "a red ball bouncing",
                           viewport=viewport, color_scheme=scheme)
@@ -111,10 +110,10 @@ def test_run_stop_and_thumbnails(browser, served, shots, viewport, scheme) -> No
 
 
 @pytest.mark.parametrize("viewport,scheme", VIEWS)
-def test_first_screen_teaching_and_compare(browser, served, shots, viewport, scheme) -> None:
+def test_first_screen_teaching_and_compare(browser, scripted, shots, viewport, scheme) -> None:
     import json
 
-    _, url = served
+    _, url = scripted
     tag = f"{viewport['width']}-{scheme}"
     page = browser.new_page(viewport=viewport, color_scheme=scheme)
     try:

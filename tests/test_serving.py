@@ -20,20 +20,7 @@ SCORED = "<think>fine</think>\n(1) visual quality: 4\n(2) text-to-video alignmen
          "(3) physical/common-sense consistency: 2"
 
 
-@pytest.fixture
-def served():
-    """Launch apps on scripted evaluators; each is closed after the test."""
-    demos = []
-
-    def start(text: str, delay_s: float = 0.0, **kw):
-        evaluator = ScriptedEvaluator(text, delay_s=delay_s, **kw)
-        demo, client = launch(evaluator)
-        demos.append(demo)
-        return evaluator, client, client.src.rstrip("/") + "/gradio_api"
-
-    yield start
-    for demo in demos:
-        demo.close()
+# `served` (tests/conftest.py) launches the page on a scripted evaluator: served(text, delay_s=…)
 
 
 
