@@ -148,3 +148,32 @@ def test_first_screen_teaching_and_compare(browser, scripted, shots, viewport, s
         page.screenshot(path=str(shots / f"compare-headline-{tag}.png"), full_page=True)
     finally:
         page.close()
+
+
+@pytest.mark.parametrize("viewport,scheme", VIEWS)
+def test_a_gif_is_brought_in_by_its_button_and_scored_with_its_reader_named(browser, scripted, shots, tmp_path,
+                                                                            viewport, scheme) -> None:
+    """The player takes video files only: a GIF comes in through its own button and is planned and scored, the
+    fallback reader named before and after the run."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    gif = tmp_path / "pattern.gif"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    "testsrc=size=160x120:rate=10", "-t", "3", str(gif)], check=True)
+    _, url = scripted
+    page = browser.new_page(viewport=viewport, color_scheme=scheme)
+    try:
+        page.goto(url + f"?__theme={scheme}")
+        page.locator("#vs2-animation input[type=file], input[type=file][accept*='.gif']").first.set_input_files(
+            str(gif))
+        page.wait_for_selector("text=The model will see", timeout=30_000)
+        assert "read by ffmpeg, not the official decord" in page.locator(".vs2-plan").first.inner_text()
+        page.get_by_label("Text-to-video prompt").first.fill("a test pattern")
+        page.click("#vs2-evaluate")
+        page.wait_for_selector("#vs2-status >> text=Done in", timeout=60_000)
+        assert "read by ffmpeg, not the official decord" in page.locator("#vs2-status").inner_text()
+        page.screenshot(path=str(shots / f"gif-{viewport['width']}-{scheme}.png"))
+    finally:
+        page.close()

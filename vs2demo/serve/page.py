@@ -162,6 +162,10 @@ def _score_tab(app: DemoApp, settings: list, fps: gr.Slider, review: library_pag
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=300) as left:
             video = gr.Video(label="Clip", sources=["upload"], elem_id="vs2-video", height=240)
+            # the player takes video files only; a GIF or animated WebP goes through this button into the same
+            # slot (read by ffmpeg, not the official decord: the plan and the result say so)
+            animation = gr.UploadButton("…or an animated GIF / WebP", file_types=[".gif", ".webp"], size="sm",
+                                        variant="secondary", elem_id="vs2-animation")
             prompt = gr.Textbox(label="Text-to-video prompt", lines=2, max_lines=6,
                                 placeholder="The prompt the clip was generated from")
             c["plan"] = gr.HTML(elem_classes="vs2-plan")
@@ -200,6 +204,7 @@ def _score_tab(app: DemoApp, settings: list, fps: gr.Slider, review: library_pag
         c["json"] = gr.JSON(label="Result (model, settings, frames, timings)")
         c["file"] = gr.File(label="Result as JSON")
     outputs = _outputs(SCORE_VIEW, c)
+    animation.upload(lambda path: path, animation, video, queue=False, api_visibility="private")
     _plan_on_change(app, video, fps, c["plan"])
     # check first (one clear message, in the status), then a run with Evaluate disabled until it ends
     check = run.click(app.check, [video, prompt, fps], c["status"], api_visibility="private", **PLAN_QUEUE)
