@@ -138,13 +138,22 @@ def test_first_screen_teaching_and_compare(browser, scripted, shots, viewport, s
             page.wait_for_selector(f"#vs2-plan-{side} >> text=The model will see", timeout=30_000)
         page.locator("#vs2-prompt-a textarea").fill("a red ball bouncing")
         page.click("#vs2-compare")
+        page.wait_for_function("document.querySelector('#vs2-compare').disabled", timeout=10_000)  # while it runs
         page.wait_for_selector("#vs2-verdict .vs2-headline", timeout=60_000)
+        page.wait_for_function("!document.querySelector('#vs2-compare').disabled", timeout=30_000)  # back after
         headline = page.locator("#vs2-verdict .vs2-headline").inner_text()
         assert headline.startswith("Overall:") and "sum 11 vs 11" in headline  # the scripted text twice: a tie
         # one seek moves both players
         page.evaluate("document.querySelector('#vs2-video-a video').currentTime = 1.5")
         page.wait_for_function("Math.abs(document.querySelector('#vs2-video-b video').currentTime - 1.5) < 0.1",
                                timeout=10_000)
+        sync = page.locator("#vs2-sync input")
+        assert sync.is_checked()
+        sync.click()  # the visitor can untick it, and then a seek moves one player only
+        assert not sync.is_checked()
+        page.evaluate("document.querySelector('#vs2-video-a video').currentTime = 0.5")
+        page.wait_for_timeout(500)
+        assert abs(page.evaluate("document.querySelector('#vs2-video-b video').currentTime") - 1.5) < 0.1
         page.screenshot(path=str(shots / f"compare-headline-{tag}.png"), full_page=True)
     finally:
         page.close()

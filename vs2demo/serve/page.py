@@ -274,8 +274,9 @@ def _compare_tab(app: DemoApp, settings: list, fps: gr.Slider, review: library_p
                 videos[clip] = gr.Video(label=f"Clip {clip.upper()}", sources=["upload"], elem_id=f"vs2-video-{clip}",
                                         height=260)
                 c[f"plan_{clip}"] = gr.HTML(elem_id=f"vs2-plan-{clip}")
+    # interactive: no event reads it (the page's script does), and Gradio freezes such a box as display-only
     gr.Checkbox(label="Play, pause and seek both clips together", value=True, elem_id="vs2-sync",
-                container=False)
+                container=False, interactive=True)
     prompt_a = gr.Textbox(label="Text-to-video prompt (shared)", lines=2, elem_id="vs2-prompt-a")
     separate = gr.Checkbox(label="Use a different prompt for clip B", value=False)
     prompt_b = gr.Textbox(label="Prompt for clip B", lines=2, visible=False)
@@ -283,7 +284,7 @@ def _compare_tab(app: DemoApp, settings: list, fps: gr.Slider, review: library_p
     with gr.Row():
         run = gr.Button("Compare", variant="primary", elem_id="vs2-compare")
         stop = gr.Button("Stop", variant="stop")
-    c["status"] = gr.HTML()
+    c["status"] = gr.HTML(elem_id="vs2-compare-status")
     link, c["stored"] = gr.HTML(elem_id="vs2-link-compare"), gr.State(None)
     with gr.Row(equal_height=False):
         for clip in "ab":
@@ -305,8 +306,10 @@ def _compare_tab(app: DemoApp, settings: list, fps: gr.Slider, review: library_p
         c["file"] = gr.File(label="Comparison as JSON")
     for clip in "ab":
         _plan_on_change(app, videos[clip], fps, c[f"plan_{clip}"])
-    event = run.click(page_only(app.compare), [videos["a"], videos["b"], prompt_a, separate, prompt_b, *settings],
-                      _outputs(COMPARE_VIEW, c), api_name="compare", **MODEL_RUN)
+    start = run.click(_busy, None, run, queue=False, api_visibility="private", js=_show("vs2-compare-status"))
+    event = start.then(page_only(app.compare), [videos["a"], videos["b"], prompt_a, separate, prompt_b, *settings],
+                       _outputs(COMPARE_VIEW, c), api_name="compare", **MODEL_RUN)
+    event.then(_ready, None, run, queue=False, api_visibility="private")  # after an error too
     library_page.link_after(event, c["stored"], link, review)
     stop.click(app.stop, None, c["status"], cancels=_cancels(event), api_visibility="private", **STOP)
 
@@ -340,12 +343,28 @@ def _rank_tab(app: DemoApp, settings: list, review: library_page.Shared) -> None
     with gr.Accordion("Ranking as JSON", open=False):
         c["json"] = gr.JSON(label="Leaderboard and every clip's results")
         c["file"] = gr.File(label="Ranking as JSON")
-    event = run.click(page_only(app.rank), [clips, prompt, by, *settings], _outputs(RANK_VIEW, c), api_name="rank",
-                      **MODEL_RUN)
+    start = run.click(_busy, None, run, queue=False, api_visibility="private", js=_show("vs2-rank-status"))
+    event = start.then(page_only(app.rank), [clips, prompt, by, *settings], _outputs(RANK_VIEW, c),
+                       api_name="rank", **MODEL_RUN)
+    event.then(_ready, None, run, queue=False, api_visibility="private")
     library_page.link_after(event, c["stored"], link, review)
     stop.click(app.stop, None, c["status"], cancels=_cancels(event), api_visibility="private", **STOP)
     c["gallery"].select(app.show_ranked, c["ranked"], [detail_cards, detail_text, detail_radar], queue=False,
                         api_visibility="private")
+
+
+def _busy() -> gr.Button:
+    """A run's button while it runs: a second click cannot queue a second run unseen."""
+    return gr.Button(interactive=False)
+
+
+def _ready() -> gr.Button:
+    return gr.Button(interactive=True)
+
+
+def _show(elem_id: str) -> str:
+    """Browser code bringing a tab's status into view when its run starts (the reasoning streams below it)."""
+    return f"() => {{ document.querySelector('#{elem_id}')?.scrollIntoView({{block: 'start', behavior: 'smooth'}}); }}"
 
 
 def _cancels(event: Any) -> list:
