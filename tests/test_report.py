@@ -144,3 +144,19 @@ def test_every_word_a_student_meets_is_in_the_glossary() -> None:
     assert all(len(meaning.split()) >= 6 for _, meaning in GLOSSARY_TERMS)  # a sentence, not a synonym
     assert GLOSSARY in ABOUT
 
+
+
+def test_the_report_fits_a_phone_and_has_no_dead_controls(evaluator, samples) -> None:
+    """The report runs no script: no button, no "click" instruction; its score view is the page's wrapping cards and
+    its radar scales with labels inside the picture, so nothing is wider than a phone."""
+    from vs2demo.evidence.explain import ExplainOptions, explain
+    from vs2demo.present.report_html import radar_svg, report_html
+
+    cheap = ExplainOptions(max_segments=2, max_sentences=2, resamples=0, sanity=False, random_orders=0)
+    html = report_html(samples, None, explain(evaluator, samples[0], cheap))
+    assert "<button" not in html and "Click a segment" not in html and "Tint sentences" not in html
+    assert 'class="vs2-cards"' in html and "<table class=\"vs2-scores\"" not in html
+    svg = radar_svg(samples[0])
+    assert "max-width:100%" in svg and 'viewBox="-80 0' in svg
+    for label in ("Physical/", "common-sense"):  # the long axis label on two lines, not cut at the edge
+        assert f">{label}</tspan>" in svg

@@ -333,27 +333,32 @@ def legend_html(e: Explanation) -> str:
     return f'<div class="vs2-legend" role="note" aria-label="Legend">{items}</div>'
 
 
-def evidence_html(result: Result, e: Explanation) -> str:
-    """The whole evidence panel for one explained result."""
+def evidence_html(result: Result, e: Explanation, interactive: bool = True) -> str:
+    """The whole evidence panel for one explained result. ``interactive=False`` (the report, which runs no script):
+    the same numbers and colours with no control that would do nothing: segments and sentences are plain text, and
+    neither the tint buttons nor the "click" instruction appear."""
     dims = "".join(f'<button type="button" data-vs2-dim="{i}" aria-pressed="false">{escape(d.title)}</button>'
                    for i, d in enumerate(DIMENSIONS))
     probes = "".join(f"<li>{escape(line)}</li>" for line in probe_lines(e))
     notes = [x for x in (faithfulness_line(e), grounding_line(e), spread_line(e), fills_line(e)) if x]
     faith = "".join(f"<li>{escape(line)}</li>" for line in notes)
-    return (
+    click = " Click a segment or a sentence to see what goes with it." if interactive else ""
+    tint = (f'<div class="vs2-dims" role="group" aria-label="Tint the sentences by the effect of removing them on">'
+            f"Tint sentences by the direct effect of removing each on: {dims}</div>") if interactive else ""
+    html = (
         f'<div class="vs2-evidence vs2-ev" data-vtt="{escape(subtitles_vtt(e))}">'
         f'<p class="vs2-extra"><b>{escape(e.label)}.</b> Three quantities, named apart: the <b>direct effect</b> '
         "(the score with the same reasoning fed back), <b>grounding</b> (how much less likely the reasoning becomes, "
         "in nats per token) and the <b>total effect</b> (what the clip scores when the model writes again without "
-        f"the seconds). Measured with {escape(e.measure)}. Click a segment or a sentence to see what goes with it.</p>"
+        f"the seconds). Measured with {escape(e.measure)}.{click}</p>"
         f"{legend_html(e)}"
         f'<ul class="vs2-probes">{probes}{faith}</ul>'
         f"<h4>{escape(DIRECT_NAME.capitalize())} and grounding, per segment</h4>"
         f'<div class="vs2-strips" role="group" aria-label="Direct effect and grounding of hiding each segment">'
         f'{_strips(e)}</div>'
-        f"{_totals_table(e)}{_grounding_table(e)}"
-        f'<div class="vs2-dims" role="group" aria-label="Tint the sentences by the effect of removing them on">'
-        f"Tint sentences by the direct effect of removing each on: {dims}</div>"
+        f"{_totals_table(e)}{_grounding_table(e)}{tint}"
         f'<div class="vs2-sentences">{_sentences(e)}</div>'
         f'<p class="vs2-extra">{escape(check_line(e))} Clip: {escape(Path(result.video).name)}.</p>'
         '</div>')
+    # without a script a button does nothing: the report shows the same cells as plain text
+    return html if interactive else html.replace('<button type="button"', "<span").replace("</button>", "</span>")

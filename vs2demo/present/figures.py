@@ -34,7 +34,10 @@ def radar(results: Sequence[tuple[str, Result]]) -> go.Figure | None:
                                       fill="toself", line={"color": colour, "width": 3}, opacity=0.75))
         soft = [s.soft for s in result.scores]
         if any(v is not None for v in soft):
-            fig.add_trace(go.Scatterpolar(r=_closed(soft), theta=theta, name=f"{prefix}soft score (official, dotted)",
+            # the soft score is the written digit weighed by the model's certainty, so it sits inside the written
+            # score whenever the model hesitated: the legend says so, where a reader looks for what the line is
+            fig.add_trace(go.Scatterpolar(r=_closed(soft), theta=theta,
+                                          name=f"{prefix}soft score (official, dotted): lower when the model hesitated",
                                           line={"color": colour, "dash": "dot", "width": 3},
                                           marker={"size": 7}, mode="lines+markers"))
     if not fig.data:
@@ -42,8 +45,10 @@ def radar(results: Sequence[tuple[str, Result]]) -> go.Figure | None:
     # the range starts at 0: a score of 1 is a visible point away from the centre, not the centre itself
     fig.update_layout(
         polar={"radialaxis": {"range": [0, SCORE_VALUES[-1]], "tickvals": list(SCORE_VALUES), "angle": TICKS_AT,
-                              "tickangle": 0, "gridcolor": GRID, "linecolor": GRID, "tickfont": {"size": 10}},
-               "angularaxis": {"direction": "clockwise", "gridcolor": GRID, "linecolor": GRID},
+                              "tickangle": 0, "gridcolor": GRID, "linecolor": GRID,
+                              "tickfont": {"size": 13, "color": INK}},  # readable, and grey on either theme
+               "angularaxis": {"direction": "clockwise", "gridcolor": GRID, "linecolor": GRID,
+                               "tickfont": {"size": 13, "color": INK}},
                "bgcolor": "rgba(0,0,0,0)"},
         font={"color": INK}, showlegend=True, legend={"orientation": "h", "y": -0.12, "font": {"size": 11}},
         margin={"l": 80, "r": 80, "t": 40, "b": 40}, height=400, paper_bgcolor="rgba(0,0,0,0)",

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from html import escape
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +28,7 @@ from vs2demo.present.evidence_html import evidence_html
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:1.5em auto;padding:0 1em;color:#1f2937;
---border-color-primary:#d1d5db;--body-text-color:#1f2937}
+--border-color-primary:#d1d5db;--body-text-color:#1f2937;--color-accent:#f97316}
 h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #d1d5db}
 pre{white-space:pre-wrap;background:#f3f4f6;padding:.8em;border-radius:6px}
 table.vs2-scores{border-collapse:collapse}table.vs2-scores td,table.vs2-scores th{padding:.25em .6em;
@@ -42,6 +43,7 @@ border-bottom:1px solid #d1d5db;text-align:left}
 def radar_svg(result: Result, size: int = 260) -> str:
     """The hard scores (filled) and the official soft scores (dashed) on three axes from 0 to 5."""
     c, r = size / 2, size / 2 - 40
+    pad_legend = 70
     angles = [-math.pi / 2 + 2 * math.pi * i / len(DIMENSIONS) for i in range(len(DIMENSIONS))]
 
     def point(value: float, angle: float) -> str:
@@ -50,18 +52,26 @@ def radar_svg(result: Result, size: int = 260) -> str:
 
     rings = "".join(f'<polygon points="{" ".join(point(v, a) for a in angles)}" fill="none" stroke="#9ca3af" '
                     f'stroke-width="0.5"/>' for v in SCORE_VALUES)
-    labels = "".join(f'<text x="{c + (r + 22) * math.cos(a):.1f}" y="{c + (r + 22) * math.sin(a):.1f}" '
-                     f'font-size="11" text-anchor="middle" fill="currentColor">{escape(d.title)}</text>'
-                     for d, a in zip(DIMENSIONS, angles))
+    def label(d: Any, a: float) -> str:  # the chart's short label, on its lines, inside the padded view box
+        x, y = c + (r + 24) * math.cos(a), c + (r + 24) * math.sin(a)
+        lines = d.chart_label.split("<br>")
+        spans = "".join(f'<tspan x="{x:.1f}" dy="{0 if i == 0 else 13}">{escape(line)}</tspan>'
+                        for i, line in enumerate(lines))
+        return (f'<text x="{x:.1f}" y="{y - 6.5 * (len(lines) - 1):.1f}" font-size="12" text-anchor="middle" '
+                f'fill="currentColor">{spans}</text>')
+
+    labels = "".join(label(d, a) for d, a in zip(DIMENSIONS, angles))
     shapes = ""
     for attr, style in (("hard", 'fill="#3b82f6" fill-opacity="0.3" stroke="#2563eb"'),
                         ("soft", 'fill="none" stroke="#f59e0b" stroke-dasharray="4 3"')):
         values = [getattr(s, attr) for s in result.scores]
         if all(v is not None for v in values):
             shapes += f'<polygon points="{" ".join(point(v, a) for v, a in zip(values, angles))}" {style}/>'
-    legend = ('<text x="8" y="16" font-size="11" fill="#2563eb">■ hard score</text>'
-              '<text x="8" y="30" font-size="11" fill="#d97706">– – official soft score</text>')
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" role="img" '
+    legend = (f'<text x="{-pad_legend}" y="16" font-size="11" fill="#2563eb">■ hard score</text>'
+              f'<text x="{-pad_legend}" y="30" font-size="11" fill="#d97706">– – official soft score</text>')
+    pad = 80  # room at both sides for the axis labels: nothing is cut, and the picture scales down on a phone
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="{-pad} 0 {size + 2 * pad} {size + 20}" '
+            f'width="{size + 2 * pad}" style="max-width:100%;height:auto" role="img" '
             f'aria-label="Scores on {DIMENSION_COUNT_WORD} axes">{rings}{shapes}{labels}{legend}</svg>')
 
 
@@ -76,22 +86,6 @@ def _frames(result: Result, thumbnails: np.ndarray | None) -> str:
         out.append(f'<figure><img src="data:image/jpeg;base64,{data}" alt="frame at {escape(caption)}">'
                    f"<figcaption>{escape(caption)}</figcaption></figure>")
     return f'<div class="vs2-frames">{"".join(out)}</div>'
-
-
-def _scores(result: Result) -> str:
-    head = "".join(f"<th>p({v})</th>" for v in SCORE_VALUES)
-    rows = []
-    for s in result.scores:
-        def num(x: float | None, digits: int = 3) -> str:
-            return "–" if x is None else f"{x:.{digits}f}"
-
-        probs = "".join(f"<td>{num(p)}</td>" for p in (s.probs or (None,) * len(SCORE_VALUES)))
-        rows.append(f"<tr><td>{escape(s.title)}</td><td><b>{'–' if s.hard is None else s.hard}</b></td>"
-                    f"<td>{num(s.soft)}</td><td>{num(s.expected, 2)}</td><td>{num(s.confidence, 2)}</td>{probs}</tr>")
-    return (f'<table class="vs2-scores"><tr><th>dimension</th><th>score</th><th>soft (official)</th>'
-            f"<th>expected (extra)</th><th>confidence (extra)</th>{head}</tr>{''.join(rows)}</table>"
-            f"<p>Parse: {escape(str(result.parse_method))}"
-            f"{''.join('; ' + escape(n) for n in result.parse_notes)}</p>")
 
 
 def _link(link: str | None) -> str:
@@ -112,19 +106,20 @@ def report_html(samples: Sequence[Result], thumbnails: np.ndarray | None = None,
     deviations = result.deviations(run)
     settings = "the official settings" if not deviations else "not the official settings: " + ", ".join(deviations)
     banner = f'<p class="vs2-banner"><b>{escape(m.banner)}</b></p>' if m.banner else ""
-    evidence = "" if explanation is None else f"<h2>Evidence (an extra)</h2>{evidence_html(result, explanation)}"
+    evidence = ("" if explanation is None else
+                f"<h2>Evidence (an extra)</h2>{evidence_html(result, explanation, interactive=False)}")
     stability = "" if len(samples) == 1 else (f"<h2>How stable ({len(samples)} samples)</h2>"
                                               f"{panels_html.stability_html(summarize(samples))}")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>VideoScore2 report: {escape(Path(result.video).name)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>{STYLE}{panels_html.CSS}{EVIDENCE_CSS}</style></head><body>
+<style>{STYLE}{result_html.CSS}{panels_html.CSS}{EVIDENCE_CSS}</style></head><body>
 <h1>VideoScore2 report: {escape(Path(result.video).name)}</h1>{banner}
 <p><b>Prompt:</b> {escape(result.prompt)}</p>{_link(link)}
 <p><b>Clip:</b> {p.info.duration_s:.2f} s · {p.info.native_fps:.3g} fps · {p.info.width}×{p.info.height} ·
 {p.info.total_frames} frames. <b>The model saw</b> {len(p.indices)} frames ({p.fps:g} per second) at
 {p.resized_width}×{p.resized_height}, about {p.visual_tokens:,} visual tokens.</p>
-<h2>Scores</h2>{radar_svg(result)}{_scores(result)}
+<h2>Scores</h2>{radar_svg(result)}{result_html.cards_html(result)}
 <h2>Reasoning</h2><pre>{escape(result.raw_output)}</pre>
 <h2>The frames the model saw</h2>{_frames(result, thumbnails)}
 {stability}{evidence}
