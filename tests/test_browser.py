@@ -113,10 +113,16 @@ def test_an_example_is_a_full_result_computed_once_then_replayed(smoke_dir, brow
         page.wait_for_selector("#vs2-examples .gallery-item, #vs2-examples button.example", timeout=30_000)
         assert not page.locator("#vs2-explain").is_enabled() and not page.locator("#vs2-report-button").is_enabled()
         for attempt in range(2):
+            if attempt == 1:  # reloaded: the page now opens on the recorded example, replayed and labelled
+                page.wait_for_selector("#vs2-status >> text=Replay of an example run", timeout=60_000)
+                page.wait_for_function("!document.querySelector('#vs2-explain').disabled", timeout=20_000)
             page.locator("#vs2-examples .gallery-item, #vs2-examples button.example").first.click()
-            page.wait_for_selector("#vs2-status >> text=Done in", timeout=120_000)
-            replayed = "Replay of an example run" in page.locator("#vs2-status").inner_text()
-            assert replayed == (attempt == 1)  # computed the first time, replayed (and labelled) the second
+            page.wait_for_timeout(300)  # the click's own run has begun (its status replaces the last one)
+            page.wait_for_function("""() => { const s = document.querySelector('#vs2-status').innerText;
+                return s.includes('Done in') && !s.includes('Replaying'); }""", timeout=120_000)
+            status = page.locator("#vs2-status").inner_text()
+            replayed = "Replay of an example run" in status
+            assert replayed == (attempt == 1), status  # computed the first time, replayed (and labelled) the second
             assert page.locator("#vs2-cards .vs2-card").count() == 3
             page.wait_for_function("!document.querySelector('#vs2-explain').disabled", timeout=20_000)
             assert page.locator("#vs2-report-button").is_enabled()
@@ -124,6 +130,10 @@ def test_an_example_is_a_full_result_computed_once_then_replayed(smoke_dir, brow
             if attempt == 0:
                 page.reload()
         assert len(calls) == 1  # the second click replayed the recorded run: no model call
+        # every frame of the strip within the page's width (a phone shows three a row), captions whole
+        rights = page.evaluate("""() => [...document.querySelectorAll('#vs2-frames .thumbnail-item')]
+            .map((f) => f.getBoundingClientRect().right)""")
+        assert len(rights) == 6 and max(rights) <= viewport["width"] + 1
         page.locator("#vs2-frames .thumbnail-item, #vs2-frames button").nth(3).click()  # seeking works
         page.wait_for_function("document.querySelector('#vs2-video video')?.currentTime > 1", timeout=20_000)
         page.click("#vs2-report-button")

@@ -16,6 +16,8 @@ from vs2demo.core.options import SMOKE_BANNER, SMOKE_MODEL
 from vs2demo.input.framing import FramePlan
 
 CSS = """
+@media (max-width: 700px){[id^="vs2-frames"] .grid-container,#vs2-rank-gallery .grid-container{
+grid-template-columns:repeat(3,minmax(0,1fr)) !important}}
 .vs2-banner{padding:.6em 1em;border-radius:8px;background:#fde68a;color:#78350f;font-weight:600}
 .vs2-status{padding:.4em .8em;border-radius:6px;border:1px solid var(--border-color-primary)}
 .vs2-plan{font-size:.95em;line-height:1.5}

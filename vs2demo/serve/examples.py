@@ -86,15 +86,15 @@ class ExampleRuns:
 
     def record(self, job: Job, events: Iterator[Any]) -> Iterator[Any]:
         """Pass a live run's events through, keeping them when the run finished (a stopped run is not kept)."""
+        key = self._key(job)
         kept = []
         for event in events:
             kept.append(event)
+            # kept before the final update reaches the page: a visitor who reloads at once finds it recorded
+            if key is not None and isinstance(event, Finished) and not any(r.stopped for r in event.results):
+                with self._lock:
+                    self._runs.setdefault(key, tuple(kept))
             yield event
-        key = self._key(job)
-        last = kept[-1] if kept else None
-        if key is not None and isinstance(last, Finished) and not any(r.stopped for r in last.results):
-            with self._lock:
-                self._runs.setdefault(key, tuple(kept))
 
     def replay(self, job: Job) -> Iterator[Any]:
         """The recorded events again, the reasoning paced to stream over about REPLAY_SECONDS. The results name this

@@ -180,7 +180,8 @@ def _score_tab(app: DemoApp, settings: list, fps: gr.Slider, review: library_pag
             with gr.Row(equal_height=False, elem_classes="vs2-stack-narrow"):
                 c["radar"] = gr.Plot(label="Scores", elem_id="vs2-radar", min_width=280)
                 c["cards"] = gr.HTML(elem_id="vs2-cards", min_width=280)
-    c["gallery"], c["times"] = _seekable_gallery("Frames the model saw (click to seek the player)", video,
+    c["gallery"], c["times"] = _seekable_gallery("Frames the model saw (click one to seek the player; the strip "
+                                                 "scrolls when there are more)", video,
                                                  "vs2-frames")
     large = gr.Checkbox(label="Show every frame large (to show a class what the model saw)", value=False,
                         elem_id="vs2-large-frames", container=False)
@@ -332,7 +333,8 @@ def _rank_tab(app: DemoApp, settings: list, review: library_page.Shared) -> None
             c["status"] = gr.HTML(elem_id="vs2-rank-status")
             link, c["stored"] = gr.HTML(elem_id="vs2-link-rank"), gr.State(None)
             c["board"] = gr.HTML(elem_id="vs2-leaderboard")
-    c["gallery"] = gr.Gallery(label="Clips by rank (click one for its full result)", columns=8, height=200,
+    # four a row, two rows' height: at most eight clips, each whole with its caption (a phone shows three a row)
+    c["gallery"] = gr.Gallery(label="Clips by rank (click one for its full result)", columns=4, height=460,
                               object_fit="contain", allow_preview=False, elem_id="vs2-rank-gallery")
     c["ranked"] = gr.State([])
     with gr.Row(equal_height=False):
