@@ -56,27 +56,24 @@ class ExampleRuns:
         self.examples = examples
         self._runs: dict[Key, tuple[Any, ...]] = {}
         self._explanations: dict[Key, Explanation] = {}
-        self._digests: dict[str, str] = {}  # an example's path -> its content digest, read once
+        self._digests: dict[str, str | None] = {}  # each example's own path -> its content digest, read once
         self._lock = threading.Lock()
 
     def first(self) -> Job | None:
         return self.examples[0].job if self.examples else None
 
-    def _digest(self, path: str) -> str | None:
-        try:
-            if path not in self._digests:
-                self._digests[path] = file_digest(path)
-            return self._digests[path]
-        except OSError:
-            return None
-
     def _key(self, job: Job) -> Key | None:
-        """The job's key when it is one of the examples (the same bytes and prompt), else None."""
+        """The job's key when it is one of the examples (the same bytes and prompt), else None. Only a job whose
+        prompt is an example's is hashed; the examples' own digests are read once (a visitor's copy is not kept)."""
         candidates = [e for e in self.examples if e.job.prompt == job.prompt]
         if not candidates:
             return None
-        digest = self._digest(os.path.realpath(job.video))
-        known = {self._digest(e.job.video) for e in candidates}
+        for e in candidates:
+            if e.job.video not in self._digests:
+                self._digests[e.job.video] = _digest(e.job.video)
+        path = os.path.realpath(job.video)
+        digest = self._digests[path] if path in self._digests else _digest(path)  # an asset itself: read once
+        known = {self._digests[e.job.video] for e in candidates}
         return (digest, job.prompt) if digest is not None and digest in known else None
 
     def get(self, job: Job) -> tuple[Any, ...] | None:
@@ -96,10 +93,10 @@ class ExampleRuns:
                     self._runs.setdefault(key, tuple(kept))
             yield event
 
-    def replay(self, job: Job) -> Iterator[Any]:
-        """The recorded events again, the reasoning paced to stream over about REPLAY_SECONDS. The results name this
-        visitor's copy of the clip (the one recorded may have left Gradio's cache since), so Explain can read it."""
-        events = self.get(job) or ()
+    def replay(self, job: Job, events: tuple[Any, ...]) -> Iterator[Any]:
+        """``events`` (what ``get`` returned for ``job``) again, the reasoning paced to stream over about
+        REPLAY_SECONDS. The results name this visitor's copy of the clip (the one recorded may have left Gradio's
+        cache since), so Explain can read it."""
         pieces = sum(isinstance(e, Piece) for e in events)
         pause = REPLAY_SECONDS / pieces if pieces else 0.0
         for event in events:
@@ -113,7 +110,8 @@ class ExampleRuns:
     def remember_explanation(self, result: Result, explanation: Explanation) -> None:
         """An example's explanation, kept for later visitors when it explains the recorded run itself."""
         key = self._key(Job(result.video, result.prompt))
-        recorded = self.get(Job(result.video, result.prompt)) if key else None
+        with self._lock:
+            recorded = None if key is None else self._runs.get(key)
         if recorded and isinstance(recorded[-1], Finished) and recorded[-1].results[0].raw_output == result.raw_output:
             with self._lock:
                 self._explanations.setdefault(key, explanation)
@@ -146,3 +144,10 @@ class ExampleRuns:
 def _at(result: Result, path: str) -> Result:
     """The same result, read from the clip at ``path`` (the same bytes: the key is their digest)."""
     return replace(result, video=path, plan=replace(result.plan, info=replace(result.plan.info, path=path)))
+
+
+def _digest(path: str) -> str | None:
+    try:
+        return file_digest(path)
+    except OSError:
+        return None

@@ -284,7 +284,7 @@ class DemoApp:
         reset = {"status": result_html.status_html("Replaying the example's run…" if recorded else
                                                    "Checking the clip…"), "text": "", "radar": None, "cards": "",
                  "gallery": None, "raw": "", "json": None, "file": None, "result": None, "stored": None}
-        events = (self.examples.replay(jobs[0]) if recorded else
+        events = (self.examples.replay(jobs[0], recorded) if recorded else
                   self.examples.record(jobs[0], self._events(jobs, EXAMPLE_OPTIONS, request)))
         yield from self._drive(SCORE_VIEW, jobs, EXAMPLE_OPTIONS, request, reset,
                                lambda done, _: final_score(done, replay=recorded is not None), events)
