@@ -38,6 +38,7 @@ from vs2demo.engine.generation import (
     Sampling,
     row_digit_logprobs,
 )
+from vs2demo.engine.hf_internals import checkpoint_revision
 from vs2demo.engine.inputs import ClipCache, ClipKey, PreparedClip, ReadyClip, file_digest
 from vs2demo.engine.interface import Engine
 from vs2demo.engine.loader import load_engine
@@ -111,9 +112,7 @@ class Evaluator:
     @property
     def revision(self) -> str | None:
         """The checkpoint's commit on the Hub when transformers recorded it (which weights ran), else None."""
-        config = getattr(self.model, "config", None)
-        commit = getattr(config, "_commit_hash", None)
-        return commit if isinstance(commit, str) else None
+        return checkpoint_revision(self.model)
 
     # The loaded transformers model and processor, for the parity tests and benchmarks that run the official
     # procedure next to ours (an HFEngine's; nothing in the package reads them).

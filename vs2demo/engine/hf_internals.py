@@ -124,3 +124,10 @@ def compile_config_for_any_device(mode: str = "default") -> Any:
     config = CompileConfig(mode=mode)
     config._compile_all_devices = True
     return config
+
+
+def checkpoint_revision(model: Any) -> str | None:
+    """The Hub commit a loaded checkpoint came from, as transformers records it on the config (its private
+    ``_commit_hash``), else None (a local folder, the smoke model, random weights)."""
+    commit = getattr(getattr(model, "config", None), "_commit_hash", None)
+    return commit if isinstance(commit, str) else None
