@@ -3,8 +3,10 @@ and the cost said before an explanation runs."""
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
+from dataclasses import asdict
 
 import pytest
 
@@ -110,6 +112,12 @@ def test_assess_a_planted_ranking_beats_random() -> None:
     assert f.redundancy == 0.0
     wrong = fa.assess((0, 1, 3, 2), measure, fa.random_orders(4, 40), [0.0, 0.0, 1.0, 0.0])
     assert wrong.deletion_percentile < 50 and not wrong.beats_random
+    # every area within the floor of every other: "at least as good as all of them" is no finding
+    faint = {0: 0.0, 1: 0.0, 2: 0.0, 3: 0.025}
+    buried = fa.assess((0, 1, 2, 3), lambda s: sum(faint[i] for i in s), fa.random_orders(4, 40), list(faint.values()),
+                       tolerance=0.02)
+    assert buried.deletion_percentile == 100.0 and not buried.distinguishable and not buried.beats_random
+    assert fa.from_dict(json.loads(json.dumps(asdict(f)))) == f  # the JSON keeps every field, unit included
     spread_out = fa.assess((0, 1), lambda s: float(len(s) == 2), fa.random_orders(2, 20), [0.0, 0.0])
     assert spread_out.redundancy == 1.0  # each alone seems to matter nothing, both together everything
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 MIN_RANDOM_ORDERS = 20
 BEATS_AT = 90.0  # the page says "beats random order" from this percentile
+DISTINGUISHABLE_AT = 50.0  # …and only when it beats at least this share of random orders by more than the floor
 
 
 @dataclass(frozen=True)
@@ -31,11 +32,18 @@ class Faithfulness:
     insertion_percentile: float  # share of random orders whose insertion area is not smaller, in %
     random_orders: int
     redundancy: float  # whole-clip drop − Σ single-segment drops
+    deletion_beaten: float = 0.0  # share of random orders whose deletion area it exceeds by more than the floor, %
     unit: str = "nats per token of the reasoning"
 
     @property
+    def distinguishable(self) -> bool:
+        """The ranking's curve differs from a typical random order's by more than the noise floor: with every area
+        within the floor of every other, "at least as good as all of them" says nothing."""
+        return self.deletion_beaten >= DISTINGUISHABLE_AT
+
+    @property
     def beats_random(self) -> bool:
-        return self.deletion_percentile >= BEATS_AT
+        return self.deletion_percentile >= BEATS_AT and self.distinguishable
 
 
 def auc(curve: Sequence[float]) -> float:
@@ -92,7 +100,15 @@ def assess(order: Sequence[int], measure: Callable[[frozenset[int]], float], ord
         round(auc(deletion), 4), round(auc(insertion), 4),
         percentile(auc(deletion), [auc(d) for d, _ in band], higher_is_better=True, tolerance=tolerance),
         percentile(auc(insertion), [auc(i) for _, i in band], higher_is_better=False, tolerance=tolerance),
-        len(orders), round(whole - sum(singles), 4))
+        len(orders), round(whole - sum(singles), 4),
+        strictly_beaten(auc(deletion), [auc(d) for d, _ in band], tolerance))
+
+
+def strictly_beaten(value: float, band: Sequence[float], tolerance: float = 0.0) -> float:
+    """How many of ``band`` ``value`` exceeds by more than ``tolerance``, in % (ties and near-ties not counted)."""
+    if not band:
+        return 0.0
+    return round(100.0 * sum(1 for b in band if value > b + tolerance) / len(band), 1)
 
 
 def needed_sets(order: Sequence[int], orders: Sequence[Sequence[int]]) -> list[frozenset[int]]:
@@ -107,4 +123,5 @@ def needed_sets(order: Sequence[int], orders: Sequence[Sequence[int]]) -> list[f
 def from_dict(d: dict) -> Faithfulness:
     return Faithfulness(tuple(d["order"]), tuple(d["deletion"]), tuple(d["insertion"]), d["deletion_auc"],
                         d["insertion_auc"], d["deletion_percentile"], d["insertion_percentile"], d["random_orders"],
-                        d["redundancy"], d.get("unit", "nats per token of the reasoning"))
+                        d["redundancy"], deletion_beaten=d.get("deletion_beaten", 0.0),
+                        unit=d.get("unit", "nats per token of the reasoning"))

@@ -172,6 +172,10 @@ class Explanation:
         return not floors.fills_agree(self.direct[d][i].expected_delta, self.direct_frozen[d][i].expected_delta,
                                       self.direct_floor[d])
 
+    def direct_established(self, d: int, i: int) -> bool:
+        """Beyond the floor, and both fills agree: only such a cell is said to carry an effect."""
+        return self.direct_clears(d, i) and not self.fills_disagree(d, i)
+
     def reasoning_value(self, i: int) -> float:
         cell = self.spread.reasoning_grounding[i] if self.spread else None
         return cell.median if cell else self.reasoning_grounding[i]
@@ -181,10 +185,18 @@ class Explanation:
         return floors.clears(self.reasoning_value(i), self.reasoning_floor,
                              None if cell is None else (cell.low, cell.high))
 
+    def reasoning_fills_disagree(self, i: int) -> bool:
+        return not floors.fills_agree(self.reasoning_grounding[i], self.reasoning_grounding_frozen[i],
+                                      self.reasoning_floor)
+
+    def reasoning_established(self, i: int) -> bool:
+        """The whole reasoning's grounding on segment i: beyond the floor, and both fills agree."""
+        return self.reasoning_clears(i) and not self.reasoning_fills_disagree(i)
+
     def strongest_direct(self, d: int) -> int | None:
-        """The segment whose hiding moves dimension d most, among those clearing the floor (else None)."""
+        """The segment whose hiding moves dimension d most, among the established cells (else None)."""
         known = [(abs(self.direct_value(d, i) or 0.0), i) for i in range(len(self.segments))
-                 if self.direct_clears(d, i)]
+                 if self.direct_established(d, i)]
         return max(known)[1] if known else None
 
     def top_grounding(self, count: int) -> tuple[int, ...]:

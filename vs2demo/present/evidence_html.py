@@ -208,11 +208,14 @@ def _strips(e: Explanation) -> str:
     for i, seg in enumerate(e.segments):
         value = e.reasoning_value(i)
         clears = e.reasoning_clears(i)
+        disagree = e.reasoning_fills_disagree(i)
         what = (f"{seconds(seg)}: hidden, the whole reasoning loses {value:.3f} nats per token ({GROUNDING_NAME}; "
                 f"{e.reasoning_grounding_frozen[i]:.3f} with {e.fills[1]}): "
                 + ("beyond" if clears else "not distinguishable from 0, within")
-                + f" the floor {e.reasoning_floor:.3f}")
-        cells.append(_cell(e, i, f"{value:.2f}" if clears else NOT_DISTINGUISHABLE, "gr" if clears else "nd",
+                + f" the floor {e.reasoning_floor:.3f}"
+                + ("; the two fills disagree here: not established" if disagree else ""))
+        kind = ("gr" if clears else "nd") + (" dis" if disagree else "")
+        cells.append(_cell(e, i, f"{value:.2f}" if clears else NOT_DISTINGUISHABLE, kind,
                            _strength(value, GROUNDING_FULL_SCALE) if clears else 0.0, what, sentences_of[i]))
     rows.append('<div class="vs2-strip" data-dimension="grounding"><span class="vs2-strip-label">Reasoning '
                 f'(grounding)</span>{"".join(cells)}</div>')

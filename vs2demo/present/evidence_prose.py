@@ -129,8 +129,8 @@ def moment_lines(e: Explanation) -> list[str]:
         i = e.strongest_direct(d)
         floor = f"noise floor ±{e.direct_floor[d]:.2f}"
         if i is None:
-            lines.append(f"{dim.title}, {DIRECT_NAME}: no second moves it beyond the {floor} (not "
-                         "distinguishable from 0).")
+            lines.append(f"{dim.title}, {DIRECT_NAME}: no second moves it beyond the {floor} with both fills "
+                         "agreeing (not established).")
             continue
         lines.append(f"{dim.title} rests most on {seconds(e.segments[i])}, {DIRECT_NAME}: hidden, "
                      f"{move(base, e.direct[d][i])} ({floor}).")
@@ -138,10 +138,10 @@ def moment_lines(e: Explanation) -> list[str]:
 
 
 def grounding_line(e: Explanation) -> str:
-    cleared = [i for i in range(len(e.segments)) if e.reasoning_clears(i)]
+    cleared = [i for i in range(len(e.segments)) if e.reasoning_established(i)]
     if not cleared:
         return (f"Grounding: no second makes the reasoning less likely beyond the noise floor "
-                f"({e.reasoning_floor:.3f} nats per token).")
+                f"({e.reasoning_floor:.3f} nats per token) with both fills agreeing.")
     i = max(cleared, key=e.reasoning_value)
     return (f"Grounding: the reasoning rests most on {seconds(e.segments[i])} (hidden, it loses "
             f"{e.reasoning_value(i):.3f} nats per token; floor {e.reasoning_floor:.3f}).")
@@ -170,10 +170,11 @@ def faithfulness_line(e: Explanation) -> str | None:
     f = e.faithfulness
     if f is None:
         return None
-    if not any(e.reasoning_clears(i) for i in range(len(e.segments))):
+    if not any(e.reasoning_established(i) for i in range(len(e.segments))):
         return ("Faithfulness: not assessed: no second's grounding clears the noise floor, so there is no ranking to "
                 "test (the curves are in the JSON).")
-    verdict = "beats" if f.beats_random else "does not beat"
+    verdict = ("beats" if f.beats_random else "does not beat" if f.distinguishable else
+               "is not distinguishable (beyond the noise floor) from")
     return (f"Faithfulness: the grounding ranking {verdict} random order ({f.deletion_percentile:.0f}th percentile "
             f"of {f.random_orders} random orders by deletion, {f.insertion_percentile:.0f}th by insertion); "
             f"redundancy (whole clip − Σ single seconds) {f.redundancy:+.3f} {f.unit}.")
