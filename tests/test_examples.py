@@ -100,3 +100,14 @@ def test_examples_are_the_assets_listed(app) -> None:
     listed = json.loads((ASSETS / "examples.json").read_text(encoding="utf-8"))
     assert [(e.job.prompt, e.teaches) for e in app.examples.examples] == [(e["prompt"], e["teaches"]) for e in listed]
     assert all(e.job.video.startswith(str(ASSETS.resolve())) for e in app.examples.examples)
+
+
+def test_a_replay_is_not_stored_again(app, monkeypatch) -> None:
+    """Each replay (a page opening on the first example, say) is no new result: only the live run is stored."""
+    stored: list[int] = []
+    real = app._store
+    monkeypatch.setattr(app, "_store", lambda *a, **k: (stored.append(1), real(*a, **k))[1])
+    first = app.examples.examples[0].job
+    for _ in range(3):
+        last(app.example(first.video, first.prompt))
+    assert stored == [1]

@@ -153,3 +153,18 @@ def test_card_bars_print_their_probabilities_and_say_when_a_soft_score_is_not_of
         total = sum(score.probs)
         assert all(f"<span>{100 * p / total:.0f}%</span>" in html for p in score.probs)  # printed, not hover-only
     assert html.count("(official)<br>") == 3  # each soft score labelled official: it came with the official parse
+
+
+def test_a_result_read_back_from_its_json_keeps_its_deviations() -> None:
+    """A stored result reopened says what it said when it ran: the fallback reader and the engine's notes."""
+    import json
+    from dataclasses import replace
+
+    from vs2demo.input.framing import VideoInfo
+
+    ran = result(4, 3, 2)
+    info = VideoInfo("clip.gif", 72, 24.0, 320, 240, 1000, reader="ffmpeg")
+    ran = replace(ran, plan=replace(ran.plan, info=info),
+                  model=replace(ran.model, decode_notes=("compiled decode: digit probabilities may differ by ~1e-5",)))
+    back = Result.from_dict(json.loads(json.dumps(ran.to_dict())))
+    assert back.deviations() == ran.deviations() and len(ran.deviations()) >= 2

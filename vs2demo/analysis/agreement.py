@@ -25,9 +25,9 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from vs2demo.analysis.rank import OVERALL  # the sum of the three, as rankings name it
 from vs2demo.analysis.verdict import SOFT_TIE_MARGIN
@@ -126,6 +126,14 @@ class Agreement:
                 "interval": "percentile bootstrap (scipy.stats.bootstrap), items or pairs resampled"}
 
 
+def _stats() -> Any:
+    """scipy.stats, imported when agreement is first computed: importing it costs about half a second, which the
+    app would otherwise pay at start for a tab few visitors open."""
+    from scipy import stats
+
+    return stats
+
+
 def _clean(value: float) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
@@ -146,7 +154,7 @@ def average_ranks(codes: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 def _dense(x: np.ndarray) -> np.ndarray:
-    return stats.rankdata(x, method="dense") - 1 if len(x) else x
+    return _stats().rankdata(x, method="dense") - 1 if len(x) else x
 
 
 def _bootstrap(statistic: Callable[..., np.ndarray], data: Sequence[np.ndarray], values: Sequence[float],
@@ -160,7 +168,7 @@ def _bootstrap(statistic: Callable[..., np.ndarray], data: Sequence[np.ndarray],
     if n >= 3 and resamples > 0 and any(v is not None for v in clean):
         with warnings.catch_warnings():  # a resample without spread has no correlation: nan, said as n/a
             warnings.simplefilter("ignore")
-            ci = stats.bootstrap(tuple(data), statistic, n_resamples=resamples, paired=True, vectorized=True,
+            ci = _stats().bootstrap(tuple(data), statistic, n_resamples=resamples, paired=True, vectorized=True,
                                  method="percentile", confidence_level=CONFIDENCE, batch=max(1, 2_000_000 // n),
                                  rng=np.random.default_rng(seed)).confidence_interval
         lows = [_clean(x) for x in np.atleast_1d(ci.low)]
@@ -177,8 +185,8 @@ def _accuracies(human: np.ndarray, hard: np.ndarray, axis: int = -1) -> list[np.
 def _correlations(human: np.ndarray, soft_codes: np.ndarray, soft: np.ndarray, axis: int = -1) -> list[np.ndarray]:
     # Spearman's rho is Pearson's r of the average ranks, vectorised over the resamples; human scores 1-5 are their
     # own codes (minus one)
-    rho = stats.pearsonr(average_ranks(soft_codes, axis), average_ranks(human - 1, axis), axis=axis).statistic
-    return [rho, stats.pearsonr(soft, human, axis=axis).statistic]
+    rho = _stats().pearsonr(average_ranks(soft_codes, axis), average_ranks(human - 1, axis), axis=axis).statistic
+    return [rho, _stats().pearsonr(soft, human, axis=axis).statistic]
 
 
 def _correlation_values(human: np.ndarray, soft: np.ndarray) -> list[float]:
@@ -186,7 +194,7 @@ def _correlation_values(human: np.ndarray, soft: np.ndarray) -> list[float]:
         return [math.nan, math.nan]
     with warnings.catch_warnings():  # constant input: no correlation (nan, shown as n/a)
         warnings.simplefilter("ignore")
-        return [stats.spearmanr(soft, human).statistic, stats.pearsonr(soft, human).statistic]
+        return [_stats().spearmanr(soft, human).statistic, _stats().pearsonr(soft, human).statistic]
 
 
 def pointwise(human: np.ndarray, hard: np.ndarray, soft: np.ndarray | None, resamples: int, seed: int

@@ -92,10 +92,12 @@ class FramePlan:
 
     @classmethod
     def from_dict(cls, d: dict) -> FramePlan:
-        """The plan back from ``to_dict`` (a stored result). The file's size is not in the JSON: 0."""
+        """The plan back from ``to_dict`` (a stored result), its reader included (a labelled deviation). The file's
+        size and each frame's start time are not in the JSON: 0 and none."""
         width, height = d["source_size"]
         resized_width, resized_height = d["resized_size"]
-        info = VideoInfo(d["video"], int(d["total_frames"]), float(d["native_fps"]), int(width), int(height), 0)
+        info = VideoInfo(d["video"], int(d["total_frames"]), float(d["native_fps"]), int(width), int(height), 0,
+                         d.get("reader", OFFICIAL_READER))
         return cls(info, float(d["fps"]), tuple(int(i) for i in d["indices"]), int(resized_height), int(resized_width))
 
 # ---- pure frame maths ------------------------------------------------------------------------

@@ -31,8 +31,6 @@ body{font-family:system-ui,sans-serif;max-width:1100px;margin:1.5em auto;padding
 --border-color-primary:#d1d5db;--body-text-color:#1f2937;--color-accent:#f97316}
 h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #d1d5db}
 pre{white-space:pre-wrap;background:#f3f4f6;padding:.8em;border-radius:6px}
-table.vs2-scores{border-collapse:collapse}table.vs2-scores td,table.vs2-scores th{padding:.25em .6em;
-border-bottom:1px solid #d1d5db;text-align:left}
 .vs2-frames{display:flex;flex-wrap:wrap;gap:.4em}.vs2-frames figure{margin:0;font-size:.75em;text-align:center}
 .vs2-frames img{display:block;height:96px}
 @media (prefers-color-scheme: dark){body{background:#111827;color:#e5e7eb;--border-color-primary:#4b5563;

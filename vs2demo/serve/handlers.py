@@ -98,7 +98,7 @@ class DemoApp:
 
     def score(self, video: str | None, prompt: str, seed: str | float | None = None, greedy: bool = False,
               temperature: float = OFFICIAL_TEMPERATURE, max_new_tokens: float = OFFICIAL_MAX_NEW_TOKENS,
-              fps: float = OFFICIAL_FPS, samples: float = 1, request: gr.Request = None, replay: bool = False
+              fps: float = OFFICIAL_FPS, samples: float = 1, request: gr.Request = None
               ) -> Iterator[tuple]:
         """Outputs: status, plan, reasoning, radar, cards, gallery, raw output, result JSON, download.
         Every setting after the prompt has the official default, so API callers may leave them out; samples > 1
@@ -108,7 +108,8 @@ class DemoApp:
         options = page_options(seed, greedy, temperature, max_new_tokens, fps, samples)
         reset = {"status": result_html.status_html("Checking the clip…"), "text": "", "radar": None, "cards": "",
                  "gallery": None, "raw": "", "json": None, "file": None, "result": None, "stored": None}
-        yield from self._drive(SCORE_VIEW, jobs, options, request, reset, lambda done, _: final_score(done, replay))
+        yield from self._drive(SCORE_VIEW, jobs, options, request, reset,
+                               lambda done, _: final_score(done, replay=False))
 
     def compare(self, video_a: str | None, video_b: str | None, prompt_a: str, separate: bool = False,
                 prompt_b: str | None = None, seed: str | float | None = None, greedy: bool = False,
@@ -240,10 +241,9 @@ class DemoApp:
         finally:
             done()
             steps.close()
-        if explanation is not None:
-            self.examples.remember_explanation(result, explanation)
         if explanation is None:
             raise user_error("The explanation ended without a result.")
+        self.examples.remember_explanation(result, explanation)
         record = {**samples_dict(samples, paths=False), "explanation": explanation.to_dict()}
         status = (f"Explained in {explanation.seconds:.1f} s ({explanation.passes} re-scoring passes, "
                   f"{explanation.generations} re-generated samples) · an extra, not the official scores: the scores "
@@ -287,7 +287,8 @@ class DemoApp:
         events = (self.examples.replay(jobs[0], recorded) if recorded else
                   self.examples.record(jobs[0], self._events(jobs, EXAMPLE_OPTIONS, request)))
         yield from self._drive(SCORE_VIEW, jobs, EXAMPLE_OPTIONS, request, reset,
-                               lambda done, _: final_score(done, replay=recorded is not None), events)
+                               lambda done, _: final_score(done, replay=recorded is not None), events,
+                               store=recorded is None)
 
     def first_screen(self, request: gr.Request = None) -> Iterator[tuple]:
         """On opening the page: the first example's result replayed, when it was computed in this process (the app
@@ -317,7 +318,7 @@ class DemoApp:
 
     def _drive(self, view: View, jobs: list[Job], options: GenerationOptions, request: gr.Request | None,
                reset: dict[str, Any], final: Callable[[Finished, dict[int, FramesReady]], dict[str, Any]],
-               events: Iterator[Any] | None = None) -> Iterator[tuple]:
+               events: Iterator[Any] | None = None, store: bool = True) -> Iterator[tuple]:
         texts = [""] * len(jobs)
         shown: dict[str, Any] = {}  # plans and frames, repeated in the final update for API callers
         frames: dict[int, FramesReady] = {}
@@ -348,7 +349,8 @@ class DemoApp:
                                       **{c.text: t for c, t in zip(view.clips, texts)})
             elif isinstance(event, Finished):
                 done = final(event, frames)
-                done["stored"] = self._store(view, event, done["json"], frames, shown, request)
+                # a replay is no new result: storing it would add a row per visit (the page opens on one)
+                done["stored"] = self._store(view, event, done["json"], frames, shown, request) if store else None
                 yield view.update(**shown, **done)
 
     def _store(self, view: View, done: Finished, data: dict, frames: dict[int, FramesReady], shown: dict[str, Any],

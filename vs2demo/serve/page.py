@@ -1,4 +1,4 @@
-"""The page's layout: components, their events, and how the page is launched. Handlers live in ui.py."""
+"""The page's layout: components, their events, and how the page is launched. Handlers live in handlers.py."""
 
 from __future__ import annotations
 
@@ -38,8 +38,6 @@ PLAN_QUEUE = {"concurrency_id": guard.PLAN_SLOT, "concurrency_limit": 2, "show_p
 # The frame strip: one small scrolling row, or every frame large for a class
 SMALL_COLUMNS, SMALL_HEIGHT_PX, LARGE_COLUMNS, LARGE_ROW_PX = 6, 220, 3, 360
 MODEL_RUN = {"concurrency_id": guard.MODEL_SLOT, "concurrency_limit": 1}
-# When a run starts, the status line comes into view: on a phone the results sit below the inputs and examples.
-SHOW_STATUS = "() => { document.querySelector('#vs2-status')?.scrollIntoView({block: 'start', behavior: 'smooth'}); }"
 
 
 def page_only(handler: Callable[..., Any]) -> Callable[..., Any]:
@@ -220,11 +218,10 @@ def _score_tab(app: DemoApp, settings: list, fps: gr.Slider, review: library_pag
         return gr.Button(interactive=True), gr.Button(interactive=has), gr.Button(interactive=has)
 
     start = check.success(starting, None, busy, queue=False, api_visibility="private",
-                          js=SHOW_STATUS)  # on a phone the results sit below the inputs: bring them into view
+                          js=_show("vs2-status"))  # on a phone the results sit below the inputs: bring them into view
     event = start.then(page_only(app.score), [video, prompt, *settings], outputs, api_name="score", **MODEL_RUN)
     event.then(ended, c["result"], [run, explain, report], queue=False, api_visibility="private")
     event.then(app.reading, c["result"], evidence, queue=False, api_visibility="private")
-    keep = None
     explained = explain.click(page_only(app.explain), [c["result"], counterfactual, c["stored"]],
                               [c["status"], evidence, c["json"], c["file"], explanation, c["stored"]],
                               api_name="explain", concurrency_id=guard.EXPLAIN_SLOT, concurrency_limit=1)
@@ -241,7 +238,7 @@ def _score_tab(app: DemoApp, settings: list, fps: gr.Slider, review: library_pag
                                 label="Examples: what each teaches (computed once, then replayed)")
         # a click fills the clip and the prompt, then runs (or replays) the example as a full result
         chosen = shown.load_input_event.then(starting, None, busy, queue=False, api_visibility="private",
-                                            js=SHOW_STATUS)
+                                            js=_show("vs2-status"))
         example_run = chosen.then(page_only(app.example), [video, prompt], outputs, api_name="example", **MODEL_RUN)
         _after_example(app, example_run, c, ended, [run, explain, report], evidence, explanation)
         library_page.link_after(example_run, c["stored"], link, review)
