@@ -11,7 +11,8 @@ import pytest
 from tests.helpers import CHROMIUM, ScriptedEvaluator, ready_to_score
 from tests.reviews import serve_library
 
-pytestmark = pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is not installed (apt-get install chromium)")
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is not installed (apt-get install chromium)")]
 
 TEXT = ("<think>The ball bounces and lands softly.</think>\n(1) visual quality: 4\n(2) text-to-video alignment: 4\n"
         "(3) physical/common-sense consistency: 3")

@@ -38,6 +38,7 @@ def _graphs() -> int:
 
 
 def _same_tokens(a, b) -> None:
+    assert len(a) == len(b) and [len(j) for j in a] == [len(j) for j in b]  # no row dropped, no filler row leaked
     for job_a, job_b in zip(a, b):
         for x, y in zip(job_a, job_b):
             assert x.token_ids == y.token_ids and x.raw_output == y.raw_output

@@ -103,7 +103,8 @@ def test_texts_and_digit_probabilities_are_unchanged(evaluator, clip, seed) -> N
         assert ours.raw_output == official.text
         assert ours.token_ids == official.token_ids
         for dim, soft, probs in zip(ours.scores, official.soft, official.probs):
-            if dim.soft_source == "official" and official.hard is not None:
+            assert (dim.soft_source == "official") == (official.hard is not None and soft is not None)
+            if official.hard is not None and soft is not None:
                 if k == 0:
                     assert (dim.soft, dim.probs) == (soft, probs)
                 else:

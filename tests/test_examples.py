@@ -68,11 +68,12 @@ def test_a_clip_that_is_not_an_example_is_never_replayed(app, evaluator, monkeyp
 
 def test_the_page_opens_on_the_first_example_once_it_is_computed(evaluator) -> None:
     demo = build_demo(evaluator)
-    from vs2demo.serve.page import _APPS
+    from vs2demo.serve.page import page_app
 
-    app = _APPS[demo]
+    app = page_app(demo)
     before = last(app.first_screen())
-    assert all(isinstance(v, type(gr.skip())) for v in before)  # nothing computed yet: the page stays as it is
+    # nothing computed yet: the page stays as it is
+    assert len(before) == len(SCORE_VIEW.outputs) and all(isinstance(v, type(gr.skip())) for v in before)
     assert all(isinstance(v, type(gr.skip())) for v in app.first_inputs())
     compute_first_example(demo).join(300)
     opened = last(app.first_screen())

@@ -42,11 +42,13 @@ def test_the_guarded_hooks_are_what_the_pinned_release_has() -> None:
                          f"{PINNED_TRANSFORMERS}): re-read that code, re-check parity, update GUARDED's fingerprints")
 
 
-def test_the_guard_notices_a_change() -> None:
-    """The fingerprint is of the source itself: another function never matches a guarded one."""
-    where, pinned = GUARDED["GenerationMixin._get_logits_processor"]
-    assert fingerprint(where()) == pinned
-    assert fingerprint(changed_hooks) != pinned
+def test_the_guard_notices_a_change(monkeypatch) -> None:
+    """The fingerprint is of the source itself: a guarded hook whose code changed is reported by name."""
+    name = "GenerationMixin._get_logits_processor"
+    where, pinned = GUARDED[name]
+    assert fingerprint(where()) == pinned and name not in changed_hooks()
+    monkeypatch.setitem(GUARDED, name, (lambda: changed_hooks, pinned))  # as if transformers rewrote the hook
+    assert name in changed_hooks()
 
 
 def test_no_module_outside_the_adapter_touches_a_transformers_private() -> None:

@@ -417,5 +417,10 @@ def build_demo(evaluator: Evaluator | None = None, library: Library | None = Non
 def compute_first_example(demo: gr.Blocks) -> threading.Thread | None:
     """At launch (never at import, never on ZeroGPU, where GPU work happens only inside a visitor's lease): the
     first example's run, in the background, so that the page opens on a finished result."""
-    app = _APPS.get(demo)
+    app = page_app(demo)
     return None if app is None else app.examples.warm(app.runner.stream)
+
+
+def page_app(demo: gr.Blocks) -> DemoApp | None:
+    """The handlers behind a page build_demo made (None for any other Blocks)."""
+    return _APPS.get(demo)
