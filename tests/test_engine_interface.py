@@ -57,11 +57,8 @@ class FakeEngine:
         return {"pixel_values_videos": means.repeat_interleave(4, dim=0),
                 "video_grid_thw": torch.tensor([[groups, 2, 2]]), "second_per_grid_ts": torch.tensor([1.0])}
 
-    def neutral_pixels(self, clip: PreparedClip) -> torch.Tensor:
-        return torch.zeros_like(clip.video_inputs["pixel_values_videos"])
-
     def fill_colour(self):
-        return np.zeros(3, dtype=np.uint8)  # black frames: rows of zeros, as neutral_pixels says
+        return np.zeros(3, dtype=np.uint8)  # black frames: their rows are zeros
 
     def encode_video(self, pixels: torch.Tensor, groups: int, height: int, width: int) -> torch.Tensor:
         return pixels.reshape(groups, -1, 3).mean(dim=1)  # one token per group

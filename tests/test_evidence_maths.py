@@ -154,6 +154,20 @@ def test_the_cost_is_said_before_it_runs() -> None:
     assert "paired seeds" in c.sentence(options.resamples) and f"{c.passes} re-scoring passes" in c.sentence(4)
 
 
+def test_the_cost_said_before_a_run_counts_every_sample_and_per_frame_segments() -> None:
+    from tests.test_stability import result
+    from vs2demo.present.evidence_html import cost_line
+
+    one = result(4, 3, 2)  # 6 sampled frames: 3 pairs
+    options = ExplainOptions(random_orders=0)
+    four = cost_line(one, options, samples=4)
+    alone = cost_line(one, options)
+    per = lambda line: int(line.split(" re-scoring passes")[0].split()[-1])  # noqa: E731
+    assert per(four) - per(alone) == 3 * (1 + 3)  # each other sample: its unaltered pass and one per segment
+    per_frame = cost_line(one, ExplainOptions(random_orders=0, per_frame=True))
+    assert per(per_frame) - per(alone) == 3 * (6 - 3)  # three passes a segment (two fills, constant clip)
+
+
 @pytest.mark.parametrize("kwargs,match", [({"resamples": 1}, "at least 2"), ({"resamples": 17}, "between 0"),
                                           ({"random_orders": 5}, "at least 20"), ({"picked": (-1.0,)}, "negative")])
 def test_explain_options_are_checked(kwargs, match) -> None:

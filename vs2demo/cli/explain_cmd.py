@@ -69,7 +69,7 @@ def run_explain(evaluator: Any, samples: Sequence[Result], options: ExplainOptio
     """Explain the first sample (every sample's cells when there are several), saying the cost first, with progress
     on stderr; then print the explanation's lines to ``out``."""
     result = samples[0]
-    print(f"[{cost_line(result, options)}]", file=sys.stderr, flush=True)
+    print(f"[{cost_line(result, options, len(samples))}]", file=sys.stderr, flush=True)
     explanation = explain(evaluator, result, options,
                           lambda step: print(f"[{step.message}]", file=sys.stderr, flush=True), samples=samples)
     for line in all_lines(explanation):

@@ -116,7 +116,7 @@ class GenerationOptions:
         """Several samples are only worth having when each can be reproduced: draw a seed when none is given
         (and record it); one sample keeps the official unseeded sampling."""
         if self.samples > 1 and self.seed is None:
-            return replace(self, seed=secrets.randbelow(2**31 - MAX_SAMPLES))
+            return replace(self, seed=draw_seed())
         return self
 
     def for_sample(self, k: int) -> GenerationOptions:
@@ -124,6 +124,12 @@ class GenerationOptions:
         if self.samples == 1:
             return self
         return replace(self, seed=sample_seed(self.seed, k), samples=1)
+
+
+def draw_seed() -> int:
+    """A fresh seed for a run that must be reproducible but was given none (recorded with its results); room is
+    left for its samples' seeds s … s+MAX_SAMPLES−1."""
+    return secrets.randbelow(2**31 - MAX_SAMPLES)
 
 
 def sample_seed(seed: int | None, k: int) -> int | None:

@@ -41,7 +41,7 @@ from vs2demo.engine.generation import (
 from vs2demo.engine.hf_internals import checkpoint_revision
 from vs2demo.engine.inputs import ClipCache, ClipKey, PreparedClip, ReadyClip, file_digest
 from vs2demo.engine.interface import Engine
-from vs2demo.engine.loader import load_engine
+from vs2demo.engine.loader import first_line, load_engine
 from vs2demo.engine.static_cache import DecodeSettings
 from vs2demo.input.framing import FramePlan, plan_frames
 from vs2demo.input.prompt import validate_prompt
@@ -317,10 +317,6 @@ class Evaluator:
                             summary.stopped, official, logprobs_at, tuple(decoded.ids))
 
 
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-
-
 def _generation_error(exc: BaseException) -> VS2Error:
     import torch
 
@@ -328,5 +324,5 @@ def _generation_error(exc: BaseException) -> VS2Error:
     if isinstance(exc, torch.OutOfMemoryError):
         return GenerationError("Out of memory during generation: try fewer frames (lower fps), a shorter clip, "
                                "or fewer max new tokens.")
-    return GenerationError(f"Generation failed: {type(exc).__name__}: {_first_line(exc)}")
+    return GenerationError(f"Generation failed: {type(exc).__name__}: {first_line(exc)}")
 

@@ -58,15 +58,6 @@ class HFEngine:
     def video_tensors(self, frames: Frames) -> dict[str, Any]:
         return video_inputs(self.processor, frames)
 
-    def neutral_pixels(self, clip: PreparedClip) -> Any:
-        """Derived through the real processor, so the fill is exactly what a blank clip would give."""
-        import numpy as np
-
-        mean = np.asarray(self.processor.video_processor.image_mean, dtype=np.float64)
-        array = np.empty_like(clip.frames.array)
-        array[...] = np.round(mean * 255).astype(np.uint8)
-        return video_inputs(self.processor, Frames(clip.frames.plan, array, 0.0))["pixel_values_videos"]
-
     def fill_colour(self) -> Any:
         import numpy as np
 

@@ -32,10 +32,6 @@ class Engine(Protocol):
         """The processor's tensors for a clip's frames (what ``PreparedClip.video_inputs`` holds)."""
         ...
 
-    def neutral_pixels(self, clip: PreparedClip) -> Any:
-        """The clip's pixel rows with every frame replaced by the processor's mean colour (normalised to 0)."""
-        ...
-
     def fill_colour(self) -> Any:
         """The processor's mean colour as one uint8 RGB pixel (what normalises to zero)."""
         ...

@@ -56,12 +56,13 @@ def load_engine(model_id: str, device: str | None = None, dtype: str | None = No
                              "larger GPU, or try --model smoke for a tiny offline test model.") from exc
     except Exception as exc:  # hub errors, missing files, bad configs: one actionable line, the cause chained
         raise ModelLoadError(
-            f"Cannot load model {model_id!r}: {_first_line(exc)}. Check the hub id or local folder and "
+            f"Cannot load model {model_id!r}: {first_line(exc)}. Check the hub id or local folder and "
             "your network (offline, set HF_HUB_OFFLINE=1 with a cached copy), or use --model smoke.") from exc
     smoke = model_id == SMOKE_MODEL or (Path(path) / "SMOKE_MODEL").exists()
     info = ModelInfo(model_id, device, dtype, smoke, time.perf_counter() - start)
     return HFEngine(model, processor, info, decode or DecodeSettings.default_for(device, compiled))
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """An error's first line (at most 200 characters), for a message a visitor reads."""
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]

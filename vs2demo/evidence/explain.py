@@ -18,7 +18,6 @@ and a stop flag checked there. Every distinct pass runs once (variants that coin
 from __future__ import annotations
 
 import math
-import secrets
 import threading
 import time
 from collections.abc import Callable, Generator, Sequence
@@ -28,7 +27,7 @@ from typing import Any
 from vs2demo.analysis.result import Result
 from vs2demo.core.dimensions import DIMENSIONS
 from vs2demo.core.errors import InputError, VS2Error
-from vs2demo.core.options import MAX_SAMPLES, sample_seed
+from vs2demo.core.options import MAX_SAMPLES, draw_seed, sample_seed
 from vs2demo.engine.rescore import Rescored
 from vs2demo.evidence import floor as floors
 from vs2demo.evidence.faithfulness import MIN_RANDOM_ORDERS, assess, needed_sets, random_orders
@@ -53,6 +52,7 @@ from vs2demo.evidence.record import (
 )
 from vs2demo.evidence.scorer import Base, Fill, Pass, Scorer, Session, Visual
 from vs2demo.evidence.total_effect import Condition, Draw, TotalEffect, compare
+from vs2demo.input.framing import FRAME_FACTOR, FramePlan
 from vs2demo.input.prompt import validate_prompt
 
 MAX_SEGMENTS_LIMIT = 64
@@ -132,6 +132,12 @@ def cost(segments: int, sentences: int, options: ExplainOptions, samples: int = 
     if options.random_orders and 2 <= segments <= MAX_FAITHFULNESS_SEGMENTS:
         curve = min(2 ** segments, 2 * segments * (options.random_orders + 1))
     return Cost(first + others + curve, options.resamples * len(_conditions_shape(segments, options)))
+
+
+def planned_segments(plan: FramePlan, options: ExplainOptions) -> int:
+    """How many segments an explanation of a clip with this plan measures (for its cost, said before it runs)."""
+    frames = len(plan.indices)
+    return frames if options.per_frame else min(-(-frames // FRAME_FACTOR), options.max_segments)
 
 
 def _conditions_shape(segments: int, options: ExplainOptions) -> list[str]:
@@ -360,7 +366,7 @@ def _faithfulness(runner: _Runner, m: _Measured, segments: Sequence[Segment], op
 
 def _seeds(result: Result, k: int) -> tuple[int, ...]:
     """The result's own seeds s…s+K−1 (an unseeded result: a drawn s, recorded), so the pairs are paired."""
-    base = result.options.seed if result.options.seed is not None else secrets.randbelow(2**31 - MAX_SAMPLES)
+    base = result.options.seed if result.options.seed is not None else draw_seed()
     return tuple(sample_seed(base, i) for i in range(k))
 
 

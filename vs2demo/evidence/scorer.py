@@ -73,7 +73,6 @@ class Session(Protocol):
     """One result opened for explaining."""
 
     subject: Subject
-    lock: threading.Lock  # held per chunk: a visitor's run waits at most one chunk
 
     def rescore(self, passes: Sequence[Pass]) -> list[Rescored]: ...
 

@@ -22,9 +22,8 @@ from pathlib import Path
 
 from vs2demo.analysis.result import Result
 from vs2demo.core.dimensions import DIMENSIONS
-from vs2demo.evidence.explain import ExplainOptions, cost
+from vs2demo.evidence.explain import ExplainOptions, cost, planned_segments
 from vs2demo.evidence.record import DIRECT_NAME, GROUNDING_NAME, TOTAL_NAME, Explanation, split_sentences
-from vs2demo.input.framing import FRAME_FACTOR
 from vs2demo.present.evidence_prose import (
     change_words,
     check_line,
@@ -297,14 +296,12 @@ def _sentences(e: Explanation) -> str:
     return "".join(out)
 
 
-def cost_line(result: Result, options: ExplainOptions | None = None) -> str:
-    """What explaining this result will run, said before it runs."""
+def cost_line(result: Result, options: ExplainOptions | None = None, samples: int = 1) -> str:
+    """What explaining this result (and its other ``samples`` − 1 samples' cells) will run, said before it runs."""
     options = options or ExplainOptions()
-    groups = -(-len(result.plan.indices) // FRAME_FACTOR)
-    segments = len(result.plan.indices) if options.per_frame else min(groups, options.max_segments)
     sentences = len(split_sentences(result.raw_output, list(range(1, len(result.raw_output) + 1)),
                                     options.max_sentences))
-    return cost(segments, sentences, options).sentence(options.resamples)
+    return cost(planned_segments(result.plan, options), sentences, options, samples).sentence(options.resamples)
 
 
 def reading_html(result: Result) -> str:

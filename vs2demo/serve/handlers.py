@@ -208,7 +208,8 @@ class DemoApp:
             options = ExplainOptions(counterfactual=(counterfactual or "").strip() or DEFAULT_COUNTERFACTUAL)
         except (ValueError, VS2Error) as exc:
             raise user_error(f"Other prompt: {exc}") from exc
-        yield (result_html.status_html(f"Explaining: preparing the clip… {cost_line(result, options)} Stop ends it."),
+        cost = cost_line(result, options, len(samples))  # every sample is explained: all of them counted
+        yield (result_html.status_html(f"Explaining: preparing the clip… {cost} Stop ends it."),
                "", gr.skip(), gr.skip(), None, gr.skip())
         explanation: Explanation | None = None
         owner = owner_of(request)

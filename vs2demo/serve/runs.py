@@ -23,8 +23,7 @@ from vs2demo.core.options import GenerationOptions
 from vs2demo.engine.evaluator import Evaluator
 from vs2demo.engine.events import Event, Finished, Job, Status
 from vs2demo.engine.inputs import ReadyClip
-from vs2demo.evidence.explain import ExplainOptions, ExplainProgress, cost, explain_stream
-from vs2demo.input.framing import FRAME_FACTOR
+from vs2demo.evidence.explain import ExplainOptions, ExplainProgress, cost, explain_stream, planned_segments
 
 ON_ZERO_GPU = bool(os.environ.get("SPACES_ZERO_GPU"))
 DEFAULT_STEPS_PER_S = 15.0  # decoding steps per second assumed before any run was measured (conservative)
@@ -149,8 +148,7 @@ def estimate_explain_seconds(key: int, run: int, owner: str, samples: Sequence[R
                              options: ExplainOptions) -> int:
     """ZeroGPU's duration for an explanation: its re-scoring passes, plus its re-generations at the measured speed."""
     result = samples[0]
-    groups = -(-len(result.plan.indices) // FRAME_FACTOR)
-    planned = cost(min(groups, options.max_segments), options.max_sentences, options, len(samples))
+    planned = cost(planned_segments(result.plan, options), options.max_sentences, options, len(samples))
     generating = lease_seconds(result.options.max_new_tokens, planned.generations, _RUNNERS[key].steps_per_s)
     return EXPLAIN_LEASE_S + (generating if planned.generations else 0)
 
