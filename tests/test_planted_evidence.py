@@ -153,3 +153,14 @@ def test_per_frame_resolution_finds_the_planted_frames(plan) -> None:
 
     with pytest.raises(InputError, match="Per-frame resolution"):
         explain(scorer, result, ExplainOptions(per_frame=True, max_segments=8, resamples=0))
+
+
+def test_a_sentence_removal_is_told_only_beyond_the_floor(planted) -> None:
+    from vs2demo.evidence import floor as floors
+    from vs2demo.present.evidence_prose import sentence_lines
+
+    _, e = planted
+    for s, line in zip(e.sentences, sentence_lines(e)):
+        beyond = any(floors.clears(r.expected_delta, f) for r, f in zip(e.removals[s.index], e.direct_floor))
+        assert ("removing the sentence moves" in line) == beyond
+        assert beyond or "moves no score beyond the noise floor" in line

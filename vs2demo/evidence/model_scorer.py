@@ -5,7 +5,8 @@ generate_stream, with the clip's tensors altered), each visual built only when i
 The vision tower attends within a temporal group only (its window and full attention are both cut per group), so a
 group's merged tokens depend on that group's pixels alone. Each distinct group (the clip's, the mean-colour fill's,
 a frozen neighbour's, the constant clip's) is encoded once and its tokens kept; a variant's video features are
-spliced from them, and the tower never runs twice on the same pixels.
+spliced from them, and the tower never runs twice on the same pixels for a re-scoring pass (re-generations
+still encode their clip through generate()).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 from vs2demo.core.dimensions import DIMENSIONS, TEXT_TO_VIDEO_ALIGNMENT
+from vs2demo.evidence import floor as floors
 from vs2demo.evidence.record import DIRECT_NAME, GROUNDING_NAME, TOTAL_NAME, Explanation, Segment, Shift
 from vs2demo.evidence.total_effect import MIN_TOTAL_POINTS, Condition, DimensionChange, Interval, TotalEffect
 
@@ -156,12 +157,14 @@ def sentence_lines(e: Explanation) -> list[str]:
         about = (", ".join(f"{seconds(e.segments[i])} ({row[i]:.3f} nats/token)" for i in grounded)
                  or f"no second beyond its floor ({e.grounding_floor[s.index]:.3f} nats/token)")
         removal = e.removals[s.index] if s.index < len(e.removals) else ()
-        known = [(d, r) for d, r in zip(DIMENSIONS, removal) if r.expected_delta is not None]
+        # only a move beyond the dimension's noise floor is told (the same floor as hiding seconds)
+        strongest = floors.strongest([r.expected_delta for r in removal], e.direct_floor) if removal else None
         effect = ""
-        if known:
-            d, r = max(known, key=lambda x: abs(x[1].expected_delta or 0.0))
-            base = e.base_expected[DIMENSIONS.index(d)]
-            effect = f"; removing the sentence moves {d.title.lower()} {move(base, r)}"
+        if strongest is not None:
+            d, r = DIMENSIONS[strongest], removal[strongest]
+            effect = f"; removing the sentence moves {d.title.lower()} {move(e.base_expected[strongest], r)}"
+        elif removal:
+            effect = "; removing it moves no score beyond the noise floor"
         lines.append(f"{s.index + 1}. \u201c{s.text}\u201d: about {about}{effect}.")
     return lines
 
