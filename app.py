@@ -81,8 +81,9 @@ def main() -> None:
     if ON_ZERO_GPU:
         # ZeroGPU: weights must be placed on "cuda" in the main process, before any GPU call.
         served_evaluator.load()
-    elif os.environ.get("VS2_FIRST_EXAMPLE", "1") != "0":
-        compute_first_example(served)  # the page opens on the first example's result once it is computed
+    elif (first := os.environ.get("VS2_FIRST_EXAMPLE", "1")) != "0":
+        # the page opens on the first example's result (and explanation, unless "run") once it is computed
+        compute_first_example(served, explained=first != "run")
     served.launch(server_name=args.host, server_port=args.port, share=args.share,
                   **launch_kwargs(served, served_evaluator, mcp=args.mcp))
 

@@ -80,8 +80,8 @@ def test_every_endpoint_counts_toward_one_bound_per_address(blocked) -> None:
     all endpoints together (12) still holds; a new session each time, so only the address ties them."""
     demo, base = blocked
     explain, report = _index(demo, "explain"), _index(demo, "report")
-    plan = next(i for i, fn in demo.fns.items() if getattr(fn.fn, "__name__", "") == "plan")
-    calls = [(explain, [None, "x", None])] * 2 + [(report, [None, None, None])] * 4 + [(plan, [None, 2.0])] * 8
+    plan = next(i for i, fn in demo.fns.items() if getattr(fn.fn, "__name__", "") == "planned")
+    calls = [(explain, [None, "x", None])] * 2 + [(report, [None, None, None])] * 4 + [(plan, [None, 2.0, ""])] * 8
     codes = [_join(base, index, data, f"tab-{i}", "203.0.113.9") for i, (index, data) in enumerate(calls)]
     assert codes == [200] * guard.MAX_EVENTS_PER_ADDRESS + [429] * (len(calls) - guard.MAX_EVENTS_PER_ADDRESS)
 

@@ -143,6 +143,41 @@ def test_an_example_is_a_full_result_computed_once_then_replayed(smoke_dir, brow
         demo.close()
 
 
+@pytest.fixture(scope="module")
+def opened_on_first(smoke_dir):
+    """The page on the smoke model after the app's start-up work: the first example and its explanation computed."""
+    from vs2demo.engine.evaluator import Evaluator
+    from vs2demo.serve.page import compute_first_example
+
+    demo, url = serve(Evaluator("smoke"))
+    compute_first_example(demo).join(300)
+    yield url
+    demo.close()
+
+
+@pytest.mark.parametrize("viewport,scheme", [({"width": 1280, "height": 900}, "light"),
+                                             ({"width": 390, "height": 844}, "dark")])
+def test_the_first_screen_is_a_finished_explained_example(opened_on_first, browser, shots, viewport, scheme) -> None:
+    """Before any click: the first example's reasoning replayed as a stream, its radar, cards, frames and
+    explanation, labelled as a replay; Explain and Report work on it, and the report carries the evidence."""
+    page = browser.new_page(viewport=viewport, color_scheme=scheme)
+    try:
+        page.goto(f"{opened_on_first}?__theme={scheme}")
+        page.wait_for_selector("#vs2-status >> text=Replay of an example run", timeout=60_000)
+        assert page.locator("#vs2-cards .vs2-card").count() == 3
+        assert page.locator("#vs2-radar .js-plotly-plot").count() == 1
+        assert page.locator("#vs2-frames .thumbnail-item").count() >= 3
+        assert page.locator("#vs2-reasoning textarea").input_value().startswith("<think>")
+        page.wait_for_selector("#vs2-evidence .vs2-ev", timeout=20_000)  # its explanation, shown with it
+        page.wait_for_function("!document.querySelector('#vs2-explain').disabled", timeout=20_000)
+        assert page.locator("#vs2-report").count() == 0 or not page.locator("#vs2-report").is_visible()
+        page.screenshot(path=str(shots / f"first-screen-explained-{viewport['width']}-{scheme}.png"), full_page=True)
+        page.click("#vs2-report-button")
+        page.wait_for_selector("#vs2-report a, #vs2-report .file-preview, #vs2-report td", timeout=60_000)
+    finally:
+        page.close()
+
+
 @pytest.fixture
 def slow_run(browser):
     """A long scripted generation already streaming into a page: (evaluator, page)."""

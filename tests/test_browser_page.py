@@ -31,9 +31,28 @@ def player_time(page) -> float:
     return page.evaluate("document.querySelector('#vs2-video video').currentTime")
 
 
+def told(page, words: str) -> int:
+    """How often the page says ``words`` (in its text, toasts included)."""
+    return page.locator("body").inner_text().count(words)
+
+
+def no_toast_and_no_error_mark(page) -> None:
+    page.wait_for_timeout(1200)  # a toast or Gradio's "Error" mark would be drawn by now
+    assert page.locator(".toast-body").all_inner_texts() == []  # not Gradio's "Video not playable", not ours
+    marks = page.evaluate("Array.from(document.querySelectorAll('.error')).filter((e) => e.offsetParent).length")
+    assert marks == 0
+
+
+def in_view(page, selector: str) -> bool:
+    return page.evaluate(f"(() => {{ const r = document.querySelector('{selector}').getBoundingClientRect(); "
+                         "return r.top >= -1 && r.top < innerHeight; })()")
+
+
 @pytest.mark.parametrize("viewport,scheme", VIEWS)
 def test_a_bad_clip_gets_one_message_and_the_page_stays_ready(browser, scripted, shots, tmp_path, viewport,
                                                                scheme) -> None:
+    """Told once beside the clip on upload (no toast, not even the player's own), then once in the status, in view,
+    when Evaluate is pressed; the next clip clears it and runs."""
     _, url = scripted
     tag = f"{viewport['width']}-{scheme}"
     bad = tmp_path / "not_a_video.mp4"
@@ -42,11 +61,17 @@ def test_a_bad_clip_gets_one_message_and_the_page_stays_ready(browser, scripted,
     try:
         page.goto(url + f"?__theme={scheme}")
         upload_in_page(page, "vs2-video", bad)
+        page.wait_for_selector(".vs2-plan .vs2-error", timeout=30_000)
+        no_toast_and_no_error_mark(page)
+        assert told(page, "not a video file") == 1
+        page.screenshot(path=str(shots / f"bad-upload-{tag}.png"))
         page.get_by_label("Text-to-video prompt").first.fill("a red ball bouncing")
         page.click("#vs2-evaluate")
         page.wait_for_selector("#vs2-status .vs2-error", timeout=30_000)
-        assert "Checking the clip" not in status(page) and status(page).strip()
-        # the reason is in the status; no output carries Gradio's error mark
+        no_toast_and_no_error_mark(page)
+        assert told(page, "not a video file") == 1  # moved to the status, not repeated
+        assert "not a video file" in status(page) and "Checking the clip" not in status(page)
+        assert in_view(page, "#vs2-status")  # where the visitor looks after pressing Evaluate
         for output in ("#vs2-reasoning", "#vs2-cards", "#vs2-radar", "#vs2-frames"):
             assert page.locator(f"{output} .error").count() == 0, output
         assert page.locator("#vs2-evaluate").is_enabled()
@@ -54,8 +79,48 @@ def test_a_bad_clip_gets_one_message_and_the_page_stays_ready(browser, scripted,
         page.locator("#vs2-video").get_by_role("button", name="Clear").click()  # the next try works
         upload_in_page(page, "vs2-video", ASSETS / "ball_bounces.mp4")
         page.wait_for_selector("text=The model will see", timeout=30_000)
+        assert told(page, "not a video file") == 0  # the old clip's message went with it
         page.click("#vs2-evaluate")
         page.wait_for_selector("#vs2-status >> text=Done in", timeout=60_000)
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("viewport,scheme", VIEWS)
+def test_compare_and_rank_tell_a_bad_clip_once_in_their_status(browser, scripted, shots, tmp_path, viewport,
+                                                                scheme) -> None:
+    _, url = scripted
+    tag = f"{viewport['width']}-{scheme}"
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64)
+    page = browser.new_page(viewport=viewport, color_scheme=scheme)
+    try:
+        page.goto(url + f"?__theme={scheme}")
+        page.get_by_role("tab", name="Compare two clips").click()
+        upload_in_page(page, "vs2-video-a", ASSETS / "ball_bounces.mp4")
+        upload_in_page(page, "vs2-video-b", bad)
+        page.wait_for_selector("#vs2-plan-b .vs2-error", timeout=30_000)
+        page.wait_for_selector("#vs2-plan-a >> text=The model will see", timeout=30_000)
+        no_toast_and_no_error_mark(page)
+        assert told(page, "broken.mp4") == 1
+        page.fill("#vs2-prompt-a textarea", "a red ball bouncing")
+        page.click("#vs2-compare")
+        page.wait_for_selector("#vs2-compare-status .vs2-error", timeout=30_000)
+        no_toast_and_no_error_mark(page)
+        assert told(page, "broken.mp4") == 1 and "broken.mp4" in page.locator("#vs2-compare-status").inner_text()
+        assert in_view(page, "#vs2-compare-status") and page.locator("#vs2-compare").is_enabled()
+        page.screenshot(path=str(shots / f"compare-bad-{tag}.png"))
+
+        page.get_by_role("tab", name="Rank clips (best of N)").click()
+        page.locator("#vs2-rank-clips input[type=file]").set_input_files([str(ASSETS / "ball_bounces.mp4"),
+                                                                          str(bad)])
+        page.fill("#vs2-rank-prompt textarea", "a red ball bouncing")
+        page.click("#vs2-rank")
+        page.wait_for_selector("#vs2-rank-status .vs2-error", timeout=30_000)
+        no_toast_and_no_error_mark(page)
+        rank_status = page.locator("#vs2-rank-status").inner_text()
+        assert "at least 2 readable clips" in rank_status and "broken.mp4" in rank_status
+        assert page.locator("#vs2-rank").is_enabled()
     finally:
         page.close()
 
@@ -179,6 +244,12 @@ def test_a_gif_is_brought_in_by_its_button_and_scored_with_its_reader_named(brow
             str(gif))
         page.wait_for_selector("text=The model will see", timeout=30_000)
         assert "read by ffmpeg, not the official decord" in page.locator(".vs2-plan").first.inner_text()
+        # the browser cannot play a GIF in a video player: the player says so in place, with no toast
+        no_toast_and_no_error_mark(page)
+        page.wait_for_selector("#vs2-video [data-vs2-unplayable]", state="attached", timeout=10_000)
+        note = page.evaluate("getComputedStyle(document.querySelector('#vs2-video [data-vs2-unplayable]'), "
+                             "'::after').content")
+        assert "cannot play" in note
         page.get_by_label("Text-to-video prompt").first.fill("a test pattern")
         page.click("#vs2-evaluate")
         page.wait_for_selector("#vs2-status >> text=Done in", timeout=60_000)

@@ -80,6 +80,19 @@ def test_the_page_opens_on_the_first_example_once_it_is_computed(evaluator) -> N
     assert "Replay of an example run" in opened[STATUS] and opened[RESULT]
     video, prompt = app.first_inputs()
     assert (video, prompt) == (app.examples.first().video, app.examples.first().prompt)
+    # its explanation was computed at start too: the first screen shows the evidence, and the report has it
+    html, explanation = app.example_evidence(opened[RESULT])
+    assert explanation is not None and explanation.passes > 0 and "vs2-ev" in html
+
+
+def test_the_first_example_can_open_unexplained(evaluator) -> None:
+    demo = build_demo(evaluator)
+    from vs2demo.serve.page import page_app
+
+    app = page_app(demo)
+    compute_first_example(demo, explained=False).join(300)
+    opened = last(app.first_screen())
+    assert opened[RESULT] and app.example_evidence(opened[RESULT])[1] is None
 
 
 def test_a_kept_explanation_comes_back_with_the_replay(app, monkeypatch) -> None:

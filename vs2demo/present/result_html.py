@@ -72,8 +72,11 @@ def plan_html(plan: FramePlan) -> str:
     )
 
 
+ERROR_CLASS = "vs2-error"  # marks a problem told in place (the page's scripts and checks look for it)
+
+
 def error_html(message: str) -> str:
-    return f'<div class="vs2-plan vs2-error">{escape(message)}</div>'
+    return f'<div class="vs2-plan {ERROR_CLASS}">{escape(message)}</div>'
 
 
 def badge_html(method: str, replay: bool = False) -> str:

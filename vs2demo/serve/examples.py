@@ -3,8 +3,8 @@ kept as the events it streamed, and replayed from them for every later visitor, 
 through the same driver as a live run, so Explain, Report, seeking and the library work on it; an example's
 explanation, once a visitor asked for it, is kept beside its run.
 
-The first example can be computed when the app starts (where a GPU is held for the process; never inside a ZeroGPU
-lease), so the page opens on a finished result.
+The first example, and its explanation, can be computed when the app starts (where a GPU is held for the process;
+never inside a ZeroGPU lease), so the page opens on a finished, explained result.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from vs2demo.analysis.result import Result
 from vs2demo.core.options import GenerationOptions
 from vs2demo.engine.events import Finished, Job, Piece
 from vs2demo.engine.inputs import file_digest
+from vs2demo.evidence.explain import ExplainOptions
 from vs2demo.evidence.record import Explanation
 
 log = logging.getLogger(__name__)
@@ -121,9 +122,10 @@ class ExampleRuns:
         with self._lock:
             return None if key is None else self._explanations.get(key)
 
-    def warm(self, run: Any) -> threading.Thread | None:
+    def warm(self, run: Any, explain: Any = None) -> threading.Thread | None:
         """Compute the first example in the background (``run(jobs, options, owner)`` streams a run's events), so
-        the page can open on it. Returns the thread, or None when there is no example."""
+        the page can open on it; with ``explain(samples, options, owner)`` (its progress, then the Explanation),
+        its explanation too, kept for the first screen. Returns the thread, or None when there is no example."""
         first = self.first()
         if first is None:
             return None
@@ -133,6 +135,13 @@ class ExampleRuns:
                 for _ in self.record(first, run([first], EXAMPLE_OPTIONS, "warm-up")):
                     pass
                 log.info("the first example is ready: the page opens on its result")
+                recorded = self.get(first)
+                if explain is None or recorded is None:
+                    return
+                *_, explanation = explain(recorded[-1].samples[0], ExplainOptions(), "warm-up")
+                if isinstance(explanation, Explanation):
+                    self.remember_explanation(recorded[-1].results[0], explanation)
+                    log.info("the first example's explanation is ready: the page opens on it too")
             except Exception:  # the page still works: the first visitor's click computes it
                 log.exception("computing the first example at start failed")
 

@@ -21,11 +21,10 @@ from vs2demo.engine.evaluator import Evaluator
 from vs2demo.engine.events import Finished, FramesReady, Job, Piece, Planned, Progress, Status
 from vs2demo.evidence.explain import ExplainOptions, ExplainProgress, Stopped
 from vs2demo.evidence.record import DEFAULT_COUNTERFACTUAL, Explanation
-from vs2demo.input.prompt import validate_prompt
 from vs2demo.present import figures, panels_html, result_html
 from vs2demo.present.evidence_html import cost_line, evidence_html, reading_html
 from vs2demo.present.report_html import report_html
-from vs2demo.serve import files
+from vs2demo.serve import checks, files
 from vs2demo.serve.examples import EXAMPLE_OPTIONS, ExampleRuns, load_examples
 from vs2demo.serve.guard import watch_listener
 from vs2demo.serve.library import Library, RunRecord, page_url
@@ -67,28 +66,36 @@ class DemoApp:
     # -- handlers -------------------------------------------------------------------------------
 
     def plan(self, video: str | None, fps: float) -> str:
-        """Shown as soon as a clip is uploaded: what will be evaluated, before any GPU time."""
+        """Shown as soon as a clip is uploaded: what will be evaluated, before any GPU time; a clip that cannot be
+        read is told here, beside it, and nowhere else (no toast)."""
         if not video:
             return ""
         try:
-            return result_html.plan_html(self.evaluator.plan(uploaded(video), float(fps)))
-        except (VS2Error, gr.Error) as exc:
-            message = public(exc.message if isinstance(exc, gr.Error) else str(exc), [video])
-            gr.Warning(message)
-            return result_html.error_html(message)
+            return result_html.plan_html(checks.clip_problem(self.evaluator.plan, video, fps))
+        except checks.Refused as exc:
+            return result_html.error_html(exc.message)
 
-    def check(self, video: str | None, prompt: str, fps: float = OFFICIAL_FPS) -> Iterator[str]:
-        """Before a run (page only): the clip and the prompt, checked in a moment. A problem is shown once, in the
-        status, and raised, which ends the chain before the run starts (no error marks over every output)."""
-        try:
-            path = uploaded(video)
-            validate_prompt(prompt)
-            self.evaluator.plan(path, float(fps))
-        except (VS2Error, gr.Error) as exc:
-            message = public(exc.message if isinstance(exc, gr.Error) else str(exc), [video])
-            yield result_html.error_html(message)
-            raise user_error(message, logged=isinstance(exc, gr.Error)) from exc
-        yield result_html.status_html("Checking the clip…")
+    def check(self, video: str | None, prompt: str, fps: float = OFFICIAL_FPS) -> Iterator[tuple]:
+        """Before a run (page only): the clip and the prompt, checked in a moment. Outputs: status, plan."""
+        yield from checks.told(checks.score_check(self.evaluator.plan, video, prompt, fps), 1, "Checking the clip…")
+
+    def check_compare(self, video_a: str | None, video_b: str | None, prompt_a: str, separate: bool = False,
+                      prompt_b: str | None = None, fps: float = OFFICIAL_FPS) -> Iterator[tuple]:
+        """Before a comparison (page only). Outputs: status, plan A, plan B."""
+        check = checks.compare_check(self.evaluator.plan, (video_a, video_b), prompt_a,
+                                     prompt_b if separate else None, fps)
+        yield from checks.told(check, 2, "Checking the clips…")
+
+    def check_rank(self, videos: list[str] | None, prompt: str, by: str = OVERALL, fps: float = OFFICIAL_FPS
+                   ) -> Iterator[tuple]:
+        """Before a ranking (page only): at least two readable clips and a prompt. Outputs: status."""
+        def check() -> None:
+            try:
+                self.readable(self.rank_jobs(videos, prompt, by), float(fps))
+            except gr.Error as exc:  # told to the log by user_error already
+                raise checks.Refused(exc.message, logged=True) from exc
+            checks.prompt_problem(prompt)
+        yield from checks.told(check, 0, "Checking the clips…")
 
     def stop(self, request: gr.Request) -> Any:
         if self.runner.stop(owner_of(request)):

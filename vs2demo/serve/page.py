@@ -25,7 +25,7 @@ from vs2demo.core.options import (
 from vs2demo.engine.evaluator import Evaluator
 from vs2demo.evidence.record import DEFAULT_COUNTERFACTUAL
 from vs2demo.present import evidence_html, library_html, page_prose, panels_html, result_html
-from vs2demo.serve import gradio_internals, guard, library_page
+from vs2demo.serve import gradio_internals, guard, library_page, page_scripts
 from vs2demo.serve.handlers import DemoApp
 from vs2demo.serve.library import Library
 from vs2demo.serve.run_settings import FPS, MAX_NEW_TOKENS, TEMPERATURE
@@ -93,7 +93,7 @@ def build(app: DemoApp) -> gr.Blocks:
             with gr.Tab("Compare two clips", id="compare"):
                 _compare_tab(app, settings, fps, review)
             with gr.Tab("Rank clips (best of N)", id="rank"):
-                _rank_tab(app, settings, review)
+                _rank_tab(app, settings, fps, review)
             with gr.Tab("Stored results", id="library"):
                 stored = library_page.library_tab(review)
             with gr.Tab("Reviews", id="reviews"):
@@ -148,9 +148,14 @@ def _frames_size(large: bool, times: list[float]) -> gr.Gallery:
     return gr.Gallery(columns=LARGE_COLUMNS, height=60 + math.ceil(max(len(times), 1) / LARGE_COLUMNS) * LARGE_ROW_PX)
 
 
-def _plan_on_change(app: DemoApp, video: gr.Video, fps: gr.Slider, plan: gr.HTML) -> None:
+def _plan_on_change(app: DemoApp, video: gr.Video, fps: gr.Slider, plan: gr.HTML, status: gr.HTML) -> None:
+    """A clip's plan, shown as soon as it (or the frame rate) changes; a problem the tab's status told about the
+    clip before is gone with it (the status is cleared then, never a result's)."""
+    def planned(path: str | None, rate: float, told: str | None) -> tuple[str, Any]:
+        return app.plan(path, rate), "" if told and result_html.ERROR_CLASS in told else gr.skip()
+
     for trigger in (video.change, fps.change):
-        trigger(app.plan, [video, fps], plan, api_visibility="private", **PLAN_QUEUE)
+        trigger(planned, [video, fps, status], [plan, status], api_visibility="private", **PLAN_QUEUE)
 
 
 def _score_tab(app: DemoApp, settings: list, fps: gr.Slider, review: library_page.Shared
@@ -166,12 +171,12 @@ def _score_tab(app: DemoApp, settings: list, fps: gr.Slider, review: library_pag
                                         variant="secondary", elem_id="vs2-animation")
             prompt = gr.Textbox(label="Text-to-video prompt", lines=2, max_lines=6,
                                 placeholder="The prompt the clip was generated from")
-            c["plan"] = gr.HTML(elem_classes="vs2-plan")
+            c["plan"] = gr.HTML(elem_classes=["vs2-plan", page_scripts.TOLD])
             with gr.Row():
                 run = gr.Button("Evaluate", variant="primary", elem_id="vs2-evaluate")
                 stop = gr.Button("Stop", variant="stop", elem_id="vs2-stop")
         with gr.Column(scale=3, min_width=320):
-            c["status"] = gr.HTML(elem_id="vs2-status")
+            c["status"] = gr.HTML(elem_id="vs2-status", elem_classes=page_scripts.TOLD)
             link = gr.HTML(elem_id="vs2-link")
             c["text"] = gr.Textbox(label="Reasoning (streamed as the model writes it)", lines=10, max_lines=18,
                                    autoscroll=True, interactive=False, elem_id="vs2-reasoning")
@@ -192,10 +197,9 @@ def _score_tab(app: DemoApp, settings: list, fps: gr.Slider, review: library_pag
                                     value=DEFAULT_COUNTERFACTUAL, max_lines=1, elem_id="vs2-counterfactual", scale=2)
     evidence = gr.HTML(elem_id="vs2-evidence")
     explanation = gr.State(None)
-    with gr.Row(equal_height=True):
-        report = gr.Button("Download a report (one HTML file that opens offline)", elem_id="vs2-report-button",
-                           interactive=False)
-        report_file = gr.File(label="Report", elem_id="vs2-report")
+    report = gr.Button("Download a report (one HTML file that opens offline)", elem_id="vs2-report-button",
+                       interactive=False)
+    report_file = gr.File(label="Report", elem_id="vs2-report", visible=False)  # shown once there is one
     with gr.Accordion("Words used here: a glossary", open=False, elem_id="vs2-glossary"):
         gr.Markdown(page_prose.GLOSSARY)
     with gr.Accordion("Raw output, settings and download", open=False):
@@ -204,21 +208,20 @@ def _score_tab(app: DemoApp, settings: list, fps: gr.Slider, review: library_pag
         c["file"] = gr.File(label="Result as JSON")
     outputs = _outputs(SCORE_VIEW, c)
     animation.upload(lambda path: path, animation, video, queue=False, api_visibility="private")
-    _plan_on_change(app, video, fps, c["plan"])
+    _plan_on_change(app, video, fps, c["plan"], c["status"])
     # check first (one clear message, in the status), then a run with Evaluate disabled until it ends
-    check = run.click(app.check, [video, prompt, fps], c["status"], api_visibility="private", **PLAN_QUEUE)
+    check = _checked_first(run, app.check, [video, prompt, fps], [c["status"], c["plan"]], "vs2-status")
     busy = [run, explain, report, evidence, explanation, report_file, c["gallery"], link]
 
     def starting() -> tuple:  # a new run: Evaluate, Explain and Report wait; the old evidence, report and link go
         off = gr.Button(interactive=False)
-        return off, off, off, "", None, None, gr.Gallery(selected_index=None), ""
+        return off, off, off, "", None, gr.File(value=None, visible=False), gr.Gallery(selected_index=None), ""
 
     def ended(samples: Any) -> tuple:  # Explain and Report only once there is a result to explain or report
         has = bool(samples)
         return gr.Button(interactive=True), gr.Button(interactive=has), gr.Button(interactive=has)
 
-    start = check.success(starting, None, busy, queue=False, api_visibility="private",
-                          js=_show("vs2-status"))  # on a phone the results sit below the inputs: bring them into view
+    start = check.success(starting, None, busy, queue=False, api_visibility="private")
     event = start.then(page_only(app.score), [video, prompt, *settings], outputs, api_name="score", **MODEL_RUN)
     event.then(ended, c["result"], [run, explain, report], queue=False, api_visibility="private")
     event.then(app.reading, c["result"], evidence, queue=False, api_visibility="private")
@@ -228,8 +231,9 @@ def _score_tab(app: DemoApp, settings: list, fps: gr.Slider, review: library_pag
     explained.then(None, None, None, js=evidence_html.ATTACH_SUBTITLES, api_visibility="private")
     library_page.link_after(explained, c["stored"], link, review)
     # reports in a group of their own: a flood of them never delays another visitor's clip check
-    report.click(page_only(app.report), [c["result"], explanation, c["stored"]], report_file, api_name="report",
-                 concurrency_id=guard.REPORT_SLOT, concurrency_limit=1)
+    reported = report.click(page_only(app.report), [c["result"], explanation, c["stored"]], report_file,
+                            api_name="report", concurrency_id=guard.REPORT_SLOT, concurrency_limit=1)
+    reported.success(lambda: gr.File(visible=True), None, report_file, queue=False, api_visibility="private")
     stop.click(app.stop, None, c["status"], cancels=_cancels(event), api_visibility="private", **STOP)
     if app.examples.examples:
         with left:  # beside the upload, on the first screen: each labelled with what it teaches
@@ -238,7 +242,7 @@ def _score_tab(app: DemoApp, settings: list, fps: gr.Slider, review: library_pag
                                 label="Examples: what each teaches (computed once, then replayed)")
         # a click fills the clip and the prompt, then runs (or replays) the example as a full result
         chosen = shown.load_input_event.then(starting, None, busy, queue=False, api_visibility="private",
-                                            js=_show("vs2-status"))
+                                            js=page_scripts.show("vs2-status"))
         example_run = chosen.then(page_only(app.example), [video, prompt], outputs, api_name="example", **MODEL_RUN)
         _after_example(app, example_run, c, ended, [run, explain, report], evidence, explanation)
         library_page.link_after(example_run, c["stored"], link, review)
@@ -271,7 +275,7 @@ def _compare_tab(app: DemoApp, settings: list, fps: gr.Slider, review: library_p
             with gr.Column(min_width=300):
                 videos[clip] = gr.Video(label=f"Clip {clip.upper()}", sources=["upload"], elem_id=f"vs2-video-{clip}",
                                         height=260)
-                c[f"plan_{clip}"] = gr.HTML(elem_id=f"vs2-plan-{clip}")
+                c[f"plan_{clip}"] = gr.HTML(elem_id=f"vs2-plan-{clip}", elem_classes=page_scripts.TOLD)
     # interactive: no event reads it (the page's script does), and Gradio freezes such a box as display-only
     gr.Checkbox(label="Play, pause and seek both clips together", value=True, elem_id="vs2-sync",
                 container=False, interactive=True)
@@ -282,7 +286,7 @@ def _compare_tab(app: DemoApp, settings: list, fps: gr.Slider, review: library_p
     with gr.Row():
         run = gr.Button("Compare", variant="primary", elem_id="vs2-compare")
         stop = gr.Button("Stop", variant="stop")
-    c["status"] = gr.HTML(elem_id="vs2-compare-status")
+    c["status"] = gr.HTML(elem_id="vs2-compare-status", elem_classes=page_scripts.TOLD)
     link, c["stored"] = gr.HTML(elem_id="vs2-link-compare"), gr.State(None)
     with gr.Row(equal_height=False):
         for clip in "ab":
@@ -303,16 +307,18 @@ def _compare_tab(app: DemoApp, settings: list, fps: gr.Slider, review: library_p
         c["json"] = gr.JSON(label="Both results")
         c["file"] = gr.File(label="Comparison as JSON")
     for clip in "ab":
-        _plan_on_change(app, videos[clip], fps, c[f"plan_{clip}"])
-    start = run.click(_busy, None, run, queue=False, api_visibility="private", js=_show("vs2-compare-status"))
-    event = start.then(page_only(app.compare), [videos["a"], videos["b"], prompt_a, separate, prompt_b, *settings],
+        _plan_on_change(app, videos[clip], fps, c[f"plan_{clip}"], c["status"])
+    inputs = [videos["a"], videos["b"], prompt_a, separate, prompt_b]
+    start = _checked_first(run, app.check_compare, [*inputs, fps], [c["status"], c["plan_a"], c["plan_b"]],
+                           "vs2-compare-status")
+    event = start.then(page_only(app.compare), [*inputs, *settings],
                        _outputs(COMPARE_VIEW, c), api_name="compare", **MODEL_RUN)
     event.then(_ready, None, run, queue=False, api_visibility="private")  # after an error too
     library_page.link_after(event, c["stored"], link, review)
     stop.click(app.stop, None, c["status"], cancels=_cancels(event), api_visibility="private", **STOP)
 
 
-def _rank_tab(app: DemoApp, settings: list, review: library_page.Shared) -> None:
+def _rank_tab(app: DemoApp, settings: list, fps: gr.Slider, review: library_page.Shared) -> None:
     c: dict[str, Any] = {}
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=300):
@@ -327,7 +333,7 @@ def _rank_tab(app: DemoApp, settings: list, review: library_page.Shared) -> None
                 run = gr.Button("Rank", variant="primary", elem_id="vs2-rank")
                 stop = gr.Button("Stop", variant="stop")
         with gr.Column(scale=3, min_width=320):
-            c["status"] = gr.HTML(elem_id="vs2-rank-status")
+            c["status"] = gr.HTML(elem_id="vs2-rank-status", elem_classes=page_scripts.TOLD)
             link, c["stored"] = gr.HTML(elem_id="vs2-link-rank"), gr.State(None)
             c["board"] = gr.HTML(elem_id="vs2-leaderboard")
     # four a row, two rows' height: at most eight clips, each whole with its caption (a phone shows three a row)
@@ -342,7 +348,7 @@ def _rank_tab(app: DemoApp, settings: list, review: library_page.Shared) -> None
     with gr.Accordion("Ranking as JSON", open=False):
         c["json"] = gr.JSON(label="Leaderboard and every clip's results")
         c["file"] = gr.File(label="Ranking as JSON")
-    start = run.click(_busy, None, run, queue=False, api_visibility="private", js=_show("vs2-rank-status"))
+    start = _checked_first(run, app.check_rank, [clips, prompt, by, fps], c["status"], "vs2-rank-status")
     event = start.then(page_only(app.rank), [clips, prompt, by, *settings], _outputs(RANK_VIEW, c),
                        api_name="rank", **MODEL_RUN)
     event.then(_ready, None, run, queue=False, api_visibility="private")
@@ -350,6 +356,18 @@ def _rank_tab(app: DemoApp, settings: list, review: library_page.Shared) -> None
     stop.click(app.stop, None, c["status"], cancels=_cancels(event), api_visibility="private", **STOP)
     c["gallery"].select(app.show_ranked, c["ranked"], [detail_cards, detail_text, detail_radar], queue=False,
                         api_visibility="private")
+
+
+def _checked_first(run: gr.Button, check: Callable[..., Any], inputs: list, outputs: Any, status: str) -> Any:
+    """A run's button: disabled at once (a second click cannot queue a second run unseen), its status brought into
+    view (on a phone the results sit below the inputs), then the inputs checked; the returned event succeeds only
+    when they pass (a problem is told in the status and the button comes back)."""
+    click = run.click(_busy, None, run, queue=False, api_visibility="private", js=page_scripts.show(status))
+    checked = click.then(check, inputs, outputs, api_visibility="private", **PLAN_QUEUE)
+    # a problem: the button back, and the status into view again (a plan cleared above it, on a phone, moved it)
+    checked.failure(_ready, None, run, queue=False, api_visibility="private",
+                    js=page_scripts.show(status, after_ms=250))
+    return checked
 
 
 def _busy() -> gr.Button:
@@ -361,11 +379,6 @@ def _ready() -> gr.Button:
     return gr.Button(interactive=True)
 
 
-def _show(elem_id: str) -> str:
-    """Browser code bringing a tab's status into view when its run starts (the reasoning streams below it)."""
-    return f"() => {{ document.querySelector('#{elem_id}')?.scrollIntoView({{block: 'start', behavior: 'smooth'}}); }}"
-
-
 def _cancels(event: Any) -> list:
     """Stop sets the session's stop flag: generation ends at the next token and the final update says so,
     keeping the partial reasoning. On ZeroGPU the generation runs in another process the flag cannot
@@ -373,31 +386,11 @@ def _cancels(event: Any) -> list:
     return [event] if ON_ZERO_GPU else []
 
 
-# The compare tab's two players move together while #vs2-sync is ticked: play, pause and seek on either one is
-# mirrored on the other (media events do not bubble: listened for in the capture phase).
-SYNC_SCRIPT = """<script>
-(() => {
-  const players = () => ['a', 'b'].map((c) => document.querySelector(`#vs2-video-${c} video`));
-  const mirror = (ev) => {
-    const [a, b] = players();
-    if (!a || !b || (ev.target !== a && ev.target !== b)) return;
-    const box = document.querySelector('#vs2-sync input');
-    if (!box || !box.checked) return;
-    const src = ev.target, other = src === a ? b : a;
-    if (Math.abs(other.currentTime - src.currentTime) > 0.05) other.currentTime = src.currentTime;
-    if (ev.type === 'play' && other.paused) other.play().catch(() => {});
-    if (ev.type === 'pause' && !other.paused) other.pause();
-  };
-  ['play', 'pause', 'seeked'].forEach((t) => document.addEventListener(t, mirror, true));
-})();
-</script>"""
-
-
 def launch_kwargs(demo: gr.Blocks, evaluator: Evaluator, mcp: bool = False) -> dict[str, Any]:
     """What every launch of the page passes: its stylesheet, the exact upload limit and the request guard; with
     ``mcp``, Gradio's MCP server too (else Gradio's own $GRADIO_MCP_SERVER decides, as on a Space)."""
-    return {"css": result_html.CSS + panels_html.CSS + evidence_html.CSS + library_html.CSS,
-            "head": evidence_html.SCRIPT + SYNC_SCRIPT + library_html.SCRIPT,
+    return {"css": result_html.CSS + panels_html.CSS + evidence_html.CSS + library_html.CSS + page_scripts.CSS,
+            "head": evidence_html.SCRIPT + page_scripts.SCRIPT + library_html.SCRIPT,
             **({"mcp_server": True} if mcp else {}), **guard.launch_settings(demo, evaluator.limits.max_file_bytes)}
 
 
@@ -414,11 +407,14 @@ def build_demo(evaluator: Evaluator | None = None, library: Library | None = Non
     return demo
 
 
-def compute_first_example(demo: gr.Blocks) -> threading.Thread | None:
+def compute_first_example(demo: gr.Blocks, explained: bool = True) -> threading.Thread | None:
     """At launch (never at import, never on ZeroGPU, where GPU work happens only inside a visitor's lease): the
-    first example's run, in the background, so that the page opens on a finished result."""
+    first example's run and (``explained``) its explanation, in the background, so that the page opens on a
+    finished, explained result."""
     app = page_app(demo)
-    return None if app is None else app.examples.warm(app.runner.stream)
+    if app is None:
+        return None
+    return app.examples.warm(app.runner.stream, app.runner.explain if explained else None)
 
 
 def page_app(demo: gr.Blocks) -> DemoApp | None:

@@ -87,12 +87,13 @@ def owner_of(request: gr.Request | None) -> str:
     return request.session_hash if request is not None and request.session_hash else "anonymous"
 
 
-def user_error(message: str, logged: bool = False) -> gr.Error:
+def user_error(message: str, logged: bool = False, toast: bool = True) -> gr.Error:
     """A visitor's mistake (or a refusal), as the page's one message: logged as one line (unless ``logged`` says
-    fault_logged told it already), no traceback (Gradio would print one for every bad upload)."""
+    it was told already), no traceback (Gradio would print one for every bad upload); ``toast=False`` where the
+    page tells it in place (API callers get the error either way)."""
     if not logged:
         log.info("refused for a visitor: %s", message)
-    return gr.Error(message, print_exception=False)
+    return gr.Error(message, print_exception=False, visible=toast)
 
 
 def fault_logged(exc: VS2Error) -> None:

@@ -1,0 +1,49 @@
+"""Tables that fit any width (pure): a row per item where there is room; in a narrow container each row becomes a
+card of "header: value" lines, so no column is hidden, cut or scrolled out of sight. One rendering serves the page
+and the offline report."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html import escape
+
+STACK_BELOW_PX = 560  # the container width under which rows stack into cards (a phone, or a half-width column)
+
+
+@dataclass(frozen=True)
+class Cell:
+    html: str  # the cell's content, already escaped
+    attrs: str = ""  # extra attributes of its <td> (class, style, title), already escaped
+
+
+def table_html(headers: Sequence[str], rows: Sequence[Sequence[str | Cell]], cls: str = "") -> str:
+    """``rows`` of already-escaped HTML (or Cells), one per item, under ``headers`` (plain text); the first cell
+    names the item and titles its card when rows stack."""
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = []
+    for row in rows:
+        cells = [c if isinstance(c, Cell) else Cell(c) for c in row]
+        body.append("<tr>" + "".join(f'<td data-label="{escape(h)}" {c.attrs}><span>{c.html}</span></td>'
+                                     for h, c in zip(headers, cells)) + "</tr>")
+    return (f'<div class="vs2-fit"><table class="vs2-fit-table {cls}"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table></div>')
+
+
+CSS = f"""
+.vs2-fit{{container-type:inline-size;width:100%}}
+.vs2-fit-table{{width:100%;border-collapse:collapse}}
+.vs2-fit-table th,.vs2-fit-table td{{padding:.3em .5em;text-align:left;vertical-align:top;
+border-bottom:1px solid var(--border-color-primary);overflow-wrap:anywhere}}
+@container (max-width: {STACK_BELOW_PX}px){{
+.vs2-fit-table thead{{display:none}}
+.vs2-fit-table,.vs2-fit-table tbody,.vs2-fit-table tr{{display:block;width:auto}}
+.vs2-fit-table tr{{border:1px solid var(--border-color-primary);border-radius:8px;margin:.5em 0;padding:.3em .6em}}
+.vs2-fit-table td{{display:flex;gap:.8em;justify-content:space-between;border:0;padding:.15em 0}}
+.vs2-fit-table td::before{{content:attr(data-label);font-weight:600;flex:0 0 auto;max-width:45%}}
+.vs2-fit-table td > span{{text-align:right}}
+.vs2-fit-table td:first-child{{font-weight:700;border-bottom:1px solid var(--border-color-primary)}}
+.vs2-fit-table td:first-child::before{{content:none}}
+.vs2-fit-table td:first-child > span{{text-align:left}}
+}}
+"""
