@@ -116,8 +116,11 @@ def test_an_example_is_a_full_result_computed_once_then_replayed(smoke_dir, brow
             if attempt == 1:  # reloaded: the page now opens on the recorded example, replayed and labelled
                 page.wait_for_selector("#vs2-status >> text=Replay of an example run", timeout=60_000)
                 page.wait_for_function("!document.querySelector('#vs2-explain').disabled", timeout=20_000)
+            before = page.locator("#vs2-status").inner_text()
             page.locator("#vs2-examples .gallery-item, #vs2-examples button.example").first.click()
-            page.wait_for_timeout(300)  # the click's own run has begun (its status replaces the last one)
+            # the click's own run has begun: its first status replaces the last one (a replay ends on the same words)
+            page.wait_for_function("(before) => document.querySelector('#vs2-status').innerText !== before", arg=before,
+                                   timeout=30_000)
             page.wait_for_function("""() => { const s = document.querySelector('#vs2-status').innerText;
                 return s.includes('Done in') && !s.includes('Replaying'); }""", timeout=120_000)
             status = page.locator("#vs2-status").inner_text()

@@ -163,6 +163,22 @@ def test_run_stop_and_thumbnails(browser, scripted, shots, viewport, scheme) -> 
         assert in_view  # the player was brought into view
         page.screenshot(path=str(shots / f"thumbnail-seek-{tag}.png"), full_page=True)
 
+        # every frame's caption whole (a phone wraps it), and every frame large shows every row: none cut
+        captions = page.evaluate("""() => [...document.querySelectorAll('#vs2-frames .caption-label')].map(
+            (c) => c.scrollWidth <= c.clientWidth + 1)""")
+        assert captions and all(captions)
+        page.click("#vs2-large-frames input")
+        page.wait_for_function("document.querySelector('#vs2-frames').classList.contains('vs2-frames-large')",
+                               timeout=10_000)
+        page.wait_for_timeout(500)
+        whole = page.evaluate("""() => { const g = document.querySelector('#vs2-frames').getBoundingClientRect();
+            return [...document.querySelectorAll('#vs2-frames .thumbnail-item')].map((t) => {
+                const r = t.getBoundingClientRect();
+                return r.bottom <= g.bottom + 1 && r.right <= g.right + 1; }); }""")
+        assert len(whole) == 6 and all(whole)
+        page.screenshot(path=str(shots / f"frames-large-{tag}.png"), full_page=True)
+        page.click("#vs2-large-frames input")
+
         page.click("#vs2-evaluate")  # the next run starts with no frame selected
         page.wait_for_selector("#vs2-status >> text=Done in", timeout=60_000)
         page.wait_for_function("document.querySelectorAll('#vs2-frames .thumbnail-item').length >= 3",
@@ -204,7 +220,17 @@ def test_first_screen_teaching_and_compare(browser, scripted, shots, viewport, s
         page.locator("#vs2-prompt-a textarea").fill("a red ball bouncing")
         page.click("#vs2-compare")
         page.wait_for_function("document.querySelector('#vs2-compare').disabled", timeout=10_000)  # while it runs
+        page.wait_for_function("document.querySelector('#vs2-reasoning-a textarea').value.length > 5",
+                               timeout=30_000)
+        page.wait_for_timeout(700)  # the smooth scroll to the status has ended
+        # both reasoning boxes stream in sight (on a phone, which stacks them, the first one)
+        for side in ("a", "b") if viewport["width"] >= 1000 else ("a",):
+            assert in_view(page, f"#vs2-reasoning-{side}"), side
         page.wait_for_selector("#vs2-verdict .vs2-headline", timeout=60_000)
+        # every cell of the comparison table within the page's width: a narrow page stacks rows into cards
+        cells = page.evaluate("""() => [...document.querySelectorAll('#vs2-compare-table td')].map((td) => [
+            td.getBoundingClientRect().right, td.scrollWidth <= td.clientWidth + 1])""")
+        assert len(cells) == 4 * 7 and all(right <= viewport["width"] + 1 and whole for right, whole in cells)
         page.wait_for_function("!document.querySelector('#vs2-compare').disabled", timeout=30_000)  # back after
         headline = page.locator("#vs2-verdict .vs2-headline").inner_text()
         assert headline.startswith("Overall:") and "sum 11 vs 11" in headline  # the scripted text twice: a tie

@@ -24,6 +24,7 @@ from vs2demo.analysis.result import Result
 from vs2demo.core.dimensions import DIMENSIONS
 from vs2demo.evidence.explain import ExplainOptions, cost, planned_segments
 from vs2demo.evidence.record import DIRECT_NAME, GROUNDING_NAME, TOTAL_NAME, Explanation, split_sentences
+from vs2demo.present import tables
 from vs2demo.present.evidence_prose import (
     change_words,
     check_line,
@@ -78,7 +79,6 @@ padding:0 .2em;color:var(--body-text-color);background:transparent;display:inlin
 .vs2-eff{display:none;font-size:.75em;font-family:monospace;margin-left:.2em;opacity:.9}
 .vs2-ev[data-dim="0"] .vs2-eff[data-d="0"],.vs2-ev[data-dim="1"] .vs2-eff[data-d="1"],
 .vs2-ev[data-dim="2"] .vs2-eff[data-d="2"]{display:inline}
-.vs2-scroll{overflow-x:auto;max-width:100%}
 .vs2-table{border-collapse:collapse;font-size:.78em;margin:.3em 0}
 .vs2-table th,.vs2-table td{border:1px solid var(--border-color-primary);padding:.1em .35em;text-align:right}
 .vs2-table th:first-child,.vs2-table td:first-child{text-align:left;max-width:22em}
@@ -227,41 +227,37 @@ def _grounding_table(e: Explanation) -> str:
     """Sentence × second: nats per token each sentence loses when the second is hidden; grounded cells tinted."""
     if not e.sentences or not e.segments:
         return ""
-    head = "".join(f"<th>{escape(seconds(s))}</th>" for s in e.segments)
     rows = []
     for s in e.sentences:
         grounded = set(e.grounded_segments(s.index))
-        cells = "".join(
-            f'<td class="{"gr" if i in grounded else ""}" '
-            f'style="--a:{_strength(v, GROUNDING_FULL_SCALE) if i in grounded else 0}">{v:.2f}</td>'
-            for i, v in enumerate(e.grounding[s.index]))
+        cells = [tables.Cell(f"{v:.2f}", f'class="{"gr" if i in grounded else ""}" '
+                             f'style="--a:{_strength(v, GROUNDING_FULL_SCALE) if i in grounded else 0}"')
+                 for i, v in enumerate(e.grounding[s.index])]
         short = s.text if len(s.text) <= 60 else s.text[:57] + "…"
-        rows.append(f'<tr><td title="{escape(s.text)}">{s.index + 1}. {escape(short)}</td>{cells}'
-                    f"<td>{e.grounding_floor[s.index]:.2f}</td></tr>")
-    return (f'<h4>{escape(GROUNDING_NAME.capitalize())}, sentence × second</h4><div class="vs2-scroll">'
-            f'<table class="vs2-table vs2-grounding"><tr><th>Sentence</th>{head}<th>floor</th></tr>'
-            f'{"".join(rows)}</table></div>')
+        rows.append([tables.Cell(f"{s.index + 1}. {escape(short)}", f'title="{escape(s.text)}"'), *cells,
+                     f"{e.grounding_floor[s.index]:.2f}"])
+    heads = ["Sentence", *(seconds(s) for s in e.segments), "floor"]
+    return (f'<h4>{escape(GROUNDING_NAME.capitalize())}, sentence × second</h4>'
+            + tables.table_html(heads, rows, "vs2-table vs2-grounding"))
 
 
 def _totals_table(e: Explanation) -> str:
     if not e.total:
         return (f'<p class="vs2-extra">{escape(TOTAL_NAME.capitalize())}: not measured (no re-generation was '
                 "asked for).</p>")
-    head = "".join(f"<th>{escape(d.title)}</th>" for d in DIMENSIONS)
     rows = []
     for t in e.total:
         cells = []
         for c in t.dimensions:
             dist = f"{_dist(c.with_counts)} → {_dist(c.without_counts)}"
-            cells.append(f'<td title="{escape(change_words(c))}">{escape(_interval_short(c.soft_delta))}<br>'
-                         f"{c.changed}/{c.pairs} changed<br><small>{escape(dist)}</small></td>")
-        rows.append(f"<tr><td>{escape(total_title(e, t))}</td>{''.join(cells)}</tr>")
+            cells.append(tables.Cell(f"{escape(_interval_short(c.soft_delta))}<br>{c.changed}/{c.pairs} changed<br>"
+                                     f"<small>{escape(dist)}</small>", f'title="{escape(change_words(c))}"'))
+        rows.append([escape(total_title(e, t)), *cells])
     seeds = seeds_words(e.total[0])
     return (f"<h4>{escape(TOTAL_NAME.capitalize())}</h4><p class=\"vs2-extra\">Each condition re-generated with "
             f"{escape(seeds)}, the same seeds as the unaltered re-generation; each cell: the mean change of the soft "
             "score (95% interval), how many paired written scores changed, and the written scores with → without."
-            f'</p><div class="vs2-scroll"><table class="vs2-table vs2-total"><tr><th>Condition</th>{head}</tr>'
-            f'{"".join(rows)}</table></div>')
+            "</p>" + tables.table_html(["Condition", *(d.title for d in DIMENSIONS)], rows, "vs2-table vs2-total"))
 
 
 def _dist(c: tuple[int, ...]) -> str:

@@ -14,6 +14,7 @@ from vs2demo.analysis.stability import STABLE_AGREEMENT, Stability, unfinished_n
 from vs2demo.analysis.verdict import CLEAR_SHARE, OVERALL_RULE, SOFT_TIE_MARGIN, DimensionVerdict, SampledRow
 from vs2demo.core.dimensions import DIMENSION_COUNT_WORD, SCORE_VALUES
 from vs2demo.core.options import DEFAULT_MODEL, OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, OFFICIAL_TEMPERATURE
+from vs2demo.present import tables
 
 CSS = """
 .vs2-stability{list-style:none;padding:0;margin:.4em 0;font-size:.85em}
@@ -26,8 +27,6 @@ CSS = """
 .vs2-stack-narrow > *{min-width:0 !important;width:100% !important}}
 .vs2-scroll{overflow-x:auto;max-width:100%}
 .vs2-headline{font-size:1.15em;padding:.5em .8em;border-radius:8px;border:2px solid var(--color-accent);margin:.2em 0}
-.vs2-board{width:100%;border-collapse:collapse}.vs2-board td,.vs2-board th{padding:.3em .5em;text-align:left;
-border-bottom:1px solid var(--border-color-primary)}
 """
 
 
@@ -121,14 +120,13 @@ def leaderboard_html(board: Leaderboard, prompt: str) -> str:
     rows = []
     for c in board.clips:
         value = "no score" if c.value is None else f"{c.value:.3f}"
-        cells = [f"#{c.rank}", escape(c.name), value]
+        cells = [f"#{c.rank} {escape(c.name)}", value]
         if sampled:
             cells += [f"{c.firsts} of {board.samples}",
                       "overlaps a neighbour" if c.overlaps else f"same place in all {board.samples} samples"]
-        rows.append("<tr>" + "".join(f"<td>{x}</td>" for x in cells) + "</tr>")
-    heads = ["Rank", "Clip", "Score"] + (["Ranked first", "Rank certainty"] if sampled else [])
+        rows.append(cells)
+    heads = ["Clip (rank)", "Score"] + (["Ranked first", "Rank certainty"] if sampled else [])
     note = (f", averaged over {board.samples} samples" if sampled else
             ". One sample per clip: how certain this order is was not measured (set Samples per clip to 4 or more)")
     return (f"<div><b>Best of {len(board.clips)} for:</b> {escape(prompt)}<br><span class='vs2-meta'>Ranked by {by}"
-            f"{note}.</span><div class='vs2-scroll'><table class='vs2-board'><tr>"
-            + "".join(f"<th>{h}</th>" for h in heads) + f"</tr>{''.join(rows)}</table></div></div>")
+            f"{note}.</span>{tables.table_html(heads, rows, 'vs2-board')}</div>")

@@ -22,7 +22,7 @@ from vs2demo.analysis.result import Result
 from vs2demo.analysis.stability import summarize
 from vs2demo.core.dimensions import DIMENSION_COUNT_WORD, DIMENSIONS, SCORE_VALUES
 from vs2demo.evidence.record import Explanation
-from vs2demo.present import panels_html, result_html
+from vs2demo.present import panels_html, result_html, tables
 from vs2demo.present.evidence_html import CSS as EVIDENCE_CSS
 from vs2demo.present.evidence_html import evidence_html
 
@@ -111,7 +111,7 @@ def report_html(samples: Sequence[Result], thumbnails: np.ndarray | None = None,
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>VideoScore2 report: {escape(Path(result.video).name)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>{STYLE}{result_html.CSS}{panels_html.CSS}{EVIDENCE_CSS}</style></head><body>
+<style>{STYLE}{result_html.CSS}{panels_html.CSS}{EVIDENCE_CSS}{tables.CSS}</style></head><body>
 <h1>VideoScore2 report: {escape(Path(result.video).name)}</h1>{banner}
 <p><b>Prompt:</b> {escape(result.prompt)}</p>{_link(link)}
 <p><b>Clip:</b> {p.info.duration_s:.2f} s · {p.info.native_fps:.3g} fps · {p.info.width}×{p.info.height} ·

@@ -3,6 +3,7 @@ prompts and file names are shown as text and can never become markup or script."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
 
 import numpy as np
@@ -14,10 +15,13 @@ from vs2demo.analysis.verdict import DimensionVerdict
 from vs2demo.core.dimensions import SCORE_VALUES
 from vs2demo.core.options import SMOKE_BANNER, SMOKE_MODEL
 from vs2demo.input.framing import FramePlan
+from vs2demo.present import tables
 
 CSS = """
 @media (max-width: 700px){[id^="vs2-frames"] .grid-container,#vs2-rank-gallery .grid-container{
 grid-template-columns:repeat(3,minmax(0,1fr)) !important}}
+[id^="vs2-frames"] .caption-label,#vs2-rank-gallery .caption-label{white-space:normal !important;
+overflow:visible !important;text-overflow:clip !important}
 .vs2-banner{padding:.6em 1em;border-radius:8px;background:#fde68a;color:#78350f;font-weight:600}
 .vs2-status{padding:.4em .8em;border-radius:6px;border:1px solid var(--border-color-primary)}
 .vs2-plan{font-size:.95em;line-height:1.5}
@@ -141,17 +145,19 @@ def thumbnails(plan: FramePlan, small: np.ndarray) -> list[tuple[Image.Image, st
             for array, index, t in zip(small, plan.indices, plan.timestamps)]
 
 
-def comparison_rows(rows: tuple[DimensionVerdict, ...]) -> list[list]:
+def comparison_html(rows: tuple[DimensionVerdict, ...], better: Sequence[str] | None = None) -> str:
+    """Per dimension: both written scores, their difference (with the side it favours: read without colour), both
+    soft scores and which clip is better (``better`` overrides that column: the sampled verdicts' words)."""
     def fmt(v: float | None) -> str:
         return "–" if v is None else f"{v:g}"
 
-    def delta(d: int | None) -> str:  # signed, with the side it favours: read without colour
+    def delta(d: int | None) -> str:
         return "–" if d is None else "0" if d == 0 else f"{d:+d} ({'A' if d > 0 else 'B'})"
 
-    return [[r.title, fmt(r.a), fmt(r.b), delta(r.difference), fmt(r.soft_a), fmt(r.soft_b),
-             r.winner.value + (" (soft)" if r.by_soft else "")] for r in rows]
+    words = better or [r.winner.value + (" (soft)" if r.by_soft else "") for r in rows]
+    return tables.table_html(COMPARISON_HEADERS, [
+        [escape(x) for x in (r.title, fmt(r.a), fmt(r.b), delta(r.difference), fmt(r.soft_a), fmt(r.soft_b), w)]
+        for r, w in zip(rows, words)], "vs2-comparison")
 
 
-COMPARISON_HEADERS = ["Dimension", "Clip A", "Clip B", "A − B", "Soft A", "Soft B", "Better"]
-# in pixels: on a phone the table scrolls sideways instead of breaking headers mid-word
-COMPARISON_WIDTHS = ["190px", "70px", "70px", "80px", "80px", "80px", "220px"]
+COMPARISON_HEADERS = ("Dimension", "Clip A", "Clip B", "A − B", "Soft A", "Soft B", "Better")

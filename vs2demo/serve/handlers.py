@@ -127,7 +127,7 @@ class DemoApp:
         jobs = self.compare_jobs(video_a, video_b, prompt_a, prompt_b if separate else None)
         options = page_options(seed, greedy, temperature, max_new_tokens, fps, samples)
         reset = {"status": result_html.status_html("Checking the clips…"), "text_a": "", "text_b": "", "radar": None,
-                 "verdict": "", "table": None, "gallery_a": None, "gallery_b": None, "json": None, "file": None,
+                 "verdict": "", "table": "", "gallery_a": None, "gallery_b": None, "json": None, "file": None,
                  "stored": None}
         yield from self._drive(COMPARE_VIEW, jobs, options, request, reset, lambda done, _: final_compare(done))
 

@@ -53,7 +53,7 @@ def final_compare(done: Finished) -> dict[str, Any]:
     a, b = done.results
     rows = compare_samples(*done.samples)
     first = compare_results(a, b)  # the first pair's scores, sums and margins
-    table = [[*row[:-1], s.describe()] for row, s in zip(result_html.comparison_rows(first), rows)]
+    table = result_html.comparison_html(first, [s.describe() for s in rows])
     data = compare_data(done)
     banner = panels_html.verdict_banner_html(first[-1], rows[-1])
     return {"status": result_html.status_html(took(a)), "text_a": a.raw_output, "text_b": b.raw_output,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import math
 import threading
 import time
 import weakref
@@ -24,7 +23,7 @@ from vs2demo.core.options import (
 )
 from vs2demo.engine.evaluator import Evaluator
 from vs2demo.evidence.record import DEFAULT_COUNTERFACTUAL
-from vs2demo.present import evidence_html, library_html, page_prose, panels_html, result_html
+from vs2demo.present import evidence_html, library_html, page_prose, panels_html, result_html, tables
 from vs2demo.serve import gradio_internals, guard, library_page, page_scripts
 from vs2demo.serve.handlers import DemoApp
 from vs2demo.serve.library import Library
@@ -36,7 +35,7 @@ from vs2demo.serve.views import COMPARE_VIEW, MAX_RANK_CLIPS, RANK_VIEW, SCORE_V
 # Probing reads a file's headers and one frame: quick, but a handful at once must not exhaust memory.
 PLAN_QUEUE = {"concurrency_id": guard.PLAN_SLOT, "concurrency_limit": 2, "show_progress": "hidden"}
 # The frame strip: one small scrolling row, or every frame large for a class
-SMALL_COLUMNS, SMALL_HEIGHT_PX, LARGE_COLUMNS, LARGE_ROW_PX = 6, 220, 3, 360
+SMALL_COLUMNS, SMALL_HEIGHT_PX, LARGE_COLUMNS = 6, 220, 3
 MODEL_RUN = {"concurrency_id": guard.MODEL_SLOT, "concurrency_limit": 1}
 
 
@@ -140,12 +139,12 @@ def _seekable_gallery(label: str, video: gr.Video, elem_id: str) -> tuple[gr.Gal
     return gallery, times
 
 
-def _frames_size(large: bool, times: list[float]) -> gr.Gallery:
-    """The frame strip small (one scrolling row), or every frame large with room for all rows (no inner scroll:
-    the page scrolls, as a class would look at it)."""
+def _frames_size(large: bool) -> gr.Gallery:
+    """The frame strip small (one scrolling row), or every frame large, as tall as its rows (no inner scroll, no
+    row cut: the page scrolls, as a class would look at it; one frame a row on a phone)."""
     if not large:
-        return gr.Gallery(columns=SMALL_COLUMNS, height=SMALL_HEIGHT_PX)
-    return gr.Gallery(columns=LARGE_COLUMNS, height=60 + math.ceil(max(len(times), 1) / LARGE_COLUMNS) * LARGE_ROW_PX)
+        return gr.Gallery(columns=SMALL_COLUMNS, height=SMALL_HEIGHT_PX, elem_classes=[])
+    return gr.Gallery(columns=LARGE_COLUMNS, height="auto", elem_classes=[page_scripts.LARGE_FRAMES])
 
 
 def _plan_on_change(app: DemoApp, video: gr.Video, fps: gr.Slider, plan: gr.HTML, status: gr.HTML) -> None:
@@ -188,7 +187,7 @@ def _score_tab(app: DemoApp, settings: list, fps: gr.Slider, review: library_pag
                                                  "vs2-frames")
     large = gr.Checkbox(label="Show every frame large (to show a class what the model saw)", value=False,
                         elem_id="vs2-large-frames", container=False)
-    large.change(_frames_size, [large, c["times"]], c["gallery"], queue=False, api_visibility="private")
+    large.change(_frames_size, large, c["gallery"], queue=False, api_visibility="private")
     c["result"], c["stored"] = gr.State(None), gr.State(None)
     with gr.Row(equal_height=True):
         explain = gr.Button("Explain this result: which seconds and sentences each score rests on (an extra)",
@@ -297,9 +296,8 @@ def _compare_tab(app: DemoApp, settings: list, fps: gr.Slider, review: library_p
         c["radar"] = gr.Plot(label="Both clips", elem_id="vs2-radar-compare", min_width=300)
         with gr.Column(min_width=300):  # a bare HTML beside a plot in a row collapses to nothing
             c["verdict"] = gr.HTML(elem_id="vs2-verdict")
-    # the whole width: seven columns never fit beside the radar (headers broke mid-word, columns were cut)
-    c["table"] = gr.Dataframe(headers=result_html.COMPARISON_HEADERS, interactive=False, wrap=True,
-                              elem_id="vs2-compare-table", column_widths=result_html.COMPARISON_WIDTHS)
+    # the whole width: seven columns never fit beside the radar (a narrow page stacks its rows into cards)
+    c["table"] = gr.HTML(elem_id="vs2-compare-table")
     for clip in "ab":
         c[f"gallery_{clip}"], c[f"times_{clip}"] = _seekable_gallery(
             f"Frames clip {clip.upper()}'s evaluation saw", videos[clip], f"vs2-frames-{clip}")
@@ -389,8 +387,10 @@ def _cancels(event: Any) -> list:
 def launch_kwargs(demo: gr.Blocks, evaluator: Evaluator, mcp: bool = False) -> dict[str, Any]:
     """What every launch of the page passes: its stylesheet, the exact upload limit and the request guard; with
     ``mcp``, Gradio's MCP server too (else Gradio's own $GRADIO_MCP_SERVER decides, as on a Space)."""
+    # the tables' CSS goes in <head> as it is: Gradio rewrites the page's css, dropping @container rules
     return {"css": result_html.CSS + panels_html.CSS + evidence_html.CSS + library_html.CSS + page_scripts.CSS,
-            "head": evidence_html.SCRIPT + page_scripts.SCRIPT + library_html.SCRIPT,
+            "head": (evidence_html.SCRIPT + page_scripts.SCRIPT + library_html.SCRIPT
+                     + f"<style>{tables.CSS}</style>"),
             **({"mcp_server": True} if mcp else {}), **guard.launch_settings(demo, evaluator.limits.max_file_bytes)}
 
 
