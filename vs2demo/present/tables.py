@@ -32,17 +32,21 @@ def table_html(headers: Sequence[str], rows: Sequence[Sequence[str | Cell]], cls
 
 CSS = f"""
 .vs2-fit{{container-type:inline-size;width:100%}}
-.vs2-fit-table{{width:100%;border-collapse:collapse}}
+.vs2-fit-table{{width:100%;border-collapse:collapse;margin:.3em 0}}
+.vs2-fit-table th,.vs2-fit-table td,.vs2-fit-table td::before{{font-variant:normal;font-feature-settings:normal}}
 .vs2-fit-table th,.vs2-fit-table td{{padding:.3em .5em;text-align:left;vertical-align:top;
-border-bottom:1px solid var(--border-color-primary);overflow-wrap:anywhere}}
+border:0;border-bottom:1px solid var(--border-color-primary);overflow-wrap:anywhere}}
 @container (max-width: {STACK_BELOW_PX}px){{
 .vs2-fit-table thead{{display:none}}
-.vs2-fit-table,.vs2-fit-table tbody,.vs2-fit-table tr{{display:block;width:auto}}
-.vs2-fit-table tr{{border:1px solid var(--border-color-primary);border-radius:8px;margin:.5em 0;padding:.3em .6em}}
-.vs2-fit-table td{{display:flex;gap:.8em;justify-content:space-between;border:0;padding:.15em 0}}
+.vs2-fit-table,.vs2-fit-table tbody,.vs2-fit-table tr{{display:block;width:auto;border:0 !important}}
+.vs2-fit-table tr{{border:1px solid var(--border-color-primary) !important;border-radius:8px;margin:.5em 0;
+padding:.3em .7em}}
+.vs2-fit-table td{{display:flex;gap:.8em;justify-content:space-between;border:0 !important;padding:.12em 0 !important;
+background:none}}
 .vs2-fit-table td::before{{content:attr(data-label);font-weight:600;flex:0 0 auto;max-width:45%}}
 .vs2-fit-table td > span{{text-align:right}}
-.vs2-fit-table td:first-child{{font-weight:700;border-bottom:1px solid var(--border-color-primary)}}
+.vs2-fit-table td:first-child{{font-weight:700;padding-bottom:.3em !important;
+border-bottom:1px solid var(--border-color-primary) !important}}
 .vs2-fit-table td:first-child::before{{content:none}}
 .vs2-fit-table td:first-child > span{{text-align:left}}
 }}
