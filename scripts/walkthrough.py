@@ -1,8 +1,8 @@
 """A first-time visitor's walk through the page, saved as screenshots (the README's walk-through pictures).
 
 The smoke model serves the real page; at 1280 and 390 px wide, light and dark, the walk saves: the first screen,
-an example clicked and finished, an upload evaluated, its explanation. Look at every picture before calling a page
-change done.
+an example clicked and finished, an upload evaluated, its explanation, two clips compared. Look at every picture
+before calling a page change done.
 
     python scripts/walkthrough.py [--out DIR] [--only 1280-light,390-dark] [--skip-explain]
 """
@@ -47,6 +47,15 @@ def walk(browser, url: str, out: Path, tag: str, viewport: dict, scheme: str, ex
         page.wait_for_selector("#vs2-evidence .vs2-ev", timeout=600_000)
         page.wait_for_timeout(800)
         page.screenshot(path=str(out / f"{tag}-4-explained.png"), full_page=True)
+    page.get_by_role("tab", name="Compare two clips").click()
+    for side, clip in (("a", "ball_bounces.mp4"), ("b", "ball_sinks.mp4")):
+        upload_in_page(page, f"vs2-video-{side}", ASSETS / clip)
+        page.wait_for_selector(f"#vs2-plan-{side} >> text=The model will see", timeout=30_000)
+    page.fill("#vs2-prompt-a textarea", "a red ball bouncing on a wooden floor")
+    page.click("#vs2-compare")
+    page.wait_for_selector("#vs2-verdict .vs2-headline", timeout=180_000)
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(out / f"{tag}-5-compared.png"), full_page=True)
     page.close()
 
 

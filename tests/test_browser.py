@@ -168,8 +168,9 @@ def test_the_first_screen_is_a_finished_explained_example(opened_on_first, brows
         page.goto(f"{opened_on_first}?__theme={scheme}")
         page.wait_for_selector("#vs2-status >> text=Replay of an example run", timeout=60_000)
         assert page.locator("#vs2-cards .vs2-card").count() == 3
-        assert page.locator("#vs2-radar .js-plotly-plot").count() == 1
-        assert page.locator("#vs2-frames .thumbnail-item").count() >= 3
+        page.wait_for_selector("#vs2-radar .js-plotly-plot", timeout=20_000)  # plotly draws after the update
+        page.wait_for_function("document.querySelectorAll('#vs2-frames .thumbnail-item').length >= 3",
+                               timeout=20_000)
         assert page.locator("#vs2-reasoning textarea").input_value().startswith("<think>")
         page.wait_for_selector("#vs2-evidence .vs2-ev", timeout=20_000)  # its explanation, shown with it
         page.wait_for_function("!document.querySelector('#vs2-explain').disabled", timeout=20_000)

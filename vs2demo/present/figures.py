@@ -37,7 +37,9 @@ def radar(results: Sequence[tuple[str, Result]]) -> go.Figure | None:
             # the soft score is the written digit weighed by the model's certainty, so it sits inside the written
             # score whenever the model hesitated: the legend says so, where a reader looks for what the line is
             fig.add_trace(go.Scatterpolar(r=_closed(soft), theta=theta,
-                                          name=f"{prefix}soft score (official, dotted): lower when the model hesitated",
+                                          # two lines: a phone-wide chart cut the one-line legend
+                                          name=f"{prefix}soft score (official, dotted):<br>lower when the model "
+                                               "hesitated",
                                           line={"color": colour, "dash": "dot", "width": 3},
                                           marker={"size": 7}, mode="lines+markers"))
     if not fig.data:
