@@ -43,7 +43,7 @@ border:0;border-bottom:1px solid var(--border-color-primary);overflow-wrap:anywh
 padding:.3em .7em}}
 .vs2-fit-table td{{display:flex;gap:.8em;justify-content:space-between;border:0 !important;padding:.12em 0 !important;
 background:none}}
-.vs2-fit-table td::before{{content:attr(data-label);font-weight:600;flex:0 0 auto;max-width:45%}}
+.vs2-fit-table td::before{{content:attr(data-label);font-weight:600;flex:0 0 auto;max-width:45%;text-align:left}}
 .vs2-fit-table td > span{{text-align:right}}
 .vs2-fit-table td:first-child{{font-weight:700;padding-bottom:.3em !important;
 border-bottom:1px solid var(--border-color-primary) !important}}
