@@ -21,11 +21,10 @@ from vs2demo.analysis.agreement import (
     pairs_from_items,
     pairwise,
 )
-from vs2demo.analysis.rank import OVERALL
 from vs2demo.analysis.stability import samples_dict
 from vs2demo.batch.jobs import BatchError
 from vs2demo.batch.labels import BOM, DUPLICATE, OUT_OF_RANGE, UNKNOWN, UNSCORED, Problems, join, read_labels
-from vs2demo.core.dimensions import DIMENSIONS
+from vs2demo.core.dimensions import DIMENSIONS, OVERALL
 
 KEYS = [d.key for d in DIMENSIONS]
 

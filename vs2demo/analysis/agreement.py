@@ -29,9 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from vs2demo.analysis.rank import OVERALL  # the sum of the three, as rankings name it
 from vs2demo.analysis.verdict import SOFT_TIE_MARGIN
-from vs2demo.core.dimensions import DIMENSIONS, SCORE_VALUES
+from vs2demo.core.dimensions import DIMENSIONS, OVERALL, SCORE_VALUES
 
 TIE_THRESHOLD = SOFT_TIE_MARGIN  # per dimension; 3 × this on the sum of the three
 RESAMPLES = 1000

@@ -13,9 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 from vs2demo.analysis.result import Result
-from vs2demo.core.dimensions import DIMENSIONS
+from vs2demo.core.dimensions import DIMENSIONS, OVERALL
 
-OVERALL = "overall"
 RANK_BY = (OVERALL, *(d.key for d in DIMENSIONS))
 
 

@@ -15,13 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vs2demo.analysis.agreement import PREFERENCES, Judged, JudgedPair
-from vs2demo.analysis.rank import OVERALL
 from vs2demo.batch.jobs import FIELD_LIMIT, BatchError, printable
-from vs2demo.core.dimensions import DIMENSIONS, SCORE_VALUES
+from vs2demo.core.dimensions import DIMENSIONS, JUDGED, OVERALL, SCORE_VALUES
 
 POINT_COLUMNS = ("video", "prompt", *(d.key for d in DIMENSIONS))
 PAIR_COLUMNS = ("video_a", "video_b", "prompt", "preference")
-DIMENSION_NAMES = (*(d.key for d in DIMENSIONS), OVERALL)
 BOM = "byte-order mark"
 MISSING = "missing value"
 OUT_OF_RANGE = "score outside 1-5"
@@ -153,9 +151,9 @@ def _pair(line: int, values: dict, problems: Problems) -> PairLabel | None:
                                      "not A, B or tie: left out")
         return None
     dimension = (values.get("dimension") or "").strip() or OVERALL
-    if dimension not in DIMENSION_NAMES:
+    if dimension not in JUDGED:
         problems.add(MISSING, f"line {line}: dimension {printable(dimension[:40])!r} is not one of "
-                              f"{', '.join(DIMENSION_NAMES)}: left out")
+                              f"{', '.join(JUDGED)}: left out")
         return None
     return PairLabel(line, a, b, prompt.strip(), preference, dimension)
 

@@ -14,10 +14,11 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from vs2demo.analysis.rank import OVERALL, RANK_BY, Leaderboard, rank_values, soft_sum
+from vs2demo.analysis.rank import RANK_BY, Leaderboard, rank_values, soft_sum
 from vs2demo.analysis.stability import samples_dict
 from vs2demo.batch import distributed, jobs
 from vs2demo.batch.jobs import printable
+from vs2demo.core.dimensions import OVERALL
 from vs2demo.core.errors import InputError, VS2Error
 from vs2demo.engine.events import Job
 from vs2demo.input.prompt import validate_prompt

@@ -49,3 +49,6 @@ SCORE_VALUES: tuple[int, ...] = (1, 2, 3, 4, 5)
 
 _NUMBER_WORDS = ("one", "two", "three", "four", "five", "six")
 DIMENSION_COUNT_WORD = _NUMBER_WORDS[len(DIMENSIONS) - 1]  # "three": prose says it from here, never by hand
+
+OVERALL = "overall"  # the three dimensions together: ranked by, compared on and judged by reviewers as one more key
+JUDGED = (*(d.key for d in DIMENSIONS), OVERALL)  # what a reviewer judges, and a label file scores: each, then overall

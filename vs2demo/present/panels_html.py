@@ -8,11 +8,11 @@ from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 
-from vs2demo.analysis.rank import OVERALL, Leaderboard
+from vs2demo.analysis.rank import Leaderboard
 from vs2demo.analysis.result import Result
 from vs2demo.analysis.stability import STABLE_AGREEMENT, Stability, unfinished_note
 from vs2demo.analysis.verdict import CLEAR_SHARE, OVERALL_RULE, SOFT_TIE_MARGIN, DimensionVerdict, SampledRow
-from vs2demo.core.dimensions import DIMENSION_COUNT_WORD, SCORE_VALUES
+from vs2demo.core.dimensions import DIMENSION_COUNT_WORD, OVERALL, SCORE_VALUES
 from vs2demo.core.options import DEFAULT_MODEL, OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, OFFICIAL_TEMPERATURE
 from vs2demo.present import tables
 

@@ -12,9 +12,10 @@ from typing import Any
 
 import gradio as gr
 
-from vs2demo.analysis.rank import OVERALL, RANK_BY
+from vs2demo.analysis.rank import RANK_BY
 from vs2demo.analysis.result import Result
 from vs2demo.analysis.stability import samples_dict, summarize
+from vs2demo.core.dimensions import OVERALL
 from vs2demo.core.errors import VS2Error
 from vs2demo.core.options import OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, OFFICIAL_TEMPERATURE, GenerationOptions
 from vs2demo.engine.evaluator import Evaluator

@@ -24,13 +24,12 @@ import gradio as gr
 from sqlalchemy.exc import SQLAlchemyError
 
 from vs2demo.analysis.agreement import agreement
-from vs2demo.analysis.rank import OVERALL
 from vs2demo.analysis.rank import rank as rank_clips
 from vs2demo.analysis.result import Result
 from vs2demo.analysis.stability import summarize
 from vs2demo.analysis.verdict import compare as compare_results
 from vs2demo.analysis.verdict import compare_samples
-from vs2demo.core.dimensions import DIMENSIONS
+from vs2demo.core.dimensions import JUDGED
 from vs2demo.core.errors import StoreError
 from vs2demo.evidence.record import Explanation
 from vs2demo.present import figures, library_html, panels_html, result_html
@@ -200,7 +199,7 @@ class Library:
         item = self._item(stored_id, item)
         mine = {f.dimension: f for f in self.feedback.for_result(stored_id) if f.reviewer == me and f.item == item}
         rows = [Row(f.verdict, f.score, f.comment, ", ".join(f"{x:g}" for x in f.seconds), f.unsupported)
-                if (f := mine.get(key)) else Row() for key in FORM_KEYS]
+                if (f := mine.get(key)) else Row() for key in JUDGED]
         return rows, {key: f.version for key, f in mine.items()}
 
     def save(self, stored_id: str, item: int, token: str | None, versions: dict[str, int] | None,
@@ -210,7 +209,7 @@ class Library:
         item = self._item(stored_id, item)
         versions = dict(versions or {})
         saved, problems = [], []
-        for key, row in zip(FORM_KEYS, rows):
+        for key, row in zip(JUDGED, rows):
             if row.empty:
                 continue
             try:
@@ -262,7 +261,6 @@ class Library:
                 library_html.disagreements_html(disagreements))
 
 
-FORM_KEYS = (*(d.key for d in DIMENSIONS), OVERALL)
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,11 @@ from typing import Any
 
 import gradio as gr
 
-from vs2demo.analysis.rank import OVERALL
-from vs2demo.core.dimensions import DIMENSIONS, SCORE_VALUES
+from vs2demo.core.dimensions import DIMENSIONS, JUDGED, OVERALL, SCORE_VALUES
 from vs2demo.core.errors import StoreError
 from vs2demo.present import result_html
 from vs2demo.present.evidence_html import STORED_PLAYER
-from vs2demo.serve.library import FORM_KEYS, KEEP_CLIP_DEFAULT, Library, Row, new_token, token_secret
+from vs2demo.serve.library import KEEP_CLIP_DEFAULT, Library, Row, new_token, token_secret
 from vs2demo.store.feedback import AGREE, DISAGREE
 
 TOKEN_KEY = "vs2-reviewer-token"
@@ -121,7 +120,7 @@ def _feedback_form(s: Shared, c: dict[str, Any]) -> None:
         c["target"] = gr.Radio([(d.title, d.key) for d in DIMENSIONS], value=DIMENSIONS[0].key,
                                label="A frame click adds its second to", elem_id="vs2-fb-target")
         rows: list[FormRow] = []
-        for key in FORM_KEYS:
+        for key in JUDGED:
             title = next((d.title for d in DIMENSIONS if d.key == key), "Overall (sum of the three)")
             with gr.Row(equal_height=False, visible=key != OVERALL, elem_id=f"vs2-fb-{key}") as line:
                 rows.append(FormRow(
@@ -162,7 +161,7 @@ def _feedback_form(s: Shared, c: dict[str, Any]) -> None:
             return (result_html.error_html("Open a stored result first."), gr.skip(), gr.skip(),
                     *[gr.skip()] * len(fields))
         n = lib.delete_mine(rid, int(item or 0), token)
-        empty = [x for _ in FORM_KEYS for x in (None, None, "", "", False)]
+        empty = [x for _ in JUDGED for x in (None, None, "", "", False)]
         return (result_html.status_html(f"Deleted {n} of your feedback rows."), {},
                 lib.feedback_html(lib.results.get(rid, with_frames=False), token), *empty)
 
@@ -193,7 +192,7 @@ def _feedback_form(s: Shared, c: dict[str, Any]) -> None:
             return (gr.skip(), *[gr.skip()] * len(seconds))
         t = round(times[evt.index], 3)
         out = [gr.skip()] * len(seconds)
-        i = list(FORM_KEYS).index(target) if target in FORM_KEYS else 0
+        i = list(JUDGED).index(target) if target in JUDGED else 0
         have = [x.strip() for x in (seconds[i] or "").split(",") if x.strip()]
         out[i] = ", ".join([*have, f"{t:g}"]) if f"{t:g}" not in have else seconds[i]
         return (f"{times[evt.index]}|{time.monotonic_ns()}", *out)
@@ -264,7 +263,7 @@ def _open(lib: Library, text: str | None, token: str | None) -> list:
             gr.Row(visible=compare), *_clip_values(lib, view, stored.id, token, compare)]
 
 
-CLIP_OUTPUTS = 8 + 5 * len(FORM_KEYS)
+CLIP_OUTPUTS = 8 + 5 * len(JUDGED)
 OPEN_OUTPUTS = len(OPEN_FIRST) + CLIP_OUTPUTS
 
 

@@ -12,8 +12,7 @@ from typing import Any
 
 import gradio as gr
 
-from vs2demo.analysis.rank import OVERALL
-from vs2demo.core.dimensions import DIMENSION_COUNT_WORD, DIMENSIONS
+from vs2demo.core.dimensions import DIMENSION_COUNT_WORD, DIMENSIONS, OVERALL
 from vs2demo.core.options import (
     OFFICIAL_FPS,
     OFFICIAL_MAX_NEW_TOKENS,

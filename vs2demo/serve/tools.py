@@ -15,7 +15,7 @@ from typing import Any
 import gradio as gr
 from gradio.data_classes import FileData
 
-from vs2demo.analysis.rank import OVERALL
+from vs2demo.core.dimensions import OVERALL
 from vs2demo.core.options import OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, OFFICIAL_TEMPERATURE
 from vs2demo.serve.handlers import DemoApp
 from vs2demo.serve.outcomes import compare_data, rank_data, score_data

@@ -15,16 +15,14 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from vs2demo.analysis.rank import OVERALL
-from vs2demo.core.dimensions import DIMENSIONS
+from vs2demo.core.dimensions import DIMENSIONS, JUDGED, OVERALL
 from vs2demo.core.errors import InputError, StoreError
-from vs2demo.store.feedback import FEEDBACK_DIMENSIONS, Entry, Feedback, FeedbackStore
+from vs2demo.store.feedback import Entry, Feedback, FeedbackStore
 from vs2demo.store.results import Frame, Results, StoredResult
 
 CSV_COLUMNS = ("result_id", "kind", "item", "clip", "prompt", "dimension", "model_score", "model_soft", "reviewer",
                "verdict", "score", "comment", "seconds", "unsupported", "version", "updated_at")
 DATA_FILE = "data/train-00000-of-00001.parquet"
-QUESTIONS = (*(d.key for d in DIMENSIONS), OVERALL)
 
 
 @dataclass(frozen=True)
@@ -215,7 +213,7 @@ def dataset_records(results: Results, feedback: FeedbackStore) -> list[dict]:
         first = clips[min(item, len(clips) - 1)][1][0]
         record = {"id": f"{rid}#{item}", "result_id": rid, "item": item, "kind": stored.kind, "clip": name,
                   "prompt": stored.prompt, "reasoning": first.raw_output, "model": stored.model}
-        for q in QUESTIONS:
+        for q in JUDGED:
             hard, soft = _model_scores(stored, item, q)
             answers = sorted((r for r in rows if r.dimension == q), key=lambda r: r.reviewer)
             record |= {f"{q}.suggestion": hard, f"{q}.suggestion.score": soft,
@@ -237,7 +235,7 @@ def _features():  # type: ignore[no-untyped-def]
     features = {"id": Value("string"), "result_id": Value("string"), "item": Value("int64"),
                 "kind": Value("string"), "clip": Value("string"), "prompt": Value("string"),
                 "reasoning": Value("string"), "model": Value("string")}
-    for q in QUESTIONS:
+    for q in JUDGED:
         features |= {f"{q}.suggestion": Value("int64"), f"{q}.suggestion.score": Value("float64"),
                      f"{q}.suggestion.agent": Value("string"), f"{q}.responses": Sequence(Value("int64")),
                      f"{q}.responses.users": Sequence(Value("string")),
@@ -295,7 +293,7 @@ def import_datasets(feedback: FeedbackStore, folder: Path) -> Imported:
     n = 0
     problems: list[str] = []
     for index, record in enumerate(rows):
-        for q in FEEDBACK_DIMENSIONS:
+        for q in JUDGED:
             answers = zip(record[f"{q}.responses.users"], record[f"{q}.responses"], record[f"{q}_verdict.responses"],
                           record[f"{q}_comment.responses"], record[f"{q}_seconds.responses"],
                           record[f"{q}_unsupported.responses"])

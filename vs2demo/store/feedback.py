@@ -18,14 +18,12 @@ from dataclasses import asdict, dataclass, replace
 from sqlalchemy import Connection, and_, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from vs2demo.analysis.rank import OVERALL
-from vs2demo.core.dimensions import DIMENSIONS, SCORE_VALUES
+from vs2demo.core.dimensions import JUDGED, SCORE_VALUES
 from vs2demo.core.errors import StoreError
 from vs2demo.store.db import Database
 from vs2demo.store.results import ANONYMOUS, check_id
 from vs2demo.store.schema import feedback, feedback_edits, results
 
-FEEDBACK_DIMENSIONS = (*(d.key for d in DIMENSIONS), OVERALL)
 AGREE, DISAGREE = "agree", "disagree"
 PREFERENCES = ("A", "B", "tie", "both_bad")
 VERDICTS = (AGREE, DISAGREE, *PREFERENCES)
@@ -47,8 +45,8 @@ class Entry:
     unsupported: bool = False
 
     def __post_init__(self) -> None:
-        if self.dimension not in FEEDBACK_DIMENSIONS:
-            raise StoreError(f"feedback is per dimension: one of {', '.join(FEEDBACK_DIMENSIONS)}, "
+        if self.dimension not in JUDGED:
+            raise StoreError(f"feedback is per dimension: one of {', '.join(JUDGED)}, "
                              f"not {self.dimension!r}")
         if self.verdict is not None and self.verdict not in VERDICTS:
             raise StoreError(f"the verdict must be one of {', '.join(VERDICTS)}, not {self.verdict!r}")

@@ -7,10 +7,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from vs2demo.analysis.agreement import Judged, JudgedPair
-from vs2demo.analysis.rank import OVERALL
 from vs2demo.analysis.result import Result
 from vs2demo.analysis.verdict import compare
-from vs2demo.core.dimensions import DIMENSIONS
+from vs2demo.core.dimensions import DIMENSIONS, OVERALL
 from vs2demo.core.errors import StoreError
 from vs2demo.store.feedback import AGREE, DISAGREE, PREFERENCES, Feedback, FeedbackStore
 from vs2demo.store.results import Results, StoredResult
