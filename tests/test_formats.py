@@ -250,6 +250,23 @@ def test_truncated_animation_is_scored_or_refused_in_one_line(made, name, keep) 
         assert frames.plan.info.total_frames < 20  # only the whole frames
 
 
+@pytest.mark.parametrize("name,kind", [("gif", "GIF"), ("webp", "WebP")])
+def test_an_animation_goes_to_ffmpeg_at_once_its_headers_walked_once(made, monkeypatch, name, kind) -> None:
+    """decord opens no GIF or WebP, so it is not tried; the headers' walk (which counts the whole frames) is done
+    once and handed to the reader."""
+    import decord
+
+    def never(*args, **kwargs):
+        raise AssertionError("decord is not tried on an animation")
+
+    walks = []
+    real = video.ANIMATIONS[kind]
+    monkeypatch.setattr(decord, "VideoReader", never)
+    monkeypatch.setitem(video.ANIMATIONS, kind, lambda *a: (walks.append(1), real(*a))[1])
+    info = video.probe(_make(made, name))
+    assert info.reader == "ffmpeg" and info.total_frames >= 2 and walks == [1]
+
+
 # ---- limits from the headers, before any decoder runs --------------------------------------------------------
 
 

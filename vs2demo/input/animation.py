@@ -12,7 +12,6 @@ import mmap
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import BinaryIO
 
 from vs2demo.input.container import HeaderError
@@ -163,18 +162,3 @@ def read_gif(f: BinaryIO, file_size: int) -> Animation:
 
 
 READERS: dict[str, Callable[[BinaryIO, int], Animation]] = {"GIF": read_gif, "WebP": read_webp}
-
-
-def kind_of(head: bytes) -> str | None:
-    """"GIF" or "WebP" from a file's first 12 bytes, else None."""
-    if head.startswith(b"GIF8"):
-        return "GIF"
-    return "WebP" if head[:4] == b"RIFF" and head[8:12] == b"WEBP" else None
-
-
-def whole_frames(path: Path) -> int | None:
-    """How many whole frames a GIF or WebP holds (None for other files): a decoder may be handed a last frame
-    cut short, which it cannot show."""
-    with open(path, "rb") as f:
-        kind = kind_of(f.read(12))
-        return None if kind is None else READERS[kind](f, path.stat().st_size).frames

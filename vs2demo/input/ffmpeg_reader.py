@@ -30,7 +30,6 @@ from typing import BinaryIO
 import numpy as np
 
 from vs2demo.core.errors import InputError
-from vs2demo.input.animation import whole_frames
 from vs2demo.input.framing import FALLBACK_READER, FramePlan, VideoInfo, source_frames
 
 SCAN_TIMEOUT_S = 120.0  # a packet scan reads the file once without decoding: seconds even for a long clip
@@ -201,13 +200,13 @@ def first_frame_size(path: Path, codec: str, cap: int) -> tuple[int, int]:
     return int(w), int(h)
 
 
-def probe(path: Path, file_bytes: int, check: Callable[[VideoInfo], None], max_side_px: int) -> VideoInfo:
+def probe(path: Path, file_bytes: int, check: Callable[[VideoInfo], None], max_side_px: int,
+          whole: int | None = None) -> VideoInfo:
     """The clip as ffmpeg reads it. ``check`` (the limits) runs on the packet scan before anything is decoded,
     and again on the first frame's decoded size; no allocation may exceed what a frame within ``max_side_px``
-    needs."""
+    needs. ``whole``: an animation's whole frames as its headers count them (None for a video)."""
     cap = alloc_cap(max_side_px * max_side_px)
     s = scan(path, cap)
-    whole = whole_frames(path)
     if whole is not None and whole < len(s.starts_s):  # a download cut short: its last frame is not whole
         s = Scan(s.codec, s.width, s.height, s.starts_s[:whole], s.starts_s[whole])
     frames = len(s.starts_s)

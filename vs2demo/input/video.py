@@ -170,16 +170,26 @@ def sniff_container(path: Path) -> str:
     raise InputError(f"{path.name} is not a video file this app can read (MP4, MOV, WebM, MKV, AVI, GIF, WebP).")
 
 
-def _declared_size(path: Path, kind: str, limits: Limits) -> tuple[int, int]:
+@dataclass(frozen=True)
+class Declared:
+    """What a clip's headers say before any decoder sees it."""
+    width: int
+    height: int
+    whole_frames: int | None = None  # an animation's whole frames (GIF, WebP): a last one cut short is not counted
+
+
+def _declared(path: Path, kind: str, limits: Limits) -> Declared:
     """The frame size the container declares; an over-limit one is refused from the headers alone, as a decoder
     would allocate it before anything else."""
     file_bytes = path.stat().st_size
+    whole = None
     try:
         with open(path, "rb") as f:
             if kind in ANIMATIONS:  # GIF, WebP: the canvas, frame count and delays are all in the headers
                 anim = ANIMATIONS[kind](f, file_bytes)
                 check_limits(VideoInfo(str(path), anim.frames, anim.fps, anim.width, anim.height, file_bytes), limits)
                 size: tuple[int, int] | None = (anim.width, anim.height)
+                whole = anim.frames
             else:
                 size = declared_frame_size(f, kind, file_bytes)
     except HeaderError as exc:
@@ -190,7 +200,7 @@ def _declared_size(path: Path, kind: str, limits: Limits) -> tuple[int, int]:
     width, height = size
     if max(width, height) > limits.max_side_px:
         raise InputError(f"The clip is {width}×{height}; the limit is {limits.max_side_px} px on the longer side.")
-    return width, height
+    return Declared(width, height, whole)
 
 
 def probe(path: str | os.PathLike, limits: Limits | None = None, reader: str | None = None) -> VideoInfo:
@@ -207,23 +217,26 @@ def probe(path: str | os.PathLike, limits: Limits | None = None, reader: str | N
     if size == 0:
         raise InputError(f"{p.name} is empty (0 bytes).")
     _check_file_size(size, limits)
-    declared_w, declared_h = _declared_size(p, sniff_container(p), limits)
+    kind = sniff_container(p)
+    declared = _declared(p, kind, limits)
     if reader not in (None, OFFICIAL_READER, FALLBACK_READER):
         raise ValueError(f"unknown reader {reader!r}")
-    if reader == FALLBACK_READER:
-        return _probe_with_ffmpeg(p, size, limits)
+    # decord opens no GIF or WebP (it finds no duration or no pixel format in them): ffmpeg reads them at once
+    if reader == FALLBACK_READER or (reader is None and kind in ANIMATIONS):
+        return _probe_with_ffmpeg(p, size, limits, declared.whole_frames)
     try:
         vr = _open(str(p))
     except InputError as refused:  # what decord cannot open (GIF, WebP, AV1, ...) goes to ffmpeg, labelled so
         if reader == OFFICIAL_READER:
             raise
         log.info("%s: reading it with ffmpeg (%s)", p.name, refused)
-        return _probe_with_ffmpeg(p, size, limits)
+        return _probe_with_ffmpeg(p, size, limits, declared.whole_frames)
     try:
         total, fps = len(vr), float(vr.get_avg_fps())
         if total <= 0 or not math.isfinite(fps) or fps <= 0:
             raise InputError(f"{p.name} has no decodable video frames.")
-        check_limits(VideoInfo(str(p), total, fps, declared_w, declared_h, size), limits)  # before any frame decodes
+        # before any frame decodes
+        check_limits(VideoInfo(str(p), total, fps, declared.width, declared.height, size), limits)
         try:
             with quiet_decoder():
                 height, width = vr[0].shape[:2]
@@ -239,8 +252,8 @@ def probe(path: str | os.PathLike, limits: Limits | None = None, reader: str | N
     return info
 
 
-def _probe_with_ffmpeg(path: Path, size: int, limits: Limits) -> VideoInfo:
-    return ffmpeg_reader.probe(path, size, lambda info: check_limits(info, limits), limits.max_side_px)
+def _probe_with_ffmpeg(path: Path, size: int, limits: Limits, whole_frames: int | None) -> VideoInfo:
+    return ffmpeg_reader.probe(path, size, lambda info: check_limits(info, limits), limits.max_side_px, whole_frames)
 
 
 def read_frames(plan: FramePlan) -> Frames:
