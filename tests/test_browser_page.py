@@ -231,6 +231,8 @@ def test_first_screen_teaching_and_compare(browser, scripted, shots, viewport, s
         cells = page.evaluate("""() => [...document.querySelectorAll('#vs2-compare-table td')].map((td) => [
             td.getBoundingClientRect().right, td.scrollWidth <= td.clientWidth + 1])""")
         assert len(cells) == 4 * 7 and all(right <= viewport["width"] + 1 and whole for right, whole in cells)
+        table = page.locator("#vs2-compare-table").inner_text()  # every column's header readable, as text
+        assert all(h in table for h in ("Clip A", "Clip B", "A − B", "Soft A", "Soft B", "Better"))
         page.wait_for_function("!document.querySelector('#vs2-compare').disabled", timeout=30_000)  # back after
         headline = page.locator("#vs2-verdict .vs2-headline").inner_text()
         assert headline.startswith("Overall:") and "sum 11 vs 11" in headline  # the scripted text twice: a tie

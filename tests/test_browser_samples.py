@@ -60,6 +60,11 @@ def test_samples_compare_and_rank_views(evaluator, browser, shots, viewport, sch
         page.click("#vs2-rank")
         page.wait_for_selector("#vs2-leaderboard >> text=Best of 3", timeout=120_000)
         assert page.locator("#vs2-leaderboard tr").count() == 4
+        board = page.locator("#vs2-leaderboard").inner_text()  # every column's words readable at any width
+        assert "Rank certainty" in board and "Ranked first" in board
+        cells = page.evaluate("""() => [...document.querySelectorAll('#vs2-leaderboard td')].map((td) =>
+            td.getBoundingClientRect().right <= innerWidth + 1 && td.scrollWidth <= td.clientWidth + 1)""")
+        assert len(cells) == 3 * 4 and all(cells)
         page.wait_for_function("document.querySelectorAll('#vs2-rank-gallery img').length === 3", timeout=30_000)
         page.locator("#vs2-rank-gallery img").first.click()  # the winner's full result opens
         page.wait_for_function("document.querySelector('#vs2-rank-reasoning textarea').value.length > 0",

@@ -12,7 +12,7 @@ from gradio.utils import get_upload_folder
 from gradio_client import handle_file
 
 from tests.helpers import ASSETS, SETTINGS, ScriptedEvaluator
-from tests.reviews import pair, serve_library
+from tests.reviews import pair, serve_library, single
 from vs2demo.core.errors import StoreError
 from vs2demo.core.options import GenerationOptions
 from vs2demo.serve.handlers import DemoApp
@@ -145,3 +145,18 @@ def test_deleting_by_number_is_the_owners_or_the_admins(tmp_path, monkeypatch) -
         library.delete_any(rid, row.id, mine, "wrong")
     assert library.delete_any(rid, row.id, mine, "admin-secret") == f"Deleted feedback #{row.id}."
     assert library.feedback.for_result(rid) == []
+
+
+@pytest.mark.parametrize("stored", [pair, single])
+def test_opening_a_result_reads_it_once(tmp_path, stored) -> None:
+    """Opening a link (its view, then its feedback form) fetches the stored result once, not once per part."""
+    from vs2demo.serve.library_page import _clip_values
+
+    lib = Library(str(tmp_path / "lib.db"))
+    rid = lib.results.save(stored(), owner=reviewer_id("me"))
+    reads = []
+    real = lib.results.get
+    lib.results.get = lambda *a, **k: (reads.append(a), real(*a, **k))[1]
+    result, view = lib.open(rid, "me")
+    values = _clip_values(lib, view, rid, "me")
+    assert reads == [(rid,)] and values and view["kind"] == result.kind

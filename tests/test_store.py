@@ -273,3 +273,35 @@ def test_killed_writer_loses_no_committed_feedback(db) -> None:
     assert done.returncode == -signal.SIGKILL and "committed" in done.stdout, done.stderr
     (row,) = FeedbackStore(Database(db.target).ready()).for_result(rid)
     assert (row.version, row.comment, row.score) == (20, "edit 19", 5)
+
+
+def test_a_read_never_waits_for_a_writer_on_sqlite(tmp_path) -> None:
+    """A writer mid-transaction (another process, say) holds SQLite's write lock: a read still answers from its
+    snapshot at once, while another write waits for the lock as before."""
+    import sqlite3
+
+    path = tmp_path / "lib.db"
+    db = Database(str(path)).ready()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    read, wrote = threading.Event(), threading.Event()
+
+    def reading() -> None:
+        with db.read() as conn:
+            conn.execute(select(results.c.id)).all()
+        read.set()
+
+    def writing() -> None:
+        with db.write() as conn:
+            conn.execute(results.delete())
+        wrote.set()
+
+    try:
+        threading.Thread(target=reading, daemon=True).start()
+        threading.Thread(target=writing, daemon=True).start()
+        assert read.wait(10)  # before: reads took the write lock too and waited up to 30 s
+        assert not wrote.wait(1)  # the writer still waits its turn
+    finally:
+        holder.rollback()
+        holder.close()
+    assert wrote.wait(30)

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from html import escape
 
 from vs2demo.analysis.agreement import Agreement, Metric
+from vs2demo.present import tables
 
 CSS = """
 .vs2-stored{padding:.5em .8em;border-radius:8px;border:2px dashed var(--color-accent);margin:.2em 0}
@@ -17,9 +18,7 @@ CSS = """
 .vs2-linkbox a{word-break:break-all}
 .vs2-copy-link{cursor:pointer;padding:.2em .7em;border-radius:6px;border:1px solid var(--border-color-primary);
 background:var(--button-secondary-background-fill);color:var(--body-text-color)}
-.vs2-list,.vs2-agree{width:100%;border-collapse:collapse;font-size:.9em}
-.vs2-list td,.vs2-list th,.vs2-agree td,.vs2-agree th{padding:.25em .5em;text-align:left;
-border-bottom:1px solid var(--border-color-primary);vertical-align:top}
+.vs2-list,.vs2-agree{font-size:.9em}
 .vs2-fb-mine{font-weight:600}.vs2-flag{color:#b91c1c}
 """
 
@@ -65,34 +64,30 @@ def listing_html(items: Sequence, admin: bool = False) -> str:
     if not items:
         return ("<p class='vs2-meta'>No stored results for this browser yet: each finished run is stored and "
                 "listed here.</p>")
-    rows = "".join(
-        f"<tr><td><a href='?r={escape(i.id)}'>{escape(i.title)}</a></td><td>{escape(i.kind)}</td>"
-        f"<td>{time.strftime('%Y-%m-%d %H:%M', time.gmtime(i.created_at))}</td><td>{i.feedback}</td>"
-        f"<td>{escape(i.prompt[:80])}</td></tr>" for i in items)
+    rows = [[f"<a href='?r={escape(i.id)}'>{escape(i.title)}</a>", escape(i.kind),
+             time.strftime("%Y-%m-%d %H:%M", time.gmtime(i.created_at)), str(i.feedback), escape(i.prompt[:80])]
+            for i in items]
     who = "every visitor's results (admin)" if admin else "this browser's results"
-    return (f"<div class='vs2-scroll'><table class='vs2-list' id='vs2-my-results'><caption>{who}</caption><tr>"
-            f"<th>Result</th><th>Kind</th><th>Stored (UTC)</th><th>Feedback</th><th>Prompt</th></tr>{rows}"
-            "</table></div>")
+    return tables.table_html(["Result", "Kind", "Stored (UTC)", "Feedback", "Prompt"], rows, "vs2-list",
+                             "vs2-my-results", who)
 
 
 def feedback_list_html(rows: Sequence, me: str, clip_names: Sequence[str]) -> str:
     """Every review of a result, escaped; the visitor's own marked."""
     if not rows:
         return "<p class='vs2-meta'>No feedback on this result yet.</p>"
-    out = []
+    out, classes = [], []
     for r in rows:
         mine = r.reviewer == me
         said = " · ".join(x for x in (r.verdict or "", "" if r.score is None else f"would give {r.score}",
                                       ", ".join(f"{s:g} s" for s in r.seconds)) if x)
         flag = "<span class='vs2-flag'>states something not in the clip</span>" if r.unsupported else ""
         clip = clip_names[r.item] if r.item < len(clip_names) else str(r.item)
-        out.append(f"<tr class='{'vs2-fb-mine' if mine else ''}'><td>#{r.id}</td>"
-                   f"<td>{'you' if mine else 'a reviewer'}</td><td>{escape(clip)}</td>"
-                   f"<td>{escape(r.dimension)}</td><td>{escape(said)} {flag}</td>"
-                   f"<td>{escape(r.comment)}</td><td>v{r.version}</td></tr>")
-    return ("<div class='vs2-scroll'><table class='vs2-list' id='vs2-feedback-list'><tr><th>#</th><th>Who</th>"
-            "<th>Clip</th><th>Dimension</th><th>Says</th><th>Comment</th><th>Edits</th></tr>" + "".join(out)
-            + "</table></div>")
+        out.append([f"#{r.id}", "you" if mine else "a reviewer", escape(clip), escape(r.dimension),
+                    f"{escape(said)} {flag}", escape(r.comment), f"v{r.version}"])
+        classes.append("vs2-fb-mine" if mine else "")
+    return tables.table_html(["#", "Who", "Clip", "Dimension", "Says", "Comment", "Edits"], out, "vs2-list",
+                             "vs2-feedback-list", row_classes=classes)
 
 
 def _cell(m: Metric, percent: bool = True) -> str:
@@ -101,29 +96,26 @@ def _cell(m: Metric, percent: bool = True) -> str:
 
 def agreement_html(report: Agreement) -> str:
     """The agreement figures as a table: one row per dimension, then overall."""
-    head = ("<tr><th>Dimension</th><th>Exact</th><th>Relaxed (|Δ| ≤ 1)</th><th>SRCC</th><th>PLCC</th>"
-            "<th>Pairwise, with ties</th><th>Pairwise, without ties</th></tr>")
-    rows = "".join(f"<tr><td>{escape(d.title)}</td><td>{_cell(d.exact)}</td><td>{_cell(d.relaxed)}</td>"
-                   f"<td>{_cell(d.srcc, False)}</td><td>{_cell(d.plcc, False)}</td><td>{_cell(d.pairwise_ties)}</td>"
-                   f"<td>{_cell(d.pairwise_no_ties)}</td></tr>" for d in report.dimensions)
-    rows += (f"<tr><td><b>Overall</b></td><td colspan='4'>all three exact: {_cell(report.all_three)}</td>"
-             f"<td>{_cell(report.overall_ties)}</td><td>{_cell(report.overall_no_ties)}</td></tr>")
+    heads = ["Dimension", "Exact", "Relaxed (|Δ| ≤ 1)", "SRCC", "PLCC", "Pairwise, with ties",
+             "Pairwise, without ties"]
+    rows = [[escape(d.title), _cell(d.exact), _cell(d.relaxed), _cell(d.srcc, False), _cell(d.plcc, False),
+             _cell(d.pairwise_ties), _cell(d.pairwise_no_ties)] for d in report.dimensions]
+    # overall has no relaxed match or correlation of its own: its exact match is all three at once
+    rows.append(["<b>Overall</b>", f"all three exact: {_cell(report.all_three)}", "–", "–", "–",
+                 _cell(report.overall_ties), _cell(report.overall_no_ties)])
     note = (f"{report.items} reviewed clip(s), {report.pairs} pair(s) (from {report.pairs_from}). Model tie: soft "
             f"scores within {report.tie_threshold:g} ({3 * report.tie_threshold:g} on the sum). 95% bootstrap "
             f"intervals ({report.resamples} resamples, seed {report.seed}); n = items counted.")
-    return (f"<div class='vs2-scroll'><table class='vs2-agree' id='vs2-agreement'>{head}{rows}</table></div>"
-            f"<div class='vs2-meta'>{escape(note)}</div>")
+    return tables.table_html(heads, rows, "vs2-agree", "vs2-agreement") + f"<div class='vs2-meta'>{escape(note)}</div>"
 
 
 def disagreements_html(items: Sequence, limit: int = 200) -> str:
     """Where reviewers and the model disagree, each opening its result."""
     if not items:
         return "<p class='vs2-meta'>No disagreements you can see yet.</p>"
-    rows = "".join(
-        f"<tr><td><a href='?r={escape(d.result_id)}'>{escape(d.clip)}</a></td><td>{escape(d.dimension)}</td>"
-        f"<td>{escape(d.model)}</td><td>{escape(d.human)}"
-        f"{' <span class=vs2-flag>not in the clip</span>' if d.unsupported else ''}</td>"
-        f"<td>{escape(d.comment)}</td></tr>" for d in items[:limit])
+    rows = [[f"<a href='?r={escape(d.result_id)}'>{escape(d.clip)}</a>", escape(d.dimension), escape(d.model),
+             escape(d.human) + (" <span class=vs2-flag>not in the clip</span>" if d.unsupported else ""),
+             escape(d.comment)] for d in items[:limit]]
     more = f"<p class='vs2-meta'>{len(items) - limit} more not shown.</p>" if len(items) > limit else ""
-    return ("<div class='vs2-scroll'><table class='vs2-list' id='vs2-disagreements'><tr><th>Result</th>"
-            "<th>Dimension</th><th>Model</th><th>Reviewer</th><th>Comment</th></tr>" + rows + "</table></div>" + more)
+    return tables.table_html(["Result", "Dimension", "Model", "Reviewer", "Comment"], rows, "vs2-list",
+                             "vs2-disagreements") + more

@@ -25,7 +25,6 @@ CSS = """
 .vs2-sample summary{cursor:pointer}.vs2-sample pre{white-space:pre-wrap;font-size:.85em}
 @media (max-width: 700px){.vs2-stack-narrow{flex-direction:column !important}
 .vs2-stack-narrow > *{min-width:0 !important;width:100% !important}}
-.vs2-scroll{overflow-x:auto;max-width:100%}
 .vs2-headline{font-size:1.15em;padding:.5em .8em;border-radius:8px;border:2px solid var(--color-accent);margin:.2em 0}
 """
 

@@ -163,7 +163,8 @@ class Library:
         return {"header": library_html.stored_header_html(stored.id, stored.kind, stored.date, stored.model,
                                                           stored.revision, stored.command, stored.title, kept),
                 "summary": _summary(stored, clips), "clips": [(n, i) for i, (n, _) in enumerate(clips)],
-                "item": item, "text": first.raw_output, "radar": figures.radar(shown), "cards": cards,
+                "item": item, "kind": stored.kind, "text": first.raw_output, "radar": figures.radar(shown),
+                "cards": cards,
                 "gallery": gallery, "times": [f.seconds for f in shots], "evidence": evidence,
                 "video": self._clip_file(stored) if stored.clip_size else None,
                 "feedback": self.feedback_html(stored, token)}
@@ -182,9 +183,11 @@ class Library:
         names = ["A vs B"] if stored.kind == "compare" else [n for n, _ in stored.clips()]
         return library_html.feedback_list_html(self.feedback.for_result(stored.id), reviewer_id(token), names)
 
-    def _item(self, stored_id: str, item: int | None) -> int:
-        """Which clip feedback is about: the one shown, except in a comparison, where it is about the pair (0)."""
-        return 0 if self.results.get(stored_id, with_frames=False).kind == "compare" else int(item or 0)
+    def _item(self, stored_id: str, item: int | None, kind: str | None = None) -> int:
+        """Which clip feedback is about: the one shown, except in a comparison, where it is about the pair (0).
+        ``kind``: the result's kind when the caller has it (else it is read)."""
+        kind = kind or self.results.get(stored_id, with_frames=False).kind
+        return 0 if kind == "compare" else int(item or 0)
 
     def listing(self, token: str | None, admin_token: str | None = None) -> str:
         admin = is_admin(admin_token)
@@ -192,11 +195,12 @@ class Library:
 
     # -- feedback -------------------------------------------------------------------------------
 
-    def form(self, stored_id: str, item: int, token: str | None) -> tuple[list[Row], dict[str, int]]:
+    def form(self, stored_id: str, item: int, token: str | None, kind: str | None = None
+             ) -> tuple[list[Row], dict[str, int]]:
         """This browser's feedback on one clip of a result, per dimension then overall, and the versions it read
         (an edit saved meanwhile elsewhere is then refused, not overwritten)."""
         me = reviewer_id(token)
-        item = self._item(stored_id, item)
+        item = self._item(stored_id, item, kind)
         mine = {f.dimension: f for f in self.feedback.for_result(stored_id) if f.reviewer == me and f.item == item}
         rows = [Row(f.verdict, f.score, f.comment, ", ".join(f"{x:g}" for x in f.seconds), f.unsupported)
                 if (f := mine.get(key)) else Row() for key in JUDGED]

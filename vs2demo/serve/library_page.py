@@ -233,7 +233,7 @@ def _clip_values(lib: Library, view: dict[str, Any], rid: str, token: str | None
                  ) -> list:
     """The outputs of clip_outputs for one clip of a result; with ``compare`` (on opening) the form's verdicts
     become A / B / tie / both bad for a comparison, agree / disagree otherwise, and scores show only for the latter."""
-    rows, versions = lib.form(rid, view["item"], token)
+    rows, versions = lib.form(rid, view["item"], token, view["kind"])  # the result is read once per view
     values: list[Any] = []
     for r in rows:
         verdict, score = r.verdict, r.score

@@ -3,7 +3,8 @@ several app replicas share, through SQLAlchemy; the same code either way.
 
 SQLite's settings are chosen for a server that may be killed at any moment: every transaction commits with a full
 sync of the write-ahead log (a committed edit survives the process), writers take the lock when they begin (BEGIN
-IMMEDIATE: two writers never deadlock upgrading a read lock) and wait up to BUSY_TIMEOUT_MS for each other.
+IMMEDIATE: two writers never deadlock upgrading a read lock) and wait up to BUSY_TIMEOUT_MS for each other; a
+transaction that only reads begins deferred and, in WAL, never waits for a writer.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from vs2demo.store.schema import LATEST, migrate
 log = logging.getLogger(__name__)
 DEFAULT_DB = "vs2demo.db"  # in the working directory, unless --db or $VS2_DB says otherwise
 BUSY_TIMEOUT_MS = 30_000
+READ_ONLY = "vs2_read_only"  # a connection's execution option: its transaction only reads
 
 
 def db_from_env(flag: str | None = None) -> str:
@@ -82,14 +84,26 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A transaction that commits when the block ends (and is on disk once it has)."""
+        with self._transaction(read_only=False) as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A transaction that only reads: one consistent snapshot, which on SQLite takes no write lock (WAL readers
+        never wait for a writer, nor make one wait)."""
+        with self._transaction(read_only=True) as conn:
+            yield conn
+
+    @contextmanager
+    def _transaction(self, read_only: bool) -> Iterator[Connection]:
         self.ready()
         try:
-            with self.engine.begin() as conn:
-                yield conn
+            with self.engine.connect() as conn:
+                conn.execution_options(**{READ_ONLY: read_only})  # read by the begin hook below
+                with conn.begin():
+                    yield conn
         except OperationalError as exc:
             raise StoreError(f"the results library is unavailable: {_first_line(exc)}") from exc
-
-    read = write  # reads see one consistent snapshot the same way
 
     def close(self) -> None:
         self.engine.dispose()
@@ -110,8 +124,8 @@ def _engine(url) -> Engine:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    def _begin(conn: Connection) -> None:  # a writer takes the lock as it begins; a reader takes none
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
     return engine
 
