@@ -24,22 +24,30 @@ VIEWS = {"1280-light": ({"width": 1280, "height": 900}, "light"), "1280-dark": (
          "390-light": ({"width": 390, "height": 844}, "light"), "390-dark": ({"width": 390, "height": 844}, "dark")}
 
 
+def run_to_end(page, start) -> None:
+    """``start()`` a run and wait for its end: the last status line is marked first, as a replay ends on the same
+    words (and Gradio's queue notes share its box)."""
+    status = "#vs2-status .vs2-status"
+    page.evaluate(f"document.querySelector('{status}')?.setAttribute('data-old', '')")
+    start()
+    page.wait_for_function(f"""() => {{ const s = document.querySelector('{status}');
+        return s && !s.hasAttribute('data-old') && s.innerText.includes('Done in'); }}""", timeout=180_000)
+
+
 def walk(browser, url: str, out: Path, tag: str, viewport: dict, scheme: str, explain: bool) -> None:
     page = browser.new_page(viewport=viewport, color_scheme=scheme)
     page.goto(f"{url}?__theme={scheme}")
     page.wait_for_selector("#vs2-status >> text=Replay of an example run", timeout=60_000)  # opens on a result
     page.wait_for_timeout(1500)
     page.screenshot(path=str(out / f"{tag}-1-first-screen.png"))
-    page.locator("#vs2-examples .gallery-item, #vs2-examples button.example").nth(1).click()
-    page.wait_for_selector("#vs2-status >> text=Done in", timeout=180_000)
+    run_to_end(page, page.locator("#vs2-examples .gallery-item, #vs2-examples button.example").nth(1).click)
     page.wait_for_timeout(800)
     page.screenshot(path=str(out / f"{tag}-2-example.png"), full_page=True)
     page.locator("#vs2-video button[aria-label='Clear'], #vs2-video button[title='Clear']").first.click()
     upload_in_page(page, "vs2-video", ASSETS / "ball_sinks.mp4")
     page.get_by_label("Text-to-video prompt").first.fill("a red ball bouncing on a wooden floor")
     page.wait_for_selector("text=The model will see", timeout=30_000)
-    page.click("#vs2-evaluate")
-    page.wait_for_selector("#vs2-status >> text=Done in", timeout=180_000)
+    run_to_end(page, lambda: page.click("#vs2-evaluate"))
     page.wait_for_timeout(800)
     page.screenshot(path=str(out / f"{tag}-3-evaluated.png"), full_page=True)
     if explain:

@@ -18,6 +18,7 @@ pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is not installed (apt-get install chromium)")]
 
 # Records every distinct value the reasoning box takes, every 10 ms, so the test sees it grow.
+STATUS = "#vs2-status .vs2-status"  # the status line itself, without Gradio's queue notes beside it
 WATCH = """(sel) => { window.__seen = []; window.__watch = setInterval(() => {
   const t = document.querySelector(sel + ' textarea'); if (!t) return;
   const v = t.value; if (window.__seen[window.__seen.length - 1] !== v) window.__seen.push(v); }, 10); }"""
@@ -116,17 +117,17 @@ def test_an_example_is_a_full_result_computed_once_then_replayed(smoke_dir, brow
             if attempt == 1:  # reloaded: the page now opens on the recorded example, replayed and labelled
                 page.wait_for_selector("#vs2-status >> text=Replay of an example run", timeout=60_000)
                 page.wait_for_function("!document.querySelector('#vs2-explain').disabled", timeout=20_000)
-            before = page.locator("#vs2-status").inner_text()
+            # the last result's status line is marked: any update of the run draws a new one (a replay ends on the
+            # same words, and Gradio's queue notes share the box, so the words alone cannot tell)
+            page.evaluate(f"document.querySelector('{STATUS}')?.setAttribute('data-old', '')")
             page.locator("#vs2-examples .gallery-item, #vs2-examples button.example").first.click()
-            # the click's own run has begun: its first status replaces the last one (a replay ends on the same words)
-            page.wait_for_function("(before) => document.querySelector('#vs2-status').innerText !== before", arg=before,
-                                   timeout=30_000)
-            page.wait_for_function("""() => { const s = document.querySelector('#vs2-status').innerText;
-                return s.includes('Done in') && !s.includes('Replaying'); }""", timeout=120_000)
-            status = page.locator("#vs2-status").inner_text()
+            page.wait_for_function(f"""() => {{ const s = document.querySelector('{STATUS}');
+                return s && !s.hasAttribute('data-old') && s.innerText.includes('Done in'); }}""", timeout=120_000)
+            status = page.locator(STATUS).inner_text()
             replayed = "Replay of an example run" in status
             assert replayed == (attempt == 1), status  # computed the first time, replayed (and labelled) the second
-            assert page.locator("#vs2-cards .vs2-card").count() == 3
+            # the cards arrive with the status, but each HTML output is drawn in its own time
+            page.wait_for_function("document.querySelectorAll('#vs2-cards .vs2-card').length === 3", timeout=10_000)
             page.wait_for_function("!document.querySelector('#vs2-explain').disabled", timeout=20_000)
             assert page.locator("#vs2-report-button").is_enabled()
             page.screenshot(path=str(shots / f"example-{tag}-{attempt}.png"), full_page=True)
