@@ -24,7 +24,8 @@ sys.path.insert(0, str(ROOT))
 from tests.synth import ensure_clip  # noqa: E402
 from vs2demo.core.options import GenerationOptions  # noqa: E402
 from vs2demo.engine.evaluator import Evaluator  # noqa: E402
-from vs2demo.evidence.explain import ExplainOptions, explain  # noqa: E402
+from vs2demo.evidence.explain import explain  # noqa: E402
+from vs2demo.evidence.options import ExplainOptions  # noqa: E402
 
 PROMPT = "a red ball bouncing on a wooden floor"
 

@@ -178,7 +178,7 @@ class SlowExplainer(ScriptedEvaluator):
     passes = 0
 
     def explain_stream(self, result, options):
-        from vs2demo.evidence.explain import ExplainProgress
+        from vs2demo.evidence.options import ExplainProgress
 
         for k in range(100):
             time.sleep(0.1)

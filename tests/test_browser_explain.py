@@ -9,7 +9,7 @@ import pytest
 
 from tests.helpers import CHROMIUM, ScriptedEvaluator, ready_to_score
 from vs2demo.core.dimensions import DIMENSIONS
-from vs2demo.evidence.explain import ExplainProgress
+from vs2demo.evidence.options import ExplainProgress
 from vs2demo.evidence.record import (
     Explanation,
     Probe,

@@ -12,7 +12,8 @@ import pytest
 
 from vs2demo.evidence import faithfulness as fa
 from vs2demo.evidence import floor as fl
-from vs2demo.evidence.explain import ExplainOptions, cost, hide
+from vs2demo.evidence.explain import hide
+from vs2demo.evidence.options import ExplainOptions, cost
 from vs2demo.evidence.record import Segment, log_odds, shift
 from vs2demo.evidence.scorer import Base, Fill, Visual
 from vs2demo.evidence.total_effect import Draw, Interval, compare, mean_interval, t_quantile

@@ -96,7 +96,8 @@ def test_the_first_example_can_open_unexplained(evaluator) -> None:
 
 
 def test_a_kept_explanation_comes_back_with_the_replay(app, monkeypatch) -> None:
-    from vs2demo.evidence.explain import ExplainOptions, explain
+    from vs2demo.evidence.explain import explain
+    from vs2demo.evidence.options import ExplainOptions
 
     first = app.examples.examples[0].job
     samples = last(app.example(first.video, first.prompt))[RESULT]

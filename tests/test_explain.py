@@ -16,8 +16,9 @@ from vs2demo.core.options import GenerationOptions
 from vs2demo.engine.generation import Sampling, official_digit_steps
 from vs2demo.engine.rescore import LOGPROB_FLOOR, Variant, rescore
 from vs2demo.engine.rope import official_rope_index
-from vs2demo.evidence.explain import ExplainOptions, explain, hide, without_sentence
+from vs2demo.evidence.explain import explain, hide, without_sentence
 from vs2demo.evidence.model_scorer import ModelScorer
+from vs2demo.evidence.options import ExplainOptions
 from vs2demo.evidence.record import (
     Explanation,
     ProbeKind,

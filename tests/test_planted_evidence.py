@@ -11,7 +11,8 @@ import pytest
 from tests.planted import PlantedScorer
 from vs2demo.core.dimensions import DIMENSIONS
 from vs2demo.core.options import GenerationOptions
-from vs2demo.evidence.explain import ExplainOptions, Stopped, explain
+from vs2demo.evidence.explain import explain
+from vs2demo.evidence.options import ExplainOptions, Stopped
 from vs2demo.evidence.record import Explanation
 from vs2demo.evidence.total_effect import Condition
 from vs2demo.input.framing import plan_frames

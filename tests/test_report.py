@@ -150,7 +150,8 @@ def test_every_word_a_student_meets_is_in_the_glossary() -> None:
 def test_the_report_fits_a_phone_and_has_no_dead_controls(evaluator, samples) -> None:
     """The report runs no script: no button, no "click" instruction; its score view is the page's wrapping cards and
     its radar scales with labels inside the picture, so nothing is wider than a phone."""
-    from vs2demo.evidence.explain import ExplainOptions, explain
+    from vs2demo.evidence.explain import explain
+    from vs2demo.evidence.options import ExplainOptions
     from vs2demo.present.report_html import radar_svg, report_html
 
     cheap = ExplainOptions(max_segments=2, max_sentences=2, resamples=0, sanity=False, random_orders=0)

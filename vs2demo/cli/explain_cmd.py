@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from vs2demo.analysis.result import Result
-from vs2demo.evidence.explain import DEFAULT_RESAMPLES, DEFAULT_TOP_SECONDS, ExplainOptions, explain
+from vs2demo.evidence.explain import explain
 from vs2demo.evidence.faithfulness import MIN_RANDOM_ORDERS
+from vs2demo.evidence.options import DEFAULT_RESAMPLES, DEFAULT_TOP_SECONDS, ExplainOptions
 from vs2demo.evidence.record import DEFAULT_COUNTERFACTUAL, DEFAULT_MAX_SEGMENTS, DEFAULT_MAX_SENTENCES, Explanation
 from vs2demo.present.evidence_html import cost_line
 from vs2demo.present.evidence_prose import all_lines

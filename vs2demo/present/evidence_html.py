@@ -22,7 +22,7 @@ from pathlib import Path
 
 from vs2demo.analysis.result import Result
 from vs2demo.core.dimensions import DIMENSIONS
-from vs2demo.evidence.explain import ExplainOptions, cost, planned_segments
+from vs2demo.evidence.options import ExplainOptions, cost, planned_segments
 from vs2demo.evidence.record import DIRECT_NAME, GROUNDING_NAME, TOTAL_NAME, Explanation, split_sentences
 from vs2demo.present import tables
 from vs2demo.present.evidence_prose import (

@@ -6,9 +6,9 @@ from vs2demo.analysis.stability import STABLE_AGREEMENT
 from vs2demo.analysis.verdict import CLEAR_SHARE, SOFT_TIE_MARGIN
 from vs2demo.core.dimensions import DIMENSION_COUNT_WORD, DIMENSIONS, SCORE_VALUES
 from vs2demo.core.options import OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, OFFICIAL_TEMPERATURE
-from vs2demo.evidence.explain import DEFAULT_RESAMPLES
 from vs2demo.evidence.faithfulness import MIN_RANDOM_ORDERS
 from vs2demo.evidence.floor import MIN_NATS_PER_TOKEN, MIN_SCORE_POINTS
+from vs2demo.evidence.options import DEFAULT_RESAMPLES
 from vs2demo.evidence.record import DEFAULT_MAX_SEGMENTS
 from vs2demo.input.framing import (
     FACTOR,

@@ -23,7 +23,7 @@ from vs2demo.analysis.result import Result
 from vs2demo.core.options import GenerationOptions
 from vs2demo.engine.events import Finished, Job, Piece
 from vs2demo.engine.inputs import file_digest
-from vs2demo.evidence.explain import ExplainOptions
+from vs2demo.evidence.options import ExplainOptions
 from vs2demo.evidence.record import Explanation
 
 log = logging.getLogger(__name__)

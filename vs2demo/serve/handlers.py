@@ -20,7 +20,7 @@ from vs2demo.core.errors import VS2Error
 from vs2demo.core.options import OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, OFFICIAL_TEMPERATURE, GenerationOptions
 from vs2demo.engine.evaluator import Evaluator
 from vs2demo.engine.events import Finished, FramesReady, Job, Piece, Planned, Progress, Status
-from vs2demo.evidence.explain import ExplainOptions, ExplainProgress, Stopped
+from vs2demo.evidence.options import ExplainOptions, ExplainProgress, Stopped
 from vs2demo.evidence.record import DEFAULT_COUNTERFACTUAL, Explanation
 from vs2demo.present import figures, panels_html, result_html
 from vs2demo.present.evidence_html import cost_line, evidence_html, reading_html

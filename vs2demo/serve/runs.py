@@ -23,7 +23,8 @@ from vs2demo.core.options import GenerationOptions
 from vs2demo.engine.evaluator import Evaluator
 from vs2demo.engine.events import Event, Finished, Job, Status
 from vs2demo.engine.inputs import ReadyClip
-from vs2demo.evidence.explain import ExplainOptions, ExplainProgress, cost, explain_stream, planned_segments
+from vs2demo.evidence.explain import explain_stream
+from vs2demo.evidence.options import ExplainOptions, ExplainProgress, cost, planned_segments
 
 ON_ZERO_GPU = bool(os.environ.get("SPACES_ZERO_GPU"))
 DEFAULT_STEPS_PER_S = 15.0  # decoding steps per second assumed before any run was measured (conservative)
