@@ -32,7 +32,8 @@ def blocked(monkeypatch):
     monkeypatch.setenv("VS2_TRUSTED_PROXIES", "127.0.0.1,::1")
     gate = threading.Event()
 
-    def explain(self, samples, counterfactual: str = "", stored: str | None = None, request: gr.Request = None):
+    def explain(self, samples, counterfactual: str = "", stored: str | None = None, seconds: str = "",
+                request: gr.Request = None):
         gate.wait(60)
         return "", "", None, None, None, None
 
@@ -64,14 +65,14 @@ def _join(base: str, fn_index: int, data: list, session: str, visitor: str) -> i
 def test_a_flood_of_explain_and_report_calls_is_bounded_and_others_still_get_in(blocked) -> None:
     demo, base = blocked
     explain, report = _index(demo, "explain"), _index(demo, "report")
-    flood = [_join(base, explain, [None, "x", None], "tab-a", "203.0.113.1") for _ in range(65)]
+    flood = [_join(base, explain, [None, "x", None, ""], "tab-a", "203.0.113.1") for _ in range(65)]
     assert flood.count(200) == guard.bounds()[guard.EXPLAIN_SLOT].per_session and flood.count(429) == 64
     reports = [_join(base, report, [None, None, None], "tab-a", "203.0.113.1") for _ in range(40)]
     assert reports.count(200) == guard.bounds()[guard.REPORT_SLOT].per_session
-    many_tabs = [_join(base, explain, [None, "x", None], f"tab-a{i}", "203.0.113.1") for i in range(20)]
+    many_tabs = [_join(base, explain, [None, "x", None, ""], f"tab-a{i}", "203.0.113.1") for i in range(20)]
     assert many_tabs.count(200) <= guard.bounds()[guard.EXPLAIN_SLOT].per_address  # new tabs do not escape it
     # another visitor is neither refused nor queued behind the flood
-    assert _join(base, explain, [None, "x", None], "tab-b", "198.51.100.7") == 200
+    assert _join(base, explain, [None, "x", None, ""], "tab-b", "198.51.100.7") == 200
     assert _join(base, report, [None, None, None], "tab-b", "198.51.100.7") == 200
 
 
@@ -81,7 +82,7 @@ def test_every_endpoint_counts_toward_one_bound_per_address(blocked) -> None:
     demo, base = blocked
     explain, report = _index(demo, "explain"), _index(demo, "report")
     plan = next(i for i, fn in demo.fns.items() if getattr(fn.fn, "__name__", "") == "planned")
-    calls = [(explain, [None, "x", None])] * 2 + [(report, [None, None, None])] * 4 + [(plan, [None, 2.0, ""])] * 8
+    calls = [(explain, [None, "x", None, ""])] * 2 + [(report, [None, None, None])] * 4 + [(plan, [None, 2.0, ""])] * 8
     codes = [_join(base, index, data, f"tab-{i}", "203.0.113.9") for i, (index, data) in enumerate(calls)]
     assert codes == [200] * guard.MAX_EVENTS_PER_ADDRESS + [429] * (len(calls) - guard.MAX_EVENTS_PER_ADDRESS)
 

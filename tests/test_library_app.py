@@ -13,10 +13,11 @@ from gradio_client import handle_file
 
 from tests.helpers import ASSETS, SETTINGS, ScriptedEvaluator
 from tests.reviews import pair, serve_library, single
-from vs2demo.core.errors import StoreError
+from vs2demo.core.errors import InputError, StoreError
 from vs2demo.core.options import GenerationOptions
 from vs2demo.serve.handlers import DemoApp
-from vs2demo.serve.library import Library, Row, page_url, parse_seconds
+from vs2demo.serve.library import Library, Row, page_url
+from vs2demo.serve.requests import parse_seconds
 from vs2demo.store.results import reviewer_id
 
 TEXT = ("<think>The ball bounces.</think>\n(1) visual quality: 4\n(2) text-to-video alignment: 4\n"
@@ -104,8 +105,9 @@ def test_page_url_and_seconds() -> None:
     assert page_url(request) == "https://example.org/space/"
     assert page_url(None) == ""
     assert parse_seconds("1.5, 3 s;4") == (1.5, 3.0, 4.0) and parse_seconds("") == ()
-    with pytest.raises(StoreError, match="seconds must be numbers"):
-        parse_seconds("soon")
+    for bad in ("soon", "-1", "nan", "inf"):
+        with pytest.raises(InputError, match="seconds must be"):
+            parse_seconds(bad)
 
 
 def test_the_feedback_form_saves_edits_and_refuses_stale_edits(tmp_path) -> None:
@@ -160,3 +162,21 @@ def test_opening_a_result_reads_it_once(tmp_path, stored) -> None:
     result, view = lib.open(rid, "me")
     values = _clip_values(lib, view, rid, "me")
     assert reads == [(rid,)] and values and view["kind"] == result.kind
+
+
+def test_the_page_measures_the_total_effect_of_the_seconds_a_visitor_names(evaluator, clip) -> None:
+    """Explain's "also re-generate without these seconds" box: the segment holding each named second gets a total
+    effect; seconds that are not times in the clip get one clear line before anything runs."""
+    import gradio as gr
+
+    app = DemoApp(evaluator)
+    samples = evaluator.evaluate(clip, "a red ball", GenerationOptions(seed=3))
+    *_, last = app.explain(samples, "", None, "2.9 s")
+    explanation = last[4]
+    holding = next(i for i, s in enumerate(explanation.segments) if s.start_s <= 2.9 <= s.end_s)
+    asked = [t for t in explanation.total if t.segments == (holding,)]
+    assert len(asked) == 1 and asked[0].why in ("picked", "top by grounding; asked for")
+    duration = samples[0].plan.info.duration_s
+    for bad, says in (("soon", "seconds must be numbers"), (f"{duration + 5:g}", "the clip lasts")):
+        with pytest.raises(gr.Error, match=says):
+            next(app.explain(samples, "", None, bad))

@@ -61,7 +61,7 @@ def test_grounding_points_at_the_planted_second(planted) -> None:
 
 def test_the_total_effect_points_at_the_planted_second(planted) -> None:
     _, e = planted
-    by_grounding = [t for t in e.total if t.why == "top by grounding"]
+    by_grounding = [t for t in e.total if t.why.startswith("top by grounding")]
     assert len(by_grounding) == 2 and by_grounding[0].segments == (PLANTED,)
     hit, miss = by_grounding[0].dimensions[0], by_grounding[1].dimensions[0]
     assert hit.changed == K and hit.with_counts[3] == K and hit.without_counts[1] == K

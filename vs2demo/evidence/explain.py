@@ -296,7 +296,9 @@ def _total_effects(session: Session, stop: threading.Event, result: Result, m: _
     picked = [_segment_at(segments, t) for t in options.picked]
     wanted: list[tuple[Condition, tuple[int, ...], str, Visual, str]] = [
         (Condition.CLIP_HIDDEN, (), "whole clip", hide(segments, range(len(segments))), prompt)]
-    wanted += [(Condition.SEGMENTS_HIDDEN, (i,), "top by grounding", hide(segments, [i]), prompt) for i in top]
+    # a second asked for that is also among the top is measured once, and says it was asked for
+    wanted += [(Condition.SEGMENTS_HIDDEN, (i,), "top by grounding" + ("; asked for" if i in picked else ""),
+                hide(segments, [i]), prompt) for i in top]
     wanted += [(Condition.SEGMENTS_HIDDEN, (i,), "picked", hide(segments, [i]), prompt)
                for i in dict.fromkeys(picked) if i not in top]
     if options.sanity:

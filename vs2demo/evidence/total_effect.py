@@ -81,7 +81,7 @@ class DimensionChange:
 class TotalEffect:
     condition: Condition
     segments: tuple[int, ...]  # the hidden segments (SEGMENTS_HIDDEN), else ()
-    why: str  # "top by grounding", "picked", "sanity probe", "whole clip"
+    why: str  # "top by grounding" (with "; asked for" when also picked), "picked", "sanity probe", "whole clip"
     prompt: str
     seeds: tuple[int, ...]
     dimensions: tuple[DimensionChange, ...]

@@ -22,6 +22,8 @@ CSS = """
 grid-template-columns:repeat(3,minmax(0,1fr)) !important}}
 [id^="vs2-frames"] .caption-label,#vs2-rank-gallery .caption-label{white-space:normal !important;
 overflow:visible !important;text-overflow:clip !important}
+@media (max-width: 700px){[id^="vs2-frames"] .caption-label,#vs2-rank-gallery .caption-label{font-size:10px !important;
+padding:1px 4px !important;line-height:1.3 !important}}
 .vs2-banner{padding:.6em 1em;border-radius:8px;background:#fde68a;color:#78350f;font-weight:600}
 .vs2-status{padding:.4em .8em;border-radius:6px;border:1px solid var(--border-color-primary)}
 .vs2-plan{font-size:.95em;line-height:1.5}

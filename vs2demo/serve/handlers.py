@@ -40,6 +40,7 @@ from vs2demo.serve.requests import (
     owner_of,
     page_options,
     page_result,
+    parse_seconds,
     public,
     uploaded,
     user_error,
@@ -205,15 +206,25 @@ class DemoApp:
         return cards, first.raw_output, figures.radar([(Path(first.video).name, first)])
 
     def explain(self, samples: tuple[Result, ...] | None, counterfactual: str = DEFAULT_COUNTERFACTUAL,
-                stored: str | None = None, request: gr.Request = None) -> Iterator[tuple]:
+                stored: str | None = None, seconds: str | None = "", request: gr.Request = None) -> Iterator[tuple]:
         """An extra after a result on this page (same session): which seconds and sentences each score rests on, by
         re-scoring the same output with evidence hidden (the scores never change). ``counterfactual``: the other
-        prompt the alignment probe tries; ``stored``: the stored result explained (its frames are reused). Outputs:
-        status, evidence panel, result JSON with the explanation, download (and, as state, the explanation itself
-        for the page's report and the stored explanation's id)."""
+        prompt the alignment probe tries; ``stored``: the stored result explained (its frames are reused);
+        ``seconds`` ("1.5, 3"): seconds whose total effect is measured too (re-generated without the segment
+        holding each), beside the top seconds by grounding. Outputs: status, evidence panel, result JSON with the
+        explanation, download (and, as state, the explanation itself for the page's report and the stored
+        explanation's id)."""
         result = page_result(samples, "the explanation re-scores")
         try:
-            options = ExplainOptions(counterfactual=(counterfactual or "").strip() or DEFAULT_COUNTERFACTUAL)
+            picked = parse_seconds(seconds)
+        except VS2Error as exc:
+            raise user_error(f"Seconds to re-generate without: {exc}") from exc
+        if any(t > result.plan.info.duration_s for t in picked):
+            raise user_error(f"Seconds to re-generate without: the clip lasts {result.plan.info.duration_s:.2f} s "
+                             f"(got {', '.join(f'{t:g}' for t in picked)}).")
+        try:
+            options = ExplainOptions(counterfactual=(counterfactual or "").strip() or DEFAULT_COUNTERFACTUAL,
+                                     picked=picked)
         except (ValueError, VS2Error) as exc:
             raise user_error(f"Other prompt: {exc}") from exc
         cost = cost_line(result, options, len(samples))  # every sample is explained: all of them counted

@@ -30,10 +30,11 @@ from vs2demo.analysis.stability import summarize
 from vs2demo.analysis.verdict import compare as compare_results
 from vs2demo.analysis.verdict import compare_samples
 from vs2demo.core.dimensions import JUDGED
-from vs2demo.core.errors import StoreError
+from vs2demo.core.errors import InputError, StoreError
 from vs2demo.evidence.record import Explanation
 from vs2demo.present import figures, library_html, panels_html, result_html
 from vs2demo.present.evidence_html import evidence_html
+from vs2demo.serve.requests import parse_seconds
 from vs2demo.store.db import Database
 from vs2demo.store.feedback import Entry, FeedbackStore
 from vs2demo.store.results import Frame, NewResult, Results, StoredResult, is_admin, reviewer_id
@@ -222,7 +223,7 @@ class Library:
                               unsupported=bool(row.unsupported))
                 versions[key] = self.feedback.save(entry, me, expected_version=versions.get(key, 0)).version
                 saved.append(key)
-            except StoreError as exc:
+            except (StoreError, InputError) as exc:
                 problems.append(f"{key}: {exc}")
         if not saved and not problems:
             return "Nothing to save: pick agree or disagree, a score, a comment or the flag first.", versions
@@ -280,20 +281,6 @@ class Row:
     @property
     def empty(self) -> bool:
         return not self.verdict and self.score is None and not (self.comment or "").strip() and not self.unsupported
-
-
-def parse_seconds(text: str | None) -> tuple[float, ...]:
-    """"1.5, 3 s" → (1.5, 3.0): the seconds a remark concerns, as picked on the frame strip or typed."""
-    out = []
-    for part in (text or "").replace(";", ",").split(","):
-        part = part.strip().removesuffix("s").strip()
-        if not part:
-            continue
-        try:
-            out.append(float(part))
-        except ValueError as exc:
-            raise StoreError(f"seconds must be numbers such as 1.5, 3 (got {part[:20]!r})") from exc
-    return tuple(out)
 
 
 def new_token(token: str | None) -> str:

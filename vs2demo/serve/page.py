@@ -193,6 +193,9 @@ def _score_tab(app: DemoApp, settings: list, fps: gr.Slider, review: library_pag
                             elem_id="vs2-explain", scale=2, interactive=False)
         counterfactual = gr.Textbox(label="Other prompt for the \"is it reading the prompt?\" probe",
                                     value=DEFAULT_COUNTERFACTUAL, max_lines=1, elem_id="vs2-counterfactual", scale=2)
+        seconds = gr.Textbox(label="Also re-generate without these seconds (total effect; e.g. 1.5, 3)",
+                             placeholder="none: only the top seconds by grounding", max_lines=1,
+                             elem_id="vs2-total-for", scale=1)
     evidence = gr.HTML(elem_id="vs2-evidence")
     explanation = gr.State(None)
     report = gr.Button("Download a report (one HTML file that opens offline)", elem_id="vs2-report-button",
@@ -223,7 +226,7 @@ def _score_tab(app: DemoApp, settings: list, fps: gr.Slider, review: library_pag
     event = start.then(page_only(app.score), [video, prompt, *settings], outputs, api_name="score", **MODEL_RUN)
     event.then(ended, c["result"], [run, explain, report], queue=False, api_visibility="private")
     event.then(app.reading, c["result"], evidence, queue=False, api_visibility="private")
-    explained = explain.click(page_only(app.explain), [c["result"], counterfactual, c["stored"]],
+    explained = explain.click(page_only(app.explain), [c["result"], counterfactual, c["stored"], seconds],
                               [c["status"], evidence, c["json"], c["file"], explanation, c["stored"]],
                               api_name="explain", concurrency_id=guard.EXPLAIN_SLOT, concurrency_limit=1)
     explained.then(None, None, None, js=evidence_html.ATTACH_SUBTITLES, api_visibility="private")

@@ -4,6 +4,7 @@ name files, not server paths, and the session's last result."""
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -45,6 +46,24 @@ def public(message: str, paths: list[str | None]) -> str:
             for form in {path, os.path.realpath(path)}:
                 message = message.replace(form, Path(form).name)
     return message
+
+
+def parse_seconds(text: str | None) -> tuple[float, ...]:
+    """"1.5, 3 s" → (1.5, 3.0): seconds of a clip, as picked on a frame strip or typed (a remark's, or those an
+    explanation re-generates without)."""
+    out = []
+    for part in (text or "").replace(";", ",").split(","):
+        part = part.strip().removesuffix("s").strip()
+        if not part:
+            continue
+        try:
+            value = float(part)
+        except ValueError as exc:
+            raise InputError(f"seconds must be numbers such as 1.5, 3 (got {part[:20]!r})") from exc
+        if not math.isfinite(value) or value < 0:
+            raise InputError(f"seconds must be times in the clip such as 1.5, 3 (got {part[:20]!r})")
+        out.append(value)
+    return tuple(out)
 
 
 def _number(value: object) -> object:
