@@ -29,7 +29,7 @@ class Refused(Exception):
         self.message, self.clip, self.logged = message, clip, logged
 
 
-def clip_problem(plan: Plan, video: str | None, fps: float, clip: int | None = None) -> Any:
+def clip_plan(plan: Plan, video: str | None, fps: float, clip: int | None = None) -> Any:
     """The clip's plan; Refused when ``video`` is no upload, or one the evaluator cannot read."""
     try:
         return plan(uploaded(video), float(fps))
@@ -60,7 +60,7 @@ def told(check: Callable[[], None], plans: int, ready: str) -> Iterator[tuple]:
 
 def score_check(plan: Plan, video: str | None, prompt: str, fps: float) -> Callable[[], None]:
     def check() -> None:
-        clip_problem(plan, video, fps, 0)
+        clip_plan(plan, video, fps, 0)
         prompt_problem(prompt)
     return check
 
@@ -71,7 +71,7 @@ def compare_check(plan: Plan, videos: Sequence[str | None], prompt_a: str, promp
         if not all(videos):
             raise Refused("Upload two clips to compare.")
         for i, video in enumerate(videos):
-            clip_problem(plan, video, fps, i)
+            clip_plan(plan, video, fps, i)
         prompt_problem(prompt_a, "" if prompt_b is None else "Clip A's prompt: ")
         if prompt_b is not None:
             prompt_problem(prompt_b, "Clip B's prompt: ")

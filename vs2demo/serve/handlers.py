@@ -73,7 +73,7 @@ class DemoApp:
         if not video:
             return ""
         try:
-            return result_html.plan_html(checks.clip_problem(self.evaluator.plan, video, fps))
+            return result_html.plan_html(checks.clip_plan(self.evaluator.plan, video, fps))
         except checks.Refused as exc:
             return result_html.error_html(exc.message)
 
