@@ -375,7 +375,9 @@ def test_api_explains_the_sessions_last_result(evaluator) -> None:
         with pytest.raises(Exception, match="Evaluate a clip first"):
             client.predict(api_name="/explain")
         client.predict(handle_file(str(ASSETS / "ball_bounces.mp4")), PROMPT, *SETTINGS, api_name="/score")
-        status, panel, record, download = client.predict("a cat sleeping on a sofa", api_name="/explain")
+        status, panel, record, download = client.predict("a cat sleeping on a sofa", seconds="1.5 s",
+                                                         api_name="/explain")
+        assert "hidden (picked)" in panel or "asked for)" in panel  # the second named got its total effect
         assert "Explained in" in status and 'class="vs2-evidence' in panel
         expl = Explanation.from_dict(record["explanation"])
         assert expl.probes[2].prompt == "a cat sleeping on a sofa" and record["scores"]

@@ -194,7 +194,7 @@ def _score_tab(app: DemoApp, settings: list, fps: gr.Slider, review: library_pag
         counterfactual = gr.Textbox(label="Other prompt for the \"is it reading the prompt?\" probe",
                                     value=DEFAULT_COUNTERFACTUAL, max_lines=1, elem_id="vs2-counterfactual", scale=2)
         seconds = gr.Textbox(label="Also re-generate without these seconds (total effect; e.g. 1.5, 3)",
-                             placeholder="none: only the top seconds by grounding", max_lines=1,
+                             value="", placeholder="none: only the top seconds by grounding", max_lines=1,
                              elem_id="vs2-total-for", scale=1)
     evidence = gr.HTML(elem_id="vs2-evidence")
     explanation = gr.State(None)
