@@ -175,7 +175,7 @@ def _score_tab(app: DemoApp, settings: list, fps: gr.Slider, review: library_pag
                 stop = gr.Button("Stop", variant="stop", elem_id="vs2-stop")
         with gr.Column(scale=3, min_width=320):
             c["status"] = gr.HTML(elem_id="vs2-status", elem_classes=page_scripts.TOLD)
-            link = gr.HTML(elem_id="vs2-link")
+            link = gr.HTML(elem_id="vs2-link", elem_classes=page_scripts.FOLDS)
             c["text"] = gr.Textbox(label="Reasoning (streamed as the model writes it)", lines=10, max_lines=18,
                                    autoscroll=True, interactive=False, elem_id="vs2-reasoning")
             with gr.Row(equal_height=False, elem_classes="vs2-stack-narrow"):
@@ -288,7 +288,7 @@ def _compare_tab(app: DemoApp, settings: list, fps: gr.Slider, review: library_p
         run = gr.Button("Compare", variant="primary", elem_id="vs2-compare")
         stop = gr.Button("Stop", variant="stop")
     c["status"] = gr.HTML(elem_id="vs2-compare-status", elem_classes=page_scripts.TOLD)
-    link, c["stored"] = gr.HTML(elem_id="vs2-link-compare"), gr.State(None)
+    link, c["stored"] = gr.HTML(elem_id="vs2-link-compare", elem_classes=page_scripts.FOLDS), gr.State(None)
     with gr.Row(equal_height=False):
         for clip in "ab":
             c[f"text_{clip}"] = gr.Textbox(label=f"Clip {clip.upper()} reasoning", lines=8, max_lines=14,
@@ -334,7 +334,7 @@ def _rank_tab(app: DemoApp, settings: list, fps: gr.Slider, review: library_page
                 stop = gr.Button("Stop", variant="stop")
         with gr.Column(scale=3, min_width=320):
             c["status"] = gr.HTML(elem_id="vs2-rank-status", elem_classes=page_scripts.TOLD)
-            link, c["stored"] = gr.HTML(elem_id="vs2-link-rank"), gr.State(None)
+            link, c["stored"] = gr.HTML(elem_id="vs2-link-rank", elem_classes=page_scripts.FOLDS), gr.State(None)
             c["board"] = gr.HTML(elem_id="vs2-leaderboard")
     # four a row, two rows' height: at most eight clips, each whole with its caption (a phone shows three a row)
     c["gallery"] = gr.Gallery(label="Clips by rank (click one for its full result)", columns=4, height=460,

@@ -8,6 +8,7 @@ from vs2demo.present.result_html import ERROR_CLASS
 PLAYERS = ("vs2-video", "vs2-video-a", "vs2-video-b")  # the upload players' element ids
 TOLD = "vs2-told"  # outputs that tell a problem themselves: Gradio's own "Error" mark stays off them
 UNPLAYABLE = "data-vs2-unplayable"  # set on a player's frame while its browser cannot play the clip
+FOLDS = "vs2-folds"  # an output that takes no room (not even the column's gap) while it is empty
 LARGE_FRAMES = "vs2-frames-large"  # the frame strip's class while every frame is shown large
 UNPLAYABLE_NOTE = "This browser cannot play the file. The model reads it anyway: what it will see is said below."
 
@@ -69,6 +70,7 @@ CSS = f"""
   color: var(--body-text-color-subdued); }}
 [role=tabpanel]:has(.{ERROR_CLASS}) [{UNPLAYABLE}]::after {{ content: none; }}
 .{TOLD} .error {{ display: none; }}
+.{FOLDS}:has(.prose:empty) {{ display: none !important; }}
 .{LARGE_FRAMES} .grid-wrap, .{LARGE_FRAMES} .gallery-container {{ height: auto !important; max-height: none !important;
   overflow: visible !important; }}
 @media (max-width: 700px) {{ .{LARGE_FRAMES} .grid-container {{ grid-template-columns: minmax(0, 1fr) !important; }} }}
