@@ -89,6 +89,14 @@ def fail_first_generate(monkeypatch, evaluator) -> None:
     monkeypatch.setattr(evaluator.model, "generate", flaky)
 
 
+def forbid(monkeypatch, target, name: str, why: str) -> None:
+    """Make ``target.name`` (a decoder, a subprocess starter) fail the test with ``why`` if anything calls it."""
+    def never(*args, **kwargs):
+        raise AssertionError(why)
+
+    monkeypatch.setattr(target, name, never)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from tests.corpus import AV1, X264, _run, _testsrc
+from tests.helpers import forbid
 from tests.synth import (
     COLOURS,
     set_gif_delays,
@@ -256,12 +257,9 @@ def test_an_animation_goes_to_ffmpeg_at_once_its_headers_walked_once(made, monke
     once and handed to the reader."""
     import decord
 
-    def never(*args, **kwargs):
-        raise AssertionError("decord is not tried on an animation")
-
     walks = []
     real = video.ANIMATIONS[kind]
-    monkeypatch.setattr(decord, "VideoReader", never)
+    forbid(monkeypatch, decord, "VideoReader", "decord is not tried on an animation")
     monkeypatch.setitem(video.ANIMATIONS, kind, lambda *a: (walks.append(1), real(*a))[1])
     info = video.probe(_make(made, name))
     assert info.reader == "ffmpeg" and info.total_frames >= 2 and walks == [1]
@@ -275,12 +273,8 @@ def no_decoding(monkeypatch):
     """Any decoder (decord, an ffmpeg process) started from here on fails the test."""
     import decord
 
-    def never(*args, **kwargs):
-        raise AssertionError("nothing may be decoded for an over-limit file")
-
-    monkeypatch.setattr(decord, "VideoReader", never)
-    monkeypatch.setattr(subprocess, "run", never)
-    monkeypatch.setattr(subprocess, "Popen", never)
+    for target, name in ((decord, "VideoReader"), (subprocess, "run"), (subprocess, "Popen")):
+        forbid(monkeypatch, target, name, "nothing may be decoded for an over-limit file")
 
 
 def _over_limits(made: Path) -> dict[str, tuple[bytes, str]]:

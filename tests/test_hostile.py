@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.corpus import make
-from tests.helpers import STORM
+from tests.helpers import STORM, forbid
 from vs2demo.core.errors import InputError
 from vs2demo.core.options import Limits
 from vs2demo.engine.evaluator import Evaluator
@@ -68,10 +68,7 @@ def test_resolution_bomb_is_refused_before_any_decoder_opens_it(corpus, tmp_path
     bomb.write_bytes(data)
     import decord
 
-    def never(*args, **kwargs):
-        raise AssertionError("the decoder must not see an over-limit file")
-
-    monkeypatch.setattr(decord, "VideoReader", never)
+    forbid(monkeypatch, decord, "VideoReader", "the decoder must not see an over-limit file")
     with pytest.raises(InputError, match=f"{BOMB}×{BOMB}; the limit is 4096 px"):
         video.probe(bomb, Limits())
 
@@ -249,10 +246,7 @@ def test_the_lying_bomb_keeps_its_small_labels(lying_bomb) -> None:
 def test_lying_bomb_is_refused_from_its_parameter_sets_before_any_decoder(lying_bomb, monkeypatch) -> None:
     import decord
 
-    def never(*args, **kwargs):
-        raise AssertionError("the decoder must not see an over-limit stream")
-
-    monkeypatch.setattr(decord, "VideoReader", never)
+    forbid(monkeypatch, decord, "VideoReader", "the decoder must not see an over-limit stream")
     with pytest.raises(InputError, match=f"{BOMB}×{BOMB}; the limit is 4096 px"):
         video.probe(lying_bomb, Limits())
 
