@@ -183,3 +183,16 @@ def test_how_it_works_names_the_three_quantities_with_one_picture() -> None:
     assert "The **direct effect** is" in section and "the **total effect** is" in section
     assert section.count("```text") == 1 and "the model writes AGAIN" in section  # the picture
     assert "not distinguishable from 0" in section and "not measurable here" in section
+
+
+def test_an_explanation_stored_before_the_floor_test_gets_no_verdict_it_did_not_measure() -> None:
+    """A stored faithfulness without ``deletion_beaten`` (older records) is neither "distinguishable" nor "not
+    distinguishable": its line says the test was not made."""
+    from vs2demo.evidence.faithfulness import from_dict
+
+    old = {"order": [1, 0], "deletion": [0, 0.2, 0.3], "insertion": [0, 0.1, 0.3], "deletion_auc": 0.2,
+           "insertion_auc": 0.1, "deletion_percentile": 100.0, "insertion_percentile": 100.0, "random_orders": 20,
+           "redundancy": 0.0}
+    f = from_dict(old)
+    assert f.deletion_beaten is None and not f.distinguishable and not f.beats_random
+    assert from_dict({**old, "deletion_beaten": 80.0}).beats_random

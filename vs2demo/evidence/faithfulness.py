@@ -32,14 +32,16 @@ class Faithfulness:
     insertion_percentile: float  # share of random orders whose insertion area is not smaller, in %
     random_orders: int
     redundancy: float  # whole-clip drop − Σ single-segment drops
-    deletion_beaten: float = 0.0  # share of random orders whose deletion area it exceeds by more than the floor, %
+    # share of random orders whose deletion area it exceeds by more than the floor, %; None: not recorded (an
+    # explanation stored before it was measured)
+    deletion_beaten: float | None = None
     unit: str = "nats per token of the reasoning"
 
     @property
     def distinguishable(self) -> bool:
         """The ranking's curve differs from a typical random order's by more than the noise floor: with every area
         within the floor of every other, "at least as good as all of them" says nothing."""
-        return self.deletion_beaten >= DISTINGUISHABLE_AT
+        return self.deletion_beaten is not None and self.deletion_beaten >= DISTINGUISHABLE_AT
 
     @property
     def beats_random(self) -> bool:
@@ -123,5 +125,5 @@ def needed_sets(order: Sequence[int], orders: Sequence[Sequence[int]]) -> list[f
 def from_dict(d: dict) -> Faithfulness:
     return Faithfulness(tuple(d["order"]), tuple(d["deletion"]), tuple(d["insertion"]), d["deletion_auc"],
                         d["insertion_auc"], d["deletion_percentile"], d["insertion_percentile"], d["random_orders"],
-                        d["redundancy"], deletion_beaten=d.get("deletion_beaten", 0.0),
+                        d["redundancy"], deletion_beaten=d.get("deletion_beaten"),
                         unit=d.get("unit", "nats per token of the reasoning"))

@@ -164,7 +164,8 @@ def sentence_lines(e: Explanation) -> list[str]:
             d, r = DIMENSIONS[strongest], removal[strongest]
             effect = f"; removing the sentence moves {d.title.lower()} {move(e.base_expected[strongest], r)}"
         elif removal:
-            effect = "; removing it moves no score beyond the noise floor"
+            effect = ("; removing it moves no score beyond the noise floor of hiding seconds (no floor is measured "
+                      "for removing a sentence)")
         lines.append(f"{s.index + 1}. \u201c{s.text}\u201d: about {about}{effect}.")
     return lines
 
@@ -176,8 +177,11 @@ def faithfulness_line(e: Explanation) -> str | None:
     if not any(e.reasoning_established(i) for i in range(len(e.segments))):
         return ("Faithfulness: not assessed: no second's grounding clears the noise floor, so there is no ranking to "
                 "test (the curves are in the JSON).")
-    verdict = ("beats" if f.beats_random else "does not beat" if f.distinguishable else
-               "is not distinguishable (beyond the noise floor) from")
+    if f.deletion_beaten is None:  # stored before the noise-floor test existed: no verdict it did not measure
+        verdict = "was not tested beyond the noise floor (an explanation stored before that test) against"
+    else:
+        verdict = ("beats" if f.beats_random else "does not beat" if f.distinguishable else
+                   "is not distinguishable (beyond the noise floor) from")
     return (f"Faithfulness: the grounding ranking {verdict} random order ({f.deletion_percentile:.0f}th percentile "
             f"of {f.random_orders} random orders by deletion, {f.insertion_percentile:.0f}th by insertion); "
             f"redundancy (whole clip − Σ single seconds) {f.redundancy:+.3f} {f.unit}.")

@@ -34,12 +34,12 @@ def radar(results: Sequence[tuple[str, Result]]) -> go.Figure | None:
                                       fill="toself", line={"color": colour, "width": 3}, opacity=0.75))
         soft = [s.soft for s in result.scores]
         if any(v is not None for v in soft):
-            # the soft score is the written digit weighed by the model's certainty, so it sits inside the written
-            # score whenever the model hesitated: the legend says so, where a reader looks for what the line is
+            # the soft score is the most probable digit times its share of p(1…5): below that digit whenever the
+            # model hesitated (a sampled written digit may differ from it): the legend says what the line is
             fig.add_trace(go.Scatterpolar(r=_closed(soft), theta=theta,
                                           # two lines: a phone-wide chart cut the one-line legend
-                                          name=f"{prefix}soft score (official, dotted):<br>lower when the model "
-                                               "hesitated",
+                                          name=f"{prefix}soft score (official, dotted):<br>the most probable digit "
+                                               "× its share",
                                           line={"color": colour, "dash": "dot", "width": 3},
                                           marker={"size": 7}, mode="lines+markers"))
     if not fig.data:

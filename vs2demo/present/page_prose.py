@@ -135,8 +135,9 @@ GLOSSARY_TERMS: tuple[tuple[str, str], ...] = (
     ("sample", "one run of the model on the clip; several samples (with seeds s, s+1, …) show how much it varies."),
     ("official parse / fallback", "the official script reads the scores with one exact pattern; when the text "
      "strays from it, a tolerant reader may still find them, and the page says so."),
-    ("soft score", "the official number beside each score: the written digit weighed by how sure the model was "
-     "(lower when it hesitated)."),
+    ("soft score", "the official number beside each score: the most probable digit times how sure the model was "
+     "of it (its share of p(1) … p(5)), so lower than that digit when the model hesitated; a sampled written "
+     "score may be another digit."),
     ("expected score", "the average of 1 to 5 weighted by the model's probability for each: an extra."),
     ("p(1) … p(5)", "how likely the model found each score at the moment it wrote the digit."),
     ("extras", "anything the official script does not compute (expected scores, samples, explanations): labelled "

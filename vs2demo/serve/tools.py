@@ -3,7 +3,8 @@
 The page's own endpoints stream HTML, charts and galleries and keep per-visitor state; an agent wants one JSON
 answer. These call the same core as the page (DemoApp's jobs, its run with the visitor's bounds and the
 abandoned-run watch, and the same JSON builders) with typed settings checked by the same parser and limits
-(run_settings.py), so the page, the API and MCP can never disagree. Gradio's MCP server (``python app.py --mcp``)
+(run_settings.py), so they score alike; one difference: the page's ranking leaves an unreadable clip out and says
+so, while the rank tool refuses the whole call. Gradio's MCP server (``python app.py --mcp``)
 lists them by their method names, with their docstrings as descriptions.
 """
 
