@@ -78,7 +78,10 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     demo, url = serve(Evaluator("smoke"))
-    compute_first_example(demo).join(600)  # as app.py does at start: the page opens on the first example
+    # as app.py does at start: the page opens on the first example (and its explanation, unless skipped)
+    started = compute_first_example(demo, explained=not args.skip_explain)
+    if started is not None:
+        started.join(600)
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)

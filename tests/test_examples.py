@@ -126,3 +126,13 @@ def test_a_replay_is_not_stored_again(app, monkeypatch) -> None:
     for _ in range(3):
         last(app.example(first.video, first.prompt))
     assert stored == [1]
+
+
+def test_nothing_is_computed_at_start_on_zero_gpu(evaluator, monkeypatch) -> None:
+    """On ZeroGPU the GPU is held only inside a visitor's lease: the start-up run is refused where it is made."""
+    monkeypatch.setattr("vs2demo.serve.page.ON_ZERO_GPU", True)
+    demo = build_demo(evaluator)
+    assert compute_first_example(demo) is None
+    from vs2demo.serve.page import page_app
+
+    assert page_app(demo).examples.get(page_app(demo).examples.first()) is None

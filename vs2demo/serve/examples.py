@@ -113,7 +113,7 @@ class ExampleRuns:
         key = self._key(Job(result.video, result.prompt))
         with self._lock:
             recorded = None if key is None else self._runs.get(key)
-        if recorded and isinstance(recorded[-1], Finished) and recorded[-1].results[0].raw_output == result.raw_output:
+        if recorded and recorded[-1].results[0].raw_output == result.raw_output:  # kept runs end with Finished
             with self._lock:
                 self._explanations.setdefault(key, explanation)
 

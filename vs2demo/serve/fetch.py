@@ -27,9 +27,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
+from vs2demo.serve.views import MAX_RANK_CLIPS
+
 log = logging.getLogger(__name__)
 
-MAX_FILES_PER_REQUEST = 8  # the most any endpoint takes (rank: 2 to 8 clips)
+MAX_FILES_PER_REQUEST = MAX_RANK_CLIPS  # the most any endpoint takes (rank)
 DEADLINE_S = 60.0  # for every URL of one request together
 MAX_REDIRECTS = 3
 MAX_CONCURRENT = 4  # fetches in flight on the whole server; more are refused, not queued

@@ -36,7 +36,6 @@ class QueuedEvent:
     session: str
     group: str | None  # the concurrency id
     request: Any  # the HTTP request that queued it
-    alive: bool
 
 
 def require(demo: Any) -> None:
@@ -66,7 +65,7 @@ def require(demo: Any) -> None:
 def queued_events(demo: Any) -> Iterator[QueuedEvent]:
     """Every event waiting or running in ``demo``'s queue."""
     for event in list(getattr(getattr(demo, QUEUE), EVENTS).values()):
-        yield QueuedEvent(event.session_hash, event.concurrency_id, event.request, event.alive)
+        yield QueuedEvent(event.session_hash, event.concurrency_id, event.request)
 
 
 def current_event_id() -> str | None:

@@ -266,8 +266,6 @@ class Library:
                 library_html.disagreements_html(disagreements))
 
 
-
-
 @dataclass(frozen=True)
 class Row:
     """One line of the feedback form, as the page holds it."""

@@ -54,7 +54,7 @@ def final_compare(done: Finished) -> dict[str, Any]:
     rows = compare_samples(*done.samples)
     first = compare_results(a, b)  # the first pair's scores, sums and margins
     table = result_html.comparison_html(first, [s.describe() for s in rows])
-    data = compare_data(done)
+    data = compare_data(done, rows)
     banner = panels_html.verdict_banner_html(first[-1], rows[-1])
     return {"status": result_html.status_html(took(a)), "text_a": a.raw_output, "text_b": b.raw_output,
             "radar": figures.radar([("A", a), ("B", b)]), "verdict": banner + panels_html.sampled_verdict_html(rows),
@@ -66,12 +66,13 @@ def score_data(samples: tuple[Result, ...]) -> dict[str, Any]:
     return samples_dict(samples, paths=False)
 
 
-def compare_data(done: Finished) -> dict[str, Any]:
-    """Two clips' results, with the paired-sample verdict when there are several samples."""
+def compare_data(done: Finished, rows: Sequence[Any] | None = None) -> dict[str, Any]:
+    """Two clips' results, with the paired-sample verdict when there are several samples (``rows``: that verdict,
+    when the caller has computed it)."""
     data = {"clip_a": samples_dict(done.samples[0], paths=False), "clip_b": samples_dict(done.samples[1], paths=False)}
     if len(done.samples[0]) > 1:
         data["verdict"] = {r.key: {"wins_a": r.wins_a, "wins_b": r.wins_b, "ties": r.ties, "winner": r.winner.value,
-                                   "says": r.describe()} for r in compare_samples(*done.samples)}
+                                   "says": r.describe()} for r in (rows or compare_samples(*done.samples))}
     return data
 
 
@@ -79,10 +80,10 @@ def leaderboard(done: Finished, by: str) -> Any:
     return rank([Path(r.video).name for r in done.results], done.samples, by)
 
 
-def rank_data(done: Finished, prompt: str, by: str) -> dict[str, Any]:
-    """The leaderboard and every clip's results."""
+def rank_data(done: Finished, prompt: str, by: str, board: Any = None) -> dict[str, Any]:
+    """The leaderboard (``board``, when the caller has built it) and every clip's results."""
     names = [Path(r.video).name for r in done.results]
-    return {"prompt": prompt, "leaderboard": leaderboard(done, by).to_dict(),
+    return {"prompt": prompt, "leaderboard": (board or leaderboard(done, by)).to_dict(),
             "clips": {names[i]: samples_dict(s, paths=False) for i, s in enumerate(done.samples)}}
 
 
@@ -95,7 +96,7 @@ def final_rank(done: Finished, frames: dict[int, FramesReady], prompt: str, by: 
         (path, _), = files.thumbnail_files(shot.plan, shot.thumbnails[:1])
         value = "no score" if c.value is None else f"{c.value:.2f}"
         gallery.append((path, f"#{c.rank} {c.name} · {value}"))
-    data = rank_data(done, prompt, by)
+    data = rank_data(done, prompt, by, board)
     left_out = f" · left out (not readable): {' '.join(skipped)}" if skipped else ""
     return {"status": result_html.status_html(took(done.results[0]) + f" · best: {board.best.name}{left_out}"),
             "board": panels_html.leaderboard_html(board, prompt), "gallery": gallery, "json": data,

@@ -414,7 +414,7 @@ def compute_first_example(demo: gr.Blocks, explained: bool = True) -> threading.
     first example's run and (``explained``) its explanation, in the background, so that the page opens on a
     finished, explained result."""
     app = page_app(demo)
-    if app is None:
+    if app is None or ON_ZERO_GPU:
         return None
     return app.examples.warm(app.runner.stream, app.runner.explain if explained else None)
 

@@ -80,11 +80,9 @@ def page_options(seed: str | float | None, greedy: bool, temperature: float, max
              samples: float | None = 1) -> GenerationOptions:
     """The page's values (a text seed box, numbers as its components send them) as typed options, checked against
     the page's limits by the same parser the JSON tools use."""
-    try:
-        return run_options(seed=seed_from_text(seed), greedy=bool(greedy), temperature=_number(temperature),
-                           max_new_tokens=_number(max_new_tokens), fps=_number(fps), samples=_number(samples or 1))
-    except InputError as exc:
-        raise user_error(str(exc)) from exc
+    return checked(lambda: run_options(seed=seed_from_text(seed), greedy=bool(greedy),  # the seed's error too
+                                       temperature=_number(temperature), max_new_tokens=_number(max_new_tokens),
+                                       fps=_number(fps), samples=_number(samples or 1)))
 
 
 def checked(make: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
