@@ -89,12 +89,20 @@ def fail_first_generate(monkeypatch, evaluator) -> None:
     monkeypatch.setattr(evaluator.model, "generate", flaky)
 
 
-def forbid(monkeypatch, target, name: str, why: str) -> None:
-    """Make ``target.name`` (a decoder, a subprocess starter) fail the test with ``why`` if anything calls it."""
+def forbid(monkeypatch, target, name: str, why: str) -> list:
+    """Make ``target.name`` (a decoder, a subprocess starter) fail the test with ``why`` if anything calls it: as
+    pytest's own failure, which no ``except Exception`` in the code under test can swallow (a fallback would hide
+    an AssertionError). Returns the calls made, for the caller to assert there were none."""
+    import pytest
+
+    calls: list = []
+
     def never(*args, **kwargs):
-        raise AssertionError(why)
+        calls.append(args)
+        pytest.fail(why)
 
     monkeypatch.setattr(target, name, never)
+    return calls
 
 
 def free_port() -> int:

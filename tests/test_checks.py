@@ -39,13 +39,14 @@ SKIP = type(gr.skip())
     ((GOOD, BAD), "a ball", None, "ball_sinks.mp4 cannot be read", 1),
     ((BAD, GOOD), "a ball", None, "ball_sinks.mp4 cannot be read", 0),
     ((GOOD, None), "a ball", None, "Upload two clips to compare.", None),
-    ((GOOD, GOOD), "", None, "prompt", None),
+    ((GOOD, GOOD), "", None, "The text-to-video prompt is empty", None),
     ((GOOD, GOOD), "a ball", "  ", "Clip B's prompt: ", None),
 ])
 def test_a_comparison_problem_is_told_once_in_the_status(videos, prompt_a, prompt_b, says, cleared) -> None:
     (update,), error = run(checks.compare_check(plan, videos, prompt_a, prompt_b, 2.0), 2)
     status, *plans = update
     assert error is not None and error.visible is False and says in error.message  # no toast: the status tells it
+    assert error.message.startswith(says)  # no clip label where none belongs, and the right one where it does
     assert "vs2-error" in status and escape(says) in status and str(ASSETS) not in status  # a name, not a path
     assert [p == "" for p in plans] == [i == cleared for i in range(2)]  # only the plan at fault is cleared
     assert all(isinstance(p, SKIP) for i, p in enumerate(plans) if i != cleared)

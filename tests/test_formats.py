@@ -259,10 +259,10 @@ def test_an_animation_goes_to_ffmpeg_at_once_its_headers_walked_once(made, monke
 
     walks = []
     real = video.ANIMATIONS[kind]
-    forbid(monkeypatch, decord, "VideoReader", "decord is not tried on an animation")
+    tried = forbid(monkeypatch, decord, "VideoReader", "decord is not tried on an animation")
     monkeypatch.setitem(video.ANIMATIONS, kind, lambda *a: (walks.append(1), real(*a))[1])
     info = video.probe(_make(made, name))
-    assert info.reader == "ffmpeg" and info.total_frames >= 2 and walks == [1]
+    assert info.reader == "ffmpeg" and info.total_frames >= 2 and walks == [1] and tried == []
 
 
 # ---- limits from the headers, before any decoder runs --------------------------------------------------------

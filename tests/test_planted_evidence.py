@@ -161,7 +161,9 @@ def test_a_sentence_removal_is_told_only_beyond_the_floor(planted) -> None:
     from vs2demo.present.evidence_prose import sentence_lines
 
     _, e = planted
-    for s, line in zip(e.sentences, sentence_lines(e)):
+    lines = sentence_lines(e)
+    assert len(lines) == len(e.sentences) >= 1  # a line per sentence: zip below hides none
+    for s, line in zip(e.sentences, lines):
         beyond = any(floors.clears(r.expected_delta, f) for r, f in zip(e.removals[s.index], e.direct_floor))
         assert ("removing the sentence moves" in line) == beyond
         assert beyond or "moves no score beyond the noise floor" in line
