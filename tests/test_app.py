@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -155,6 +156,22 @@ def test_files_handed_to_gradio_are_written_once_and_pruned(tmp_path, monkeypatc
     for i in range(6):
         files.write_file(f"f{i}.json", b"x")
     assert len(list(tmp_path.glob("*.json"))) == 3
+
+
+def test_a_file_handed_out_again_outlives_newer_ones(tmp_path, monkeypatch) -> None:
+    """A content-named thumbnail written long ago and handed out again must not be the first pruned."""
+    from vs2demo.serve import files
+
+    monkeypatch.setattr(files, "FILES_DIR", tmp_path)
+    monkeypatch.setattr(files, "KEEP_FILES", 2)
+    monkeypatch.setattr(files, "PRUNE_EVERY", 1)
+    reused = Path(files.write_file("frame_old.webp", b"1"))
+    os.utime(reused, (1_000_000, 1_000_000))  # written long ago
+    files.write_file("frame_new.webp", b"2")
+    assert files.write_file("frame_old.webp", b"1") == str(reused)  # handed out again now
+    files.write_file("frame_newer.webp", b"3")  # prunes down to the two youngest
+    assert reused.exists()
+    assert sorted(p.name for p in tmp_path.glob("*.webp")) == ["frame_newer.webp", "frame_old.webp"]
 
 
 @pytest.mark.parametrize("given,seed", [(None, None), ("", None), ("  ", None), (" 7 ", 7), (7, 7), ("7.0", 7),

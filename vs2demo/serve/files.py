@@ -29,7 +29,12 @@ def write_file(name: str, data: bytes) -> str:
     """Write ``data`` once under ``name`` (atomically, never rewritten) and return its path."""
     FILES_DIR.mkdir(parents=True, exist_ok=True)
     path = FILES_DIR / name
-    if not path.exists():
+    try:
+        # Names are content hashes, so a file is often handed out again. Pruning removes the oldest first: a
+        # reused file must look as young as a new one, or it is pruned before Gradio copies it (Gradio then
+        # serves the missing original path and the client gets a 403).
+        os.utime(path)
+    except FileNotFoundError:
         fd, staging = tempfile.mkstemp(dir=FILES_DIR, prefix=".staging-")
         with os.fdopen(fd, "wb") as f:
             f.write(data)
