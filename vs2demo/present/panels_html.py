@@ -10,11 +10,11 @@ from pathlib import Path
 
 from vs2demo.analysis.rank import Leaderboard
 from vs2demo.analysis.result import Result
-from vs2demo.analysis.stability import STABLE_AGREEMENT, Stability, unfinished_note
+from vs2demo.analysis.stability import STABLE_AGREEMENT, Stability, summarize, unfinished_note
 from vs2demo.analysis.verdict import CLEAR_SHARE, OVERALL_RULE, SOFT_TIE_MARGIN, DimensionVerdict, SampledRow
 from vs2demo.core.dimensions import DIMENSION_COUNT_WORD, OVERALL, SCORE_VALUES
 from vs2demo.core.options import DEFAULT_MODEL, OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, OFFICIAL_TEMPERATURE
-from vs2demo.present import tables
+from vs2demo.present import result_html, tables
 
 CSS = """
 .vs2-stability{list-style:none;padding:0;margin:.4em 0;font-size:.85em}
@@ -81,6 +81,13 @@ def samples_html(samples: Sequence[Result]) -> str:
                      f"</summary><pre>{escape(r.raw_output)}</pre><div class='vs2-meta'>Reproduce alone: "
                      f"<code>{escape(reproduce_command(r))}</code></div></details>")
     return "<div>" + "".join(items) + "</div>"
+
+
+def result_panels_html(samples: Sequence[Result], replay: bool = False) -> str:
+    """One clip's panels under its radar: the first sample's cards, then (with K samples) how stable the scores
+    were and each sample; the same for a live run, a leaderboard row opened and a stored result reopened."""
+    return (result_html.cards_html(samples[0], replay) + stability_html(summarize(samples))
+            + samples_html(samples))
 
 
 def verdict_banner_html(first: DimensionVerdict, sampled: SampledRow) -> str:

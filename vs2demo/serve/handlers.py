@@ -14,7 +14,7 @@ import gradio as gr
 
 from vs2demo.analysis.rank import RANK_BY
 from vs2demo.analysis.result import Result
-from vs2demo.analysis.stability import samples_dict, summarize
+from vs2demo.analysis.stability import samples_dict
 from vs2demo.core.dimensions import OVERALL
 from vs2demo.core.errors import VS2Error
 from vs2demo.core.options import OFFICIAL_FPS, OFFICIAL_MAX_NEW_TOKENS, OFFICIAL_TEMPERATURE, GenerationOptions
@@ -201,8 +201,7 @@ class DemoApp:
             return gr.skip(), gr.skip(), gr.skip()
         samples = ranked[evt.index]
         first = samples[0]
-        cards = (result_html.cards_html(first) + panels_html.stability_html(summarize(samples))
-                 + panels_html.samples_html(samples))
+        cards = panels_html.result_panels_html(samples)
         return cards, first.raw_output, figures.radar([(Path(first.video).name, first)])
 
     def explain(self, samples: tuple[Result, ...] | None, counterfactual: str = DEFAULT_COUNTERFACTUAL,

@@ -26,13 +26,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from vs2demo.analysis.agreement import agreement
 from vs2demo.analysis.rank import rank as rank_clips
 from vs2demo.analysis.result import Result
-from vs2demo.analysis.stability import summarize
 from vs2demo.analysis.verdict import compare as compare_results
 from vs2demo.analysis.verdict import compare_samples
 from vs2demo.core.dimensions import JUDGED
 from vs2demo.core.errors import InputError, StoreError
 from vs2demo.evidence.record import Explanation
-from vs2demo.present import figures, library_html, panels_html, result_html
+from vs2demo.present import figures, library_html, panels_html
 from vs2demo.present.evidence_html import evidence_html
 from vs2demo.serve.requests import parse_seconds
 from vs2demo.store.db import Database
@@ -154,8 +153,7 @@ class Library:
         shown = [(n, s[0]) for n, s in clips] if stored.kind == "compare" else [(name, first)]
         shots = stored.frames_of(item)
         gallery = [(_frame_file(f), f.caption) for f in shots]
-        cards = (result_html.cards_html(first) + panels_html.stability_html(summarize(samples))
-                 + panels_html.samples_html(samples))
+        cards = panels_html.result_panels_html(samples)
         evidence = ""
         if stored.kind == "explanation" and "explanation" in stored.payload:
             evidence = evidence_html(first, Explanation.from_dict(stored.payload["explanation"]))

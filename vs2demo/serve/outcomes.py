@@ -11,7 +11,7 @@ from typing import Any
 from vs2demo.analysis.parse import NONE
 from vs2demo.analysis.rank import rank
 from vs2demo.analysis.result import Result
-from vs2demo.analysis.stability import samples_dict, summarize
+from vs2demo.analysis.stability import samples_dict
 from vs2demo.analysis.verdict import compare as compare_results
 from vs2demo.analysis.verdict import compare_samples
 from vs2demo.engine.events import Finished, FramesReady
@@ -42,8 +42,7 @@ def final_score(done: Finished, replay: bool) -> dict[str, Any]:
     if replay:  # the example's own run, computed once in this process and replayed: say so first
         status = "Replay of an example run (computed once, then replayed; the timings are from that run) · " + status
     data = score_data(samples)
-    cards = (result_html.cards_html(result, replay) + panels_html.stability_html(summarize(samples))
-             + panels_html.samples_html(samples))
+    cards = panels_html.result_panels_html(samples, replay)
     return {"status": result_html.status_html(status), "text": result.raw_output,
             "radar": figures.radar([("clip", result)]), "cards": cards,
             "raw": result.raw_output, "json": data, "file": files.write_json("result", data), "result": samples}
