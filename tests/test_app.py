@@ -174,6 +174,21 @@ def test_a_file_handed_out_again_outlives_newer_ones(tmp_path, monkeypatch) -> N
     assert sorted(p.name for p in tmp_path.glob("*.webp")) == ["frame_newer.webp", "frame_old.webp"]
 
 
+def test_pruning_spares_a_file_touched_after_it_was_listed(tmp_path) -> None:
+    from vs2demo.serve import files
+
+    path = tmp_path / "frame.webp"
+    path.write_bytes(b"1")
+    os.utime(path, (1_000_000, 1_000_000))
+    listed = path.stat().st_mtime
+    os.utime(path)  # handed out again between the listing and the removal
+    files.remove_unless_touched(path, listed)
+    assert path.exists()
+    files.remove_unless_touched(path, path.stat().st_mtime)  # untouched since listed: removed
+    assert not path.exists()
+    files.remove_unless_touched(path, listed)  # already gone (another process pruned it): no error
+
+
 @pytest.mark.parametrize("given,seed", [(None, None), ("", None), ("  ", None), (" 7 ", 7), (7, 7), ("7.0", 7),
                                         (0, 0), ("-3", -3)])
 def test_seed_box_empty_means_random(given, seed) -> None:

@@ -49,8 +49,16 @@ def prune() -> None:
     for path in FILES_DIR.glob("*.*"):
         with contextlib.suppress(FileNotFoundError):  # another request may prune at the same time
             aged.append((path.stat().st_mtime, path))
-    for _, stale in sorted(aged)[:-KEEP_FILES]:
-        stale.unlink(missing_ok=True)
+    for listed, stale in sorted(aged)[:-KEEP_FILES]:
+        remove_unless_touched(stale, listed)
+
+
+def remove_unless_touched(path: Path, listed_mtime: float) -> None:
+    """Remove ``path`` unless it was handed out again (touched) since pruning listed it: another request, or another
+    process sharing the folder, may be handing it to Gradio right now."""
+    with contextlib.suppress(FileNotFoundError):
+        if path.stat().st_mtime == listed_mtime:
+            path.unlink()
 
 
 def write_json(kind: str, data: dict) -> str:
