@@ -170,6 +170,13 @@ def test_the_first_screen_is_a_finished_explained_example(opened_on_first, brows
         page.wait_for_selector("#vs2-status >> text=Replay of an example run", timeout=60_000)
         assert page.locator("#vs2-cards .vs2-card").count() == 3
         page.wait_for_selector("#vs2-radar .js-plotly-plot", timeout=20_000)  # plotly draws after the update
+        page.wait_for_selector("#vs2-radar .radial-axis text", timeout=20_000)
+        ticks = page.evaluate("""() => [...document.querySelectorAll('#vs2-radar .radial-axis text')].map(t => {
+            const m = t.getScreenCTM();
+            return {text: t.textContent, turn: Math.atan2(m.b, m.a) * 180 / Math.PI,
+                    size: parseFloat(getComputedStyle(t).fontSize)}; })""")
+        assert [t["text"] for t in ticks] == ["1", "2", "3", "4", "5"]
+        assert all(abs(t["turn"]) < 1 and t["size"] >= 12 for t in ticks), ticks  # upright, as text is read
         page.wait_for_function("document.querySelectorAll('#vs2-frames .thumbnail-item').length >= 3",
                                timeout=20_000)
         assert page.locator("#vs2-reasoning textarea").input_value().startswith("<think>")

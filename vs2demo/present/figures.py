@@ -47,8 +47,9 @@ def radar(results: Sequence[tuple[str, Result]]) -> go.Figure | None:
     # the range starts at 0: a score of 1 is a visible point away from the centre, not the centre itself
     fig.update_layout(
         polar={"radialaxis": {"range": [0, SCORE_VALUES[-1]], "tickvals": list(SCORE_VALUES), "angle": TICKS_AT,
-                              # plotly turns tick labels with their axis: turned back upright, as text is read
-                              "tickangle": TICKS_AT - 90, "gridcolor": GRID, "linecolor": GRID,
+                              # plotly turns the radial axis (ticks and their labels) by -angle, then each label
+                              # by tickangle: equal angles leave the digits upright, as text is read
+                              "tickangle": TICKS_AT, "gridcolor": GRID, "linecolor": GRID,
                               "tickfont": {"size": 13, "color": INK}},  # readable, and grey on either theme
                "angularaxis": {"direction": "clockwise", "gridcolor": GRID, "linecolor": GRID,
                                "tickfont": {"size": 13, "color": INK}},
