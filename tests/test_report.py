@@ -162,3 +162,16 @@ def test_the_report_fits_a_phone_and_has_no_dead_controls(evaluator, samples) ->
     assert "max-width:100%" in svg and 'viewBox="-80 0' in svg
     for label in ("Physical/", "common-sense"):  # the long axis label on two lines, not cut at the edge
         assert f">{label}</tspan>" in svg
+
+
+def test_the_report_and_the_page_name_the_radar_lines_alike() -> None:
+    from tests.reviews import fake_result
+    from vs2demo.present import figures
+    from vs2demo.present.page_prose import SOFT_NAME, WRITTEN_NAME
+    from vs2demo.present.report_html import radar_svg
+
+    result = fake_result()
+    names = [trace.name for trace in figures.radar([("clip", result)]).data]
+    assert names[0] == WRITTEN_NAME and names[1].startswith(SOFT_NAME)
+    picture = radar_svg(result)
+    assert WRITTEN_NAME in picture and SOFT_NAME in picture and "hard score" not in picture

@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 
 from vs2demo.analysis.result import Result
 from vs2demo.core.dimensions import DIMENSIONS, SCORE_VALUES
+from vs2demo.present.page_prose import SOFT_NAME, WRITTEN_NAME
 
 CLIP_COLOURS = ("#4C78A8", "#E45756")
 # Mid-grey text and translucent grid read on the light and the dark theme alike (the figure is drawn on the
@@ -30,7 +31,7 @@ def radar(results: Sequence[tuple[str, Result]]) -> go.Figure | None:
             continue
         colour = CLIP_COLOURS[i % len(CLIP_COLOURS)]
         prefix = f"{name}: " if len(results) > 1 else ""
-        fig.add_trace(go.Scatterpolar(r=_closed(hard), theta=theta, name=f"{prefix}written score (1–5)",
+        fig.add_trace(go.Scatterpolar(r=_closed(hard), theta=theta, name=f"{prefix}{WRITTEN_NAME}",
                                       fill="toself", line={"color": colour, "width": 3}, opacity=0.75))
         soft = [s.soft for s in result.scores]
         if any(v is not None for v in soft):
@@ -38,8 +39,7 @@ def radar(results: Sequence[tuple[str, Result]]) -> go.Figure | None:
             # model hesitated (a sampled written digit may differ from it): the legend says what the line is
             fig.add_trace(go.Scatterpolar(r=_closed(soft), theta=theta,
                                           # two lines: a phone-wide chart cut the one-line legend
-                                          name=f"{prefix}soft score (official, dotted):<br>the most probable digit "
-                                               "× its share",
+                                          name=f"{prefix}{SOFT_NAME}:<br>the most probable digit × its share",
                                           line={"color": colour, "dash": "dot", "width": 3},
                                           marker={"size": 7}, mode="lines+markers"))
     if not fig.data:

@@ -121,6 +121,10 @@ the video: a model can rest a correct score on the wrong seconds, and a fill is 
 unaltered pass must give back the probabilities recorded while generating; the check says whether it does.
 """
 
+# the radar's two lines, named alike on the page's chart and in the report's picture
+WRITTEN_NAME = "written score (1–5)"
+SOFT_NAME = "soft score (official, dotted)"
+
 GLOSSARY_TERMS: tuple[tuple[str, str], ...] = (
     ("reasoning (`<think>`)", "the text the model writes before its scores, inside a `<think>` … `</think>` block; "
      "the page streams it as it is written."),

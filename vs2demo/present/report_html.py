@@ -25,6 +25,7 @@ from vs2demo.evidence.record import Explanation
 from vs2demo.present import panels_html, result_html, tables
 from vs2demo.present.evidence_html import CSS as EVIDENCE_CSS
 from vs2demo.present.evidence_html import evidence_html
+from vs2demo.present.page_prose import SOFT_NAME, WRITTEN_NAME
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:1.5em auto;padding:0 1em;color:#1f2937;
@@ -39,7 +40,8 @@ pre{white-space:pre-wrap;background:#f3f4f6;padding:.8em;border-radius:6px}
 
 
 def radar_svg(result: Result, size: int = 260) -> str:
-    """The hard scores (filled) and the official soft scores (dashed) on three axes from 0 to 5."""
+    """The written scores (filled) and the official soft scores (dotted) on three axes from 0 to 5, named as on the
+    page's chart."""
     c, r = size / 2, size / 2 - 40
     pad_legend = 70
     angles = [-math.pi / 2 + 2 * math.pi * i / len(DIMENSIONS) for i in range(len(DIMENSIONS))]
@@ -61,12 +63,13 @@ def radar_svg(result: Result, size: int = 260) -> str:
     labels = "".join(label(d, a) for d, a in zip(DIMENSIONS, angles))
     shapes = ""
     for attr, style in (("hard", 'fill="#3b82f6" fill-opacity="0.3" stroke="#2563eb"'),
-                        ("soft", 'fill="none" stroke="#f59e0b" stroke-dasharray="4 3"')):
+                        ("soft", 'fill="none" stroke="#f59e0b" stroke-width="2" stroke-dasharray="1 4" '
+                                 'stroke-linecap="round"')):
         values = [getattr(s, attr) for s in result.scores]
         if all(v is not None for v in values):
             shapes += f'<polygon points="{" ".join(point(v, a) for v, a in zip(values, angles))}" {style}/>'
-    legend = (f'<text x="{-pad_legend}" y="16" font-size="11" fill="#2563eb">■ hard score</text>'
-              f'<text x="{-pad_legend}" y="30" font-size="11" fill="#d97706">– – official soft score</text>')
+    legend = (f'<text x="{-pad_legend}" y="16" font-size="11" fill="#2563eb">■ {escape(WRITTEN_NAME)}</text>'
+              f'<text x="{-pad_legend}" y="30" font-size="11" fill="#d97706">··· {escape(SOFT_NAME)}</text>')
     pad = 80  # room at both sides for the axis labels: nothing is cut, and the picture scales down on a phone
     return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="{-pad} 0 {size + 2 * pad} {size + 20}" '
             f'width="{size + 2 * pad}" style="max-width:100%;height:auto" role="img" '
