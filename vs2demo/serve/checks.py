@@ -18,6 +18,7 @@ from vs2demo.input.prompt import validate_prompt
 from vs2demo.present import result_html
 from vs2demo.serve.requests import public, uploaded, user_error
 
+TWO_CLIPS = "Upload two clips to compare."
 Plan = Callable[[str, float], Any]  # the evaluator's plan(path, fps): raises VS2Error for a clip it cannot read
 
 
@@ -46,16 +47,20 @@ def prompt_problem(prompt: str, label: str = "") -> None:
         raise Refused(f"{label}{exc}") from exc
 
 
-def told(check: Callable[[], None], plans: int, ready: str) -> Iterator[tuple]:
+def told(check: Callable[[], None], plans: int, ready: str) -> Iterator[Any]:
     """Run ``check``; yield the status (and each plan's value: cleared for the clip at fault, else unchanged), then
     either end the chain without a toast (a problem) or return with ``ready`` in the status."""
     try:
         check()
     except Refused as exc:
-        cleared = tuple("" if i == exc.clip else gr.skip() for i in range(plans))
-        yield (result_html.error_html(exc.message), *cleared)
+        yield _outputs(result_html.error_html(exc.message), ["" if i == exc.clip else gr.skip() for i in range(plans)])
         raise user_error(exc.message, logged=exc.logged, toast=False) from exc
-    yield (result_html.status_html(ready), *(gr.skip() for _ in range(plans)))
+    yield _outputs(result_html.status_html(ready), [gr.skip()] * plans)
+
+
+def _outputs(status: str, plans: list[Any]) -> Any:
+    # an event with one output takes the value itself: a one-item tuple would reach the HTML box as a list
+    return (status, *plans) if plans else status
 
 
 def score_check(plan: Plan, video: str | None, prompt: str, fps: float) -> Callable[[], None]:
@@ -69,7 +74,7 @@ def compare_check(plan: Plan, videos: Sequence[str | None], prompt_a: str, promp
                   ) -> Callable[[], None]:
     def check() -> None:
         if not all(videos):
-            raise Refused("Upload two clips to compare.")
+            raise Refused(TWO_CLIPS)
         for i, video in enumerate(videos):
             clip_plan(plan, video, fps, i)
         prompt_problem(prompt_a, "" if prompt_b is None else "Clip A's prompt: ")

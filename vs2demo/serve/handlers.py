@@ -153,10 +153,10 @@ class DemoApp:
         good, skipped = [], []
         for job in jobs:
             try:
-                self.evaluator.plan(job.video, fps)
+                checks.clip_plan(self.evaluator.plan, job.video, fps)
                 good.append(job)
-            except VS2Error as exc:
-                skipped.append(public(str(exc), [job.video]))
+            except checks.Refused as exc:
+                skipped.append(exc.message)
         if len(good) < 2:
             raise user_error("Ranking needs at least 2 readable clips. " + " ".join(skipped))
         return good, skipped
@@ -172,7 +172,7 @@ class DemoApp:
                      ) -> list[Job]:
         """Two clips, for one prompt or (``prompt_b``) one each."""
         if not video_a or not video_b:
-            raise user_error("Upload two clips to compare.")
+            raise user_error(checks.TWO_CLIPS)
         return [Job(uploaded(video_a), prompt_a), Job(uploaded(video_b), prompt_a if prompt_b is None else prompt_b)]
 
     @staticmethod
