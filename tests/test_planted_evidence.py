@@ -158,12 +158,13 @@ def test_per_frame_resolution_finds_the_planted_frames(plan) -> None:
 
 def test_a_sentence_removal_is_told_only_beyond_the_floor(planted) -> None:
     from vs2demo.evidence import floor as floors
-    from vs2demo.present.evidence_prose import sentence_lines
+    from vs2demo.present.evidence_prose import REMOVAL_FLOOR, REMOVED, sentence_lines
 
     _, e = planted
     lines = sentence_lines(e)
     assert len(lines) == len(e.sentences) >= 1  # a line per sentence: zip below hides none
     for s, line in zip(e.sentences, lines):
         beyond = any(floors.clears(r.expected_delta, f) for r, f in zip(e.removals[s.index], e.direct_floor))
-        assert ("removing the sentence moves" in line) == beyond
+        assert (f"{REMOVED} moves no score" not in line and REMOVED in line) == beyond
         assert beyond or "moves no score beyond the noise floor" in line
+        assert not e.removals[s.index] or REMOVAL_FLOOR in line  # either way, the floor judged against is named

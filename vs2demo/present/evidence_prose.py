@@ -148,6 +148,12 @@ def grounding_line(e: Explanation) -> str:
             f"{e.reasoning_value(i):.3f} nats per token; floor {e.reasoning_floor:.3f}).")
 
 
+# a removal is measured with the rest of the reasoning fed back as written (a direct effect), and judged against
+# the floor measured for hiding seconds: none is measured for removing a sentence, and both lines say so
+REMOVED = "removed (the rest of the reasoning kept as written), it"
+REMOVAL_FLOOR = "the noise floor of hiding seconds (no floor is measured for removing a sentence)"
+
+
 def sentence_lines(e: Explanation) -> list[str]:
     """Per reasoning sentence: the seconds it is about (grounding above its floor), and its removal's effect."""
     lines = []
@@ -162,10 +168,10 @@ def sentence_lines(e: Explanation) -> list[str]:
         effect = ""
         if strongest is not None:
             d, r = DIMENSIONS[strongest], removal[strongest]
-            effect = f"; removing the sentence moves {d.title.lower()} {move(e.base_expected[strongest], r)}"
+            effect = (f"; {REMOVED} moves {d.title.lower()} {move(e.base_expected[strongest], r)}, beyond "
+                      f"{REMOVAL_FLOOR}")
         elif removal:
-            effect = ("; removing it moves no score beyond the noise floor of hiding seconds (no floor is measured "
-                      "for removing a sentence)")
+            effect = f"; {REMOVED} moves no score beyond {REMOVAL_FLOOR}"
         lines.append(f"{s.index + 1}. \u201c{s.text}\u201d: about {about}{effect}.")
     return lines
 
