@@ -82,7 +82,7 @@ def test_the_page_opens_on_the_first_example_once_it_is_computed(evaluator) -> N
     assert (video, prompt) == (app.examples.first().video, app.examples.first().prompt)
     # its explanation was computed at start too: the first screen shows the evidence, and the report has it
     html, explanation = app.example_evidence(opened[RESULT])
-    assert explanation is not None and explanation.passes > 0 and "vs2-ev" in html
+    assert explanation is not None and explanation.passes > 0 and 'class="vs2-legend"' in html
 
 
 def test_the_first_example_can_open_unexplained(evaluator) -> None:
@@ -106,7 +106,7 @@ def test_a_kept_explanation_comes_back_with_the_replay(app, monkeypatch) -> None
     explanation = explain(app.evaluator, samples[0], cheap)
     app.examples.remember_explanation(samples[0], explanation)
     html, kept = app.example_evidence(last(app.example(first.video, first.prompt))[RESULT])
-    assert kept is explanation and "vs2-ev" in html
+    assert kept is explanation and 'class="vs2-legend"' in html
 
 
 def test_examples_are_the_assets_listed(app) -> None:

@@ -168,3 +168,18 @@ def test_a_sentence_removal_is_told_only_beyond_the_floor(planted) -> None:
         assert (f"{REMOVED} moves no score" not in line and REMOVED in line) == beyond
         assert beyond or "moves no score beyond the noise floor" in line
         assert not e.removals[s.index] or REMOVAL_FLOOR in line  # either way, the floor judged against is named
+
+
+def test_a_faithfulness_stored_before_the_floor_test_reads_as_not_tested(planted) -> None:
+    """Its line says the floor test was not made: no "beats", no "not distinguishable" it never measured."""
+    from dataclasses import asdict, replace
+
+    from vs2demo.evidence.faithfulness import from_dict
+    from vs2demo.present.evidence_prose import faithfulness_line
+
+    _, e = planted
+    assert e.faithfulness is not None and any(e.reasoning_established(i) for i in range(len(e.segments)))
+    stored = {k: v for k, v in asdict(e.faithfulness).items() if k != "deletion_beaten"}
+    line = faithfulness_line(replace(e, faithfulness=from_dict(stored)))
+    assert "was not tested beyond the noise floor" in line
+    assert "not distinguishable" not in line and " beats " not in line

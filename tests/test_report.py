@@ -175,3 +175,6 @@ def test_the_report_and_the_page_name_the_radar_lines_alike() -> None:
     assert names[0] == WRITTEN_NAME and names[1].startswith(SOFT_NAME)
     picture = radar_svg(result)
     assert WRITTEN_NAME in picture and SOFT_NAME in picture and "hard score" not in picture
+    # the soft line is dotted in both, as its name says
+    assert figures.radar([("clip", result)]).data[1].line.dash == "dot"
+    assert re.search(r'<polygon [^>]*stroke-dasharray="1 4"', picture)
