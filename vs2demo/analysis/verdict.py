@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from vs2demo.analysis.result import Result
-from vs2demo.core.dimensions import DIMENSION_COUNT_WORD, DIMENSIONS
+from vs2demo.core.dimensions import DIMENSION_COUNT_WORD, DIMENSIONS, OVERALL
 
 SOFT_TIE_MARGIN = 0.1
 CLEAR_SHARE = 0.75
@@ -74,7 +74,7 @@ def compare(a: Result, b: Result) -> tuple[DimensionVerdict, ...]:
     soft_a, soft_b = _sum([r.soft_a for r in rows]), _sum([r.soft_b for r in rows])
     soft_a = round(soft_a, 4) if soft_a is not None else None
     soft_b = round(soft_b, 4) if soft_b is not None else None
-    rows.append(DimensionVerdict("overall", "Overall (sum)", total_a, total_b, soft_a, soft_b,
+    rows.append(DimensionVerdict(OVERALL, "Overall (sum)", total_a, total_b, soft_a, soft_b,
                     *_winner(total_a, total_b, soft_a, soft_b, SOFT_TIE_MARGIN * len(DIMENSIONS))))
     return tuple(rows)
 

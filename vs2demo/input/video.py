@@ -226,7 +226,7 @@ def probe(path: str | os.PathLike, limits: Limits | None = None, reader: str | N
         return _probe_with_ffmpeg(p, size, limits, declared.whole_frames)
     try:
         vr = _open(str(p))
-    except InputError as refused:  # what decord cannot open (GIF, WebP, AV1, ...) goes to ffmpeg, labelled so
+    except InputError as refused:  # what decord cannot open (AV1, ...) goes to ffmpeg, labelled so
         if reader == OFFICIAL_READER:
             raise
         log.info("%s: reading it with ffmpeg (%s)", p.name, refused)

@@ -147,19 +147,18 @@ def thumbnails(plan: FramePlan, small: np.ndarray) -> list[tuple[Image.Image, st
             for array, index, t in zip(small, plan.indices, plan.timestamps)]
 
 
-def comparison_html(rows: tuple[DimensionVerdict, ...], better: Sequence[str] | None = None) -> str:
+def comparison_html(rows: tuple[DimensionVerdict, ...], better: Sequence[str]) -> str:
     """Per dimension: both written scores, their difference (with the side it favours: read without colour), both
-    soft scores and which clip is better (``better`` overrides that column: the sampled verdicts' words)."""
+    soft scores and which clip is better (``better``: the sampled verdicts' words, one per row)."""
     def fmt(v: float | None) -> str:
         return "–" if v is None else f"{v:g}"
 
     def delta(d: int | None) -> str:
         return "–" if d is None else "0" if d == 0 else f"{d:+d} ({'A' if d > 0 else 'B'})"
 
-    words = better or [r.winner.value + (" (soft)" if r.by_soft else "") for r in rows]
     return tables.table_html(COMPARISON_HEADERS, [
         [escape(x) for x in (r.title, fmt(r.a), fmt(r.b), delta(r.difference), fmt(r.soft_a), fmt(r.soft_b), w)]
-        for r, w in zip(rows, words)], "vs2-comparison")
+        for r, w in zip(rows, better, strict=True)], "vs2-comparison")
 
 
 COMPARISON_HEADERS = ("Dimension", "Clip A", "Clip B", "A − B", "Soft A", "Soft B", "Better")

@@ -28,7 +28,7 @@ from vs2demo.analysis.rank import rank as rank_clips
 from vs2demo.analysis.result import Result
 from vs2demo.analysis.verdict import compare as compare_results
 from vs2demo.analysis.verdict import compare_samples
-from vs2demo.core.dimensions import JUDGED
+from vs2demo.core.dimensions import JUDGED, OVERALL
 from vs2demo.core.errors import InputError, StoreError
 from vs2demo.evidence.record import Explanation
 from vs2demo.present import figures, library_html, panels_html
@@ -301,7 +301,7 @@ def _command(done: RunRecord) -> str:
         flags = parts[parts.index("--prompt") + 2:]
         names = [Path(s[0].video).name for s in done.samples]
         return shlex.join(["python", "-m", "vs2demo", "rank", *names, "--prompt", done.samples[0][0].prompt,
-                           "--by", done.by or "overall", *flags])
+                           "--by", done.by or OVERALL, *flags])
     if done.kind == "explanation":
         return lines[0].replace(" score ", " explain ", 1)
     return "\n".join(lines)
@@ -329,7 +329,7 @@ def _summary(stored: StoredResult, clips: Sequence[tuple[str, tuple[Result, ...]
         return panels_html.verdict_banner_html(compare_results(a[0], b[0])[-1], rows[-1]) + (
             panels_html.sampled_verdict_html(rows))
     if stored.kind == "rank":
-        by = stored.payload.get("leaderboard", {}).get("by", "overall")
+        by = stored.payload.get("leaderboard", {}).get("by", OVERALL)
         board = rank_clips([n for n, _ in clips], [s for _, s in clips], by)
         return panels_html.leaderboard_html(board, stored.prompt)
     return ""
