@@ -139,6 +139,11 @@ def test_picked_seconds_get_a_total_effect_and_bad_ones_a_clear_message(plan) ->
 
     with pytest.raises(InputError, match="past the clip's end"):
         explain(scorer, result, ExplainOptions(resamples=2, random_orders=0, picked=(60.0,)))
+    from vs2demo.evidence.explain import explain_stream
+
+    steps = explain_stream(scorer, result, ExplainOptions(resamples=2, random_orders=0, picked=(60.0,)))
+    with pytest.raises(InputError, match="past the clip's end"):
+        next(steps)  # refused before the first pass, not after every re-scoring
 
 
 def test_per_frame_resolution_finds_the_planted_frames(plan) -> None:

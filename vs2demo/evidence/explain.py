@@ -116,6 +116,8 @@ def explain_stream(source: Any, result: Result, options: ExplainOptions | None =
     session = scorer.open(result)
     sub = session.subject
     segments = _segments(result, sub.groups, sub.frames, options)
+    # the seconds asked for, as segments now: one past the clip's end is refused before any pass runs
+    picked = [_segment_at(segments, t) for t in options.picked] if options.resamples else []
     sentences = split_sentences(result.raw_output, sub.char_end, options.max_sentences)
     others = [s for s in samples[1:] if not s.stopped and s.token_ids] if options.every_sample else []
     plan = cost(len(segments), len(sentences), options, 1 + len(others))
@@ -132,7 +134,7 @@ def explain_stream(source: Any, result: Result, options: ExplainOptions | None =
             runner.done, runner.total = orunner.done, orunner.total
         spread = _spread(rows, len(segments))
     faith = yield from _faithfulness(runner, m, segments, options)
-    total, generations = yield from _total_effects(session, stop, result, m, segments, options)
+    total, generations = yield from _total_effects(session, stop, result, m, segments, picked, options)
     return _assemble(result, m, segments, sentences, total, spread, faith,
                      passes=runner.done, generations=generations, seconds=time.perf_counter() - start)
 
@@ -284,7 +286,7 @@ def _seeds(result: Result, k: int) -> tuple[int, ...]:
 
 
 def _total_effects(session: Session, stop: threading.Event, result: Result, m: _Measured,
-                   segments: Sequence[Segment], options: ExplainOptions
+                   segments: Sequence[Segment], picked: Sequence[int], options: ExplainOptions
                    ) -> Generator[ExplainProgress, None, tuple[tuple[TotalEffect, ...], int]]:
     k = options.resamples
     if not k:
@@ -293,7 +295,6 @@ def _total_effects(session: Session, stop: threading.Event, result: Result, m: _
     prompt = result.prompt
     grounding = [drop_per_token(m.base.token_raw, r.token_raw, m.reasoning) for r in m.mean]
     top = sorted(range(len(segments)), key=lambda i: -grounding[i])[:options.top_seconds]
-    picked = [_segment_at(segments, t) for t in options.picked]
     wanted: list[tuple[Condition, tuple[int, ...], str, Visual, str]] = [
         (Condition.CLIP_HIDDEN, (), "whole clip", hide(segments, range(len(segments))), prompt)]
     # a second asked for that is also among the top is measured once, and says it was asked for
