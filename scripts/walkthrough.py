@@ -16,22 +16,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.helpers import ASSETS, CHROMIUM, FLAGS, serve, upload_in_page  # noqa: E402
+from tests.helpers import ASSETS, CHROMIUM, FLAGS, run_to_end, serve, upload_in_page  # noqa: E402
 from vs2demo.engine.evaluator import Evaluator  # noqa: E402
 from vs2demo.serve.page import compute_first_example  # noqa: E402
 
 VIEWS = {"1280-light": ({"width": 1280, "height": 900}, "light"), "1280-dark": ({"width": 1280, "height": 900}, "dark"),
          "390-light": ({"width": 390, "height": 844}, "light"), "390-dark": ({"width": 390, "height": 844}, "dark")}
-
-
-def run_to_end(page, start) -> None:
-    """``start()`` a run and wait for its end: the last status line is marked first, as a replay ends on the same
-    words (and Gradio's queue notes share its box)."""
-    status = "#vs2-status .vs2-status"
-    page.evaluate(f"document.querySelector('{status}')?.setAttribute('data-old', '')")
-    start()
-    page.wait_for_function(f"""() => {{ const s = document.querySelector('{status}');
-        return s && !s.hasAttribute('data-old') && s.innerText.includes('Done in'); }}""", timeout=180_000)
 
 
 def walk(browser, url: str, out: Path, tag: str, viewport: dict, scheme: str, explain: bool) -> None:
@@ -40,14 +30,15 @@ def walk(browser, url: str, out: Path, tag: str, viewport: dict, scheme: str, ex
     page.wait_for_selector("#vs2-status >> text=Replay of an example run", timeout=60_000)  # opens on a result
     page.wait_for_timeout(1500)
     page.screenshot(path=str(out / f"{tag}-1-first-screen.png"))
-    run_to_end(page, page.locator("#vs2-examples .gallery-item, #vs2-examples button.example").nth(1).click)
+    example = page.locator("#vs2-examples .gallery-item, #vs2-examples button.example").nth(1)
+    run_to_end(page, example.click, timeout_ms=180_000)
     page.wait_for_timeout(800)
     page.screenshot(path=str(out / f"{tag}-2-example.png"), full_page=True)
     page.locator("#vs2-video button[aria-label='Clear'], #vs2-video button[title='Clear']").first.click()
     upload_in_page(page, "vs2-video", ASSETS / "ball_sinks.mp4")
     page.get_by_label("Text-to-video prompt").first.fill("a red ball bouncing on a wooden floor")
     page.wait_for_selector("text=The model will see", timeout=30_000)
-    run_to_end(page, lambda: page.click("#vs2-evaluate"))
+    run_to_end(page, lambda: page.click("#vs2-evaluate"), timeout_ms=180_000)
     page.wait_for_timeout(800)
     page.screenshot(path=str(out / f"{tag}-3-evaluated.png"), full_page=True)
     if explain:

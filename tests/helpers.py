@@ -173,6 +173,16 @@ def upload_in_page(page, elem_id: str, path: Path) -> None:
     page.locator(f"#{elem_id} input[type=file]").set_input_files(str(path))
 
 
+STATUS = "#vs2-status .vs2-status"  # the status line itself, without Gradio's queue notes beside it
+
+
+def run_to_end(page, start, timeout_ms: int = 120_000) -> None:
+    """``start()`` a run and wait for its end. The last status line is marked first: any update of the run draws a
+    new one (a replay ends on the same words, and Gradio's queue notes share the box, so words alone cannot tell)."""
+    page.evaluate(f"document.querySelector('{STATUS}')?.setAttribute('data-old', '')")
+    start()
+    page.wait_for_function(f"""() => {{ const s = document.querySelector('{STATUS}');
+        return s && !s.hasAttribute('data-old') && s.innerText.includes('Done in'); }}""", timeout=timeout_ms)
 
 
 def ready_to_score(browser, url: str, clip: str, prompt: str, **page_options):

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.helpers import ASSETS, CHROMIUM, ready_to_score, serve, upload_in_page
+from tests.helpers import ASSETS, CHROMIUM, STATUS, ready_to_score, run_to_end, serve, upload_in_page
 
 if not CHROMIUM and os.environ.get("VS2_REQUIRE_BROWSER"):
     raise RuntimeError("VS2_REQUIRE_BROWSER is set but Debian's chromium is not installed")
@@ -18,7 +18,6 @@ pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is not installed (apt-get install chromium)")]
 
 # Records every distinct value the reasoning box takes, every 10 ms, so the test sees it grow.
-STATUS = "#vs2-status .vs2-status"  # the status line itself, without Gradio's queue notes beside it
 WATCH = """(sel) => { window.__seen = []; window.__watch = setInterval(() => {
   const t = document.querySelector(sel + ' textarea'); if (!t) return;
   const v = t.value; if (window.__seen[window.__seen.length - 1] !== v) window.__seen.push(v); }, 10); }"""
@@ -117,12 +116,7 @@ def test_an_example_is_a_full_result_computed_once_then_replayed(smoke_dir, brow
             if attempt == 1:  # reloaded: the page now opens on the recorded example, replayed and labelled
                 page.wait_for_selector("#vs2-status >> text=Replay of an example run", timeout=60_000)
                 page.wait_for_function("!document.querySelector('#vs2-explain').disabled", timeout=20_000)
-            # the last result's status line is marked: any update of the run draws a new one (a replay ends on the
-            # same words, and Gradio's queue notes share the box, so the words alone cannot tell)
-            page.evaluate(f"document.querySelector('{STATUS}')?.setAttribute('data-old', '')")
-            page.locator("#vs2-examples .gallery-item, #vs2-examples button.example").first.click()
-            page.wait_for_function(f"""() => {{ const s = document.querySelector('{STATUS}');
-                return s && !s.hasAttribute('data-old') && s.innerText.includes('Done in'); }}""", timeout=120_000)
+            run_to_end(page, page.locator("#vs2-examples .gallery-item, #vs2-examples button.example").first.click)
             status = page.locator(STATUS).inner_text()
             replayed = "Replay of an example run" in status
             assert replayed == (attempt == 1), status  # computed the first time, replayed (and labelled) the second
